@@ -1,0 +1,229 @@
+import type { Logger } from 'pino';
+import type { Host } from '../host/host.js';
+import type { MonitorEvent } from '../observe/address-monitor.js';
+import { observedReportKey, renderObservedReport } from '../observe/public-address.js';
+import { readAddresses, readDefaultRoutes, readLinks } from '../observe/read-host.js';
+import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
+import type { AgentConfig } from '../schema/agent-config.js';
+import { DesiredState } from '../schema/desired-state.js';
+import {
+  PROTOCOL_VERSION,
+  type AckMessage,
+  type AgentMessage,
+  type AppliedMessage,
+  type HelloMessage,
+  type ObservedMessage,
+  type ServerMessage,
+} from '../schema/protocol.js';
+import { parseWith, type FieldError, type Parsed } from '../schema/validation.js';
+import { judgeGeneration } from './generation.js';
+import { StateStore, type AcceptedState } from './state-store.js';
+
+/** What the agent needs from the outside world. */
+export interface AgentOptions {
+  readonly host: Host;
+  readonly config: AgentConfig;
+  /** The root logger; the agent makes its own children of it. */
+  readonly log: Logger;
+  readonly version: string;
+  /** Sends a message to the management server; false when not connected (the message is dropped). */
+  readonly send: (message: AgentMessage) => boolean;
+}
+
+const DEBOUNCE_MS = 200;
+const RETRY_AFTER_FAILURE_MS = 5000;
+
+/**
+ * The agent's brain in the shell: accepts desired states, persists them,
+ * drives the reconciler and reports. Every input funnels into one debounced
+ * reconcile of the whole accepted state.
+ */
+export class Agent {
+  private accepted: AcceptedState | null = null;
+  private desired: DesiredState | null = null;
+  private lastApplied: AppliedMessage | null = null;
+  private lastObserved: ObservedMessage | null = null;
+  private reportedGeneration: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private pending: Promise<void> = Promise.resolve();
+  private readonly store: StateStore;
+  private readonly reconciler: Reconciler;
+  private readonly log: Logger;
+  /** When the reconcile loop last completed a run, for the watchdog. */
+  lastLoopAt = Date.now();
+
+  constructor(private readonly options: AgentOptions) {
+    this.log = options.log.child({ component: 'agent' });
+    this.store = new StateStore(options.host, options.config.paths.stateDir);
+    this.reconciler = new Reconciler(options.host, options.config, options.log.child({ component: 'reconcile' }));
+  }
+
+  /** Restores the persisted state and applies it; resolves once that first reconcile is done. */
+  async start(): Promise<void> {
+    await this.reconciler.load();
+    const persisted = await this.store.read();
+    if (persisted === null) return;
+    const parsed = this.parseSpec(persisted.spec);
+    if (!parsed.ok) {
+      this.log.error({ generation: persisted.generation, errors: parsed.errors }, 'persisted state is invalid, ignoring');
+      return;
+    }
+    this.accepted = persisted;
+    this.desired = parsed.value;
+    this.log.info({ generation: persisted.generation }, 'restored persisted state');
+    await this.runReconcile();
+  }
+
+  /** The first frame on each connection. */
+  hello(): HelloMessage {
+    return {
+      type: 'hello',
+      protocolVersion: PROTOCOL_VERSION,
+      routerId: this.options.config.routerId ?? this.desired?.router.id ?? 'unknown',
+      agentVersion: this.options.version,
+      capabilities: ['desired-v1', 'radvd', 'nftables-ip6'],
+      lastAppliedGeneration: this.lastApplied?.generation ?? null,
+      lastAcceptedGeneration: this.accepted?.generation ?? null,
+    };
+  }
+
+  /** After a (re)connect: the server learns the current results again. */
+  onConnected(): void {
+    if (this.lastApplied) this.options.send(this.lastApplied);
+    if (this.lastObserved) this.options.send(this.lastObserved);
+  }
+
+  /** Handles one validated frame from the server. */
+  async handleMessage(message: ServerMessage): Promise<void> {
+    if (message.type === 'reconcile') return this.requestReconcile('server');
+    const ack = await this.acceptDesired(message.generation, message.spec);
+    this.options.send(ack);
+    if (ack.status === 'accepted') await this.runReconcile();
+  }
+
+  /** A hint that the host may have changed; coalesced into one reconcile. */
+  requestReconcile(reason: string): void {
+    if (this.timer) return;
+    this.log.debug({ reason }, 'reconcile requested');
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runReconcile();
+    }, DEBOUNCE_MS);
+  }
+
+  /** Reacts to a kernel address or link event. */
+  onMonitorEvent(event: MonitorEvent): void {
+    const state = this.desired;
+    if (state === null || event.interface === null) return;
+    const isPublic = event.interface === state.public.interface;
+    const isGuest = state.guestNetworks.some((network) => network.interface === event.interface);
+    // New SLAAC addresses on the public side change only the report; a change on a guest link may need repair.
+    if (isPublic && event.kind === 'address' && !event.isDeleted) void this.refreshObserved();
+    else if (isPublic || isGuest) this.requestReconcile(`${event.kind} event on ${event.interface}`);
+  }
+
+  /** The accepted state, the last results and the last report, for status output. */
+  snapshot() {
+    return { accepted: this.accepted, lastApplied: this.lastApplied, lastObserved: this.lastObserved };
+  }
+
+  /** Waits for the reconcile in flight, if any. */
+  async idle(): Promise<void> {
+    await this.pending;
+  }
+
+  /** Stops timers; the host keeps its state (radvd keeps advertising, so guests keep their router). */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private parseSpec(spec: unknown): Parsed<DesiredState> {
+    const parsed = parseWith(DesiredState, spec, '$.spec');
+    const routerId = this.options.config.routerId;
+    if (parsed.ok && routerId !== undefined && parsed.value.router.id !== routerId) {
+      return { ok: false, errors: [{ path: '$.spec.router.id', message: `is not this router's id (${routerId})` }] };
+    }
+    return parsed;
+  }
+
+  private async acceptDesired(generation: number, spec: unknown): Promise<AckMessage> {
+    const ack = (status: AckMessage['status'], errors: FieldError[] = []): AckMessage => ({ type: 'ack', generation, status, errors });
+    const verdict = judgeGeneration(this.accepted, { generation, spec });
+    const log = this.log.child({ generation });
+    if (verdict === 'stale' || verdict === 'duplicate') {
+      log.info({ current: this.accepted?.generation }, `${verdict} generation, ignoring`);
+      return ack(verdict);
+    }
+    if (verdict === 'conflict') {
+      return ack('rejected', [{ path: '$.generation', message: 'was already accepted with a different spec' }]);
+    }
+    const parsed = this.parseSpec(spec);
+    if (!parsed.ok) {
+      log.warn({ errors: parsed.errors }, 'desired state rejected');
+      return ack('rejected', parsed.errors);
+    }
+    try {
+      await this.store.write({ generation, spec });
+    } catch (error) {
+      log.error({ err: error }, 'cannot persist desired state');
+      return ack('rejected', [{ path: '$', message: `cannot persist: ${(error as Error).message}` }]);
+    }
+    this.accepted = { generation, spec };
+    this.desired = parsed.value;
+    log.info('desired state accepted');
+    return ack('accepted');
+  }
+
+  private runReconcile(): Promise<void> {
+    this.pending = this.pending.then(() => this.reconcileOnce()).catch((error: unknown) => {
+      this.log.error({ err: error }, 'reconcile crashed');
+    });
+    return this.pending;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const { desired, accepted } = this;
+    if (desired === null || accepted === null) return;
+    const result = await this.reconciler.reconcile(desired);
+    this.lastLoopAt = Date.now();
+    this.report(accepted.generation, result);
+    // Level-triggered: a failed run is simply tried again, the resync being the slow backstop.
+    if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
+    await this.refreshObserved();
+  }
+
+  private report(generation: number, result: ReconcileResult): void {
+    const message: AppliedMessage = {
+      type: 'applied',
+      generation,
+      ok: result.ok,
+      durationMs: result.durationMs,
+      components: result.components,
+      errors: result.errors,
+    };
+    const isNews =
+      generation !== this.reportedGeneration || result.applied.length > 0 || result.ok !== this.lastApplied?.ok;
+    this.lastApplied = message;
+    if (!isNews) return;
+    this.reportedGeneration = generation;
+    this.options.send(message);
+  }
+
+  private async refreshObserved(): Promise<void> {
+    const state = this.desired;
+    if (state === null) return;
+    const { host, config } = this.options;
+    try {
+      const [addresses, links, routes] = await Promise.all([readAddresses(host, config), readLinks(host, config), readDefaultRoutes(host, config)]);
+      const report = renderObservedReport(state, addresses, links, routes);
+      const isChanged = this.lastObserved === null || observedReportKey(report) !== observedReportKey(this.lastObserved);
+      this.lastObserved = report;
+      if (!isChanged) return;
+      this.log.info({ publicAddress: report.publicAddress?.address ?? null, warnings: report.warnings }, 'observed');
+      this.options.send(report);
+    } catch (error) {
+      this.log.error({ err: error }, 'observe failed');
+    }
+  }
+}

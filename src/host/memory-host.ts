@@ -1,0 +1,180 @@
+import { ExecError, type ExecOptions, type ExecResult, type Host } from './host.js';
+
+/** A link of the fake machine. */
+export interface MemoryLink {
+  isUp: boolean;
+  mac: string;
+}
+
+interface MemoryAddress {
+  interface: string;
+  address: string;
+  prefixLength: number;
+}
+
+/**
+ * An in-memory machine that understands exactly the commands the agent
+ * runs (ip, nft, radvd, rdisc6), for fast unit tests of the reconcile loop.
+ * It is a model, not a proof: the lab tests prove the real kernel.
+ */
+export class MemoryHost implements Host {
+  readonly files = new Map<string, string>();
+  readonly sysctls = new Map<string, string>();
+  readonly links = new Map<string, MemoryLink>();
+  addresses: MemoryAddress[] = [];
+  routes: { gateway: string; interface: string; protocol: string }[] = [];
+  /** Our nft table as the last loaded document's objects; null when absent. */
+  table: unknown[] | null = null;
+  readonly processes = new Map<number, { argv: string[]; hangups: number }>();
+  /** Every mutating command, for tests that count writes. */
+  readonly writes: string[] = [];
+  /** Makes the next command whose argv joined by spaces matches fail. */
+  failOn: RegExp | null = null;
+  private nextPid = 1000;
+
+  constructor(interfaces: readonly string[] = []) {
+    this.sysctls.set('net/ipv6/conf/all/forwarding', '0');
+    interfaces.forEach((name, index) => this.addLink(name, `52:54:00:00:00:${(index + 1).toString(16).padStart(2, '0')}`));
+  }
+
+  /** Adds an interface with the kernel's default sysctls of a new netns. */
+  addLink(name: string, mac: string): void {
+    this.links.set(name, { isUp: true, mac });
+    const defaults = { disable_ipv6: '0', accept_ra: '1', autoconf: '1', use_tempaddr: '0', addr_gen_mode: '0', forwarding: '0' };
+    for (const [knob, value] of Object.entries(defaults)) this.sysctls.set(`net/ipv6/conf/${name}/${knob}`, value);
+  }
+
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    void options;
+    const line = argv.join(' ');
+    if (this.failOn?.test(line)) {
+      this.failOn = null;
+      throw new ExecError(argv, 1, 'injected failure');
+    }
+    const out = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
+    const [command, ...args] = argv;
+    if (command === 'ip') return out(this.runIp(args));
+    if (command === 'nft') return out(this.runNft(argv));
+    if (command === 'radvd') return out(this.runRadvd(argv));
+    if (command === 'rdisc6') return out();
+    throw new ExecError(argv, 127, `${command}: not found`);
+  }
+
+  async readFile(path: string): Promise<string | null> {
+    return this.files.get(path) ?? null;
+  }
+
+  async writeFileAtomic(path: string, content: string): Promise<void> {
+    this.writes.push(`write ${path}`);
+    this.files.set(path, content);
+  }
+
+  async removeFile(path: string): Promise<void> {
+    if (this.files.delete(path)) this.writes.push(`remove ${path}`);
+  }
+
+  async readSysctl(key: string): Promise<string | null> {
+    return this.sysctls.get(key) ?? null;
+  }
+
+  async writeSysctl(key: string, value: string): Promise<void> {
+    if (!this.sysctls.has(key)) throw new Error(`ENOENT: /proc/sys/${key}`);
+    this.writes.push(`sysctl ${key}=${value}`);
+    this.sysctls.set(key, value);
+  }
+
+  signal(pid: number, signal: NodeJS.Signals): boolean {
+    const process = this.processes.get(pid);
+    if (process === undefined) return false;
+    if (signal === 'SIGHUP') process.hangups++;
+    else this.processes.delete(pid);
+    this.writes.push(`kill -${signal} ${pid}`);
+    return true;
+  }
+
+  async readCommandLine(pid: number): Promise<string[] | null> {
+    return this.processes.get(pid)?.argv ?? null;
+  }
+
+  /** The PIDs of running radvd processes. */
+  radvdPids(): number[] {
+    return [...this.processes.entries()].filter(([, p]) => p.argv[0] === 'radvd').map(([pid]) => pid);
+  }
+
+  private runIp(args: string[]): string {
+    const line = args.join(' ');
+    if (line === '-j -6 addr show') return JSON.stringify(this.listAddresses());
+    if (line === '-j link show') {
+      return JSON.stringify([...this.links].map(([ifname, l]) => ({ ifname, flags: l.isUp ? ['UP'] : [], address: l.mac })));
+    }
+    if (line === '-j -6 route show default') {
+      return JSON.stringify(this.routes.map((r) => ({ dst: 'default', gateway: r.gateway, dev: r.interface, protocol: r.protocol })));
+    }
+    this.writes.push(`ip ${line}`);
+    const link = /^link set dev (\S+) up$/.exec(line);
+    if (link) return this.mutateLink(link[1]!);
+    const addr = /^-6 addr (replace|del) ([^/]+)\/(\d+) dev (\S+)$/.exec(line);
+    if (addr) return this.mutateAddress(addr[1]!, { address: addr[2]!, prefixLength: Number(addr[3]), interface: addr[4]! });
+    const route = /^-6 route (replace|del) default via (\S+) dev (\S+) proto (\d+)$/.exec(line);
+    if (route) {
+      this.routes = this.routes.filter((r) => r.interface !== route[3]);
+      if (route[1] === 'replace') this.routes.push({ gateway: route[2]!, interface: route[3]!, protocol: route[4]! });
+      return '';
+    }
+    throw new ExecError(['ip', ...args], 255, 'MemoryHost: unsupported ip command');
+  }
+
+  private listAddresses() {
+    return [...this.links.keys()].map((ifname) => ({
+      ifname,
+      addr_info: this.addresses
+        .filter((a) => a.interface === ifname)
+        .map((a) => ({ family: 'inet6', local: a.address, prefixlen: a.prefixLength, scope: 'global', valid_life_time: 4294967295 })),
+    }));
+  }
+
+  private mutateLink(name: string): string {
+    const link = this.links.get(name);
+    if (!link) throw new ExecError(['ip', 'link'], 1, `Cannot find device "${name}"`);
+    link.isUp = true;
+    return '';
+  }
+
+  private mutateAddress(verb: string, address: MemoryAddress): string {
+    if (!this.links.has(address.interface)) throw new ExecError(['ip', 'addr'], 1, `Cannot find device "${address.interface}"`);
+    const same = (a: MemoryAddress) => a.interface === address.interface && a.address === address.address;
+    if (verb === 'del' && !this.addresses.some(same)) throw new ExecError(['ip', 'addr'], 2, 'Cannot assign requested address');
+    this.addresses = this.addresses.filter((a) => !same(a));
+    if (verb === 'replace') this.addresses.push(address);
+    return '';
+  }
+
+  private runNft(argv: readonly string[]): string {
+    const [, json, verb, path] = argv;
+    if (json === '-j' && verb === 'list') {
+      if (this.table === null) throw new ExecError(argv, 1, 'Error: No such file or directory');
+      return JSON.stringify({ nftables: [{ metainfo: {} }, ...this.table] });
+    }
+    if (json === '-j' && verb === '-f' && path !== undefined) {
+      const document = JSON.parse(this.files.get(path) ?? 'null') as { nftables: Record<string, unknown>[] };
+      const commands = document.nftables.filter((c) => !('metainfo' in c));
+      const lastDelete = commands.map((c) => 'delete' in c).lastIndexOf(true);
+      this.table = commands.slice(lastDelete + 1).map((c) => c.add);
+      this.writes.push('nft load');
+      return '';
+    }
+    throw new ExecError(argv, 1, 'MemoryHost: unsupported nft command');
+  }
+
+  private runRadvd(argv: readonly string[]): string {
+    const config = argv[argv.indexOf('-C') + 1] ?? '';
+    const content = this.files.get(config);
+    if (content === undefined) throw new ExecError(argv, 1, `cannot open ${config}`);
+    if (argv.includes('-c')) return '';
+    const pid = this.nextPid++;
+    this.processes.set(pid, { argv: [...argv], hangups: 0 });
+    this.files.set(argv[argv.indexOf('-p') + 1] ?? '', `${pid}\n`);
+    this.writes.push(`start radvd ${pid}`);
+    return '';
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Pure parsers of `ip -j` output (iproute2 6.1). They accept unknown JSON and
+ * keep only what the agent uses, so a field iproute2 adds or drops later does
+ * not break the agent.
+ */
+
+/** One IPv6 address as the kernel reports it. */
+export interface ObservedAddress {
+  readonly interface: string;
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly scope: string;
+  readonly isDynamic: boolean;
+  readonly isTemporary: boolean;
+  readonly isTentative: boolean;
+  readonly isDeprecated: boolean;
+  readonly isDadFailed: boolean;
+  /** Seconds, or null for forever (4294967295). */
+  readonly validLifetimeSeconds: number | null;
+  readonly preferredLifetimeSeconds: number | null;
+}
+
+/** One network interface. */
+export interface ObservedLink {
+  readonly name: string;
+  readonly isUp: boolean;
+  readonly mac: string | null;
+}
+
+/** One IPv6 route, as much of it as the agent compares. */
+export interface ObservedRoute {
+  readonly destination: string;
+  readonly gateway: string | null;
+  readonly interface: string | null;
+  readonly protocol: string;
+}
+
+const FOREVER = 4294967295;
+
+type Json = Record<string, unknown>;
+const asArray = (value: unknown): Json[] => (Array.isArray(value) ? (value.filter((v) => typeof v === 'object' && v !== null) as Json[]) : []);
+const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const lifetime = (value: unknown): number | null => (typeof value === 'number' && value !== FOREVER ? value : null);
+
+/** Parses `ip -j -6 addr show`. Entries without `local` (iproute2 6.1 emits `{}` for filtered ones) are skipped. */
+export function parseAddresses(json: unknown): ObservedAddress[] {
+  return asArray(json).flatMap((link) => {
+    const ifname = text(link.ifname);
+    if (ifname === null) return [];
+    return asArray(link.addr_info).flatMap((info) => {
+      const local = text(info.local);
+      if (local === null || info.family !== 'inet6') return [];
+      return [
+        {
+          interface: ifname,
+          address: local,
+          prefixLength: typeof info.prefixlen === 'number' ? info.prefixlen : 128,
+          scope: text(info.scope) ?? 'global',
+          isDynamic: info.dynamic === true,
+          isTemporary: info.temporary === true,
+          isTentative: info.tentative === true,
+          isDeprecated: info.deprecated === true,
+          isDadFailed: info.dadfailed === true,
+          validLifetimeSeconds: lifetime(info.valid_life_time),
+          preferredLifetimeSeconds: lifetime(info.preferred_life_time),
+        },
+      ];
+    });
+  });
+}
+
+/** Parses `ip -j link show`. */
+export function parseLinks(json: unknown): ObservedLink[] {
+  return asArray(json).flatMap((link) => {
+    const name = text(link.ifname);
+    if (name === null) return [];
+    const flags = Array.isArray(link.flags) ? link.flags : [];
+    return [{ name, isUp: flags.includes('UP'), mac: text(link.address) }];
+  });
+}
+
+/** Parses `ip -j -6 route show`. */
+export function parseRoutes(json: unknown): ObservedRoute[] {
+  return asArray(json).flatMap((route) => {
+    const destination = text(route.dst);
+    if (destination === null) return [];
+    return [
+      {
+        destination,
+        gateway: text(route.gateway),
+        interface: text(route.dev),
+        protocol: text(route.protocol) ?? 'unspec',
+      },
+    ];
+  });
+}

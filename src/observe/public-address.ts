@@ -1,0 +1,86 @@
+import type { DesiredState } from '../schema/desired-state.js';
+import { eui64Address, formatPrefix, isInPrefix, parseIpv6Prefix } from '../schema/ipv6.js';
+import type { ObservedMessage, PublicAddressReport } from '../schema/protocol.js';
+import type { ObservedAddress, ObservedLink, ObservedRoute } from './ip-json.js';
+
+/**
+ * Picks the VR's public address from what the kernel reports: a global,
+ * stable address on the public interface. Temporary (RFC 8981), tentative,
+ * DAD-failed and deprecated addresses never qualify: the upstream's static
+ * route must point at an address that stays. `mngtmpaddr` is on every kernel
+ * SLAAC address, so `temporary` is the flag that tells (shared/FIELD-NOTES.md).
+ */
+export function selectPublicAddress(
+  state: DesiredState,
+  addresses: readonly ObservedAddress[],
+  link: ObservedLink | undefined,
+): PublicAddressReport | null {
+  const pub = state.public;
+  const expected = pub.expectedPrefix ?? (pub.address ? parseIpv6Prefix(`${pub.address.address}/64`) : undefined);
+  const candidates = addresses.filter(
+    (a) =>
+      a.interface === pub.interface &&
+      a.scope === 'global' &&
+      !a.isTemporary &&
+      !a.isTentative &&
+      !a.isDadFailed &&
+      !a.isDeprecated &&
+      (expected === undefined || isInPrefix(a.address, expected)),
+  );
+  // SLAAC addresses carry `dynamic`; prefer them in slaac mode, static ones otherwise.
+  const wantsDynamic = pub.mode === 'slaac';
+  const chosen = candidates.find((a) => a.isDynamic === wantsDynamic) ?? candidates[0];
+  if (chosen === undefined) return null;
+  return {
+    address: chosen.address,
+    prefixLength: chosen.prefixLength,
+    interface: chosen.interface,
+    source: chosen.isDynamic ? 'slaac' : 'static',
+    flags: chosen.isDynamic ? ['dynamic'] : [],
+    validLifetimeSeconds: chosen.validLifetimeSeconds,
+    preferredLifetimeSeconds: chosen.preferredLifetimeSeconds,
+    matchesEui64: matchesEui64(chosen, link),
+  };
+}
+
+function matchesEui64(address: ObservedAddress, link: ObservedLink | undefined): boolean | null {
+  if (link?.mac == null || address.prefixLength !== 64) return null;
+  const prefix = parseIpv6Prefix(`${address.address}/64`);
+  return eui64Address(prefix, link.mac) === address.address;
+}
+
+/** The default router the public interface learned (an RA's link-local source) or was given. */
+export function selectDefaultRouter(state: DesiredState, routes: readonly ObservedRoute[]): string | null {
+  const route = routes.find((r) => r.destination === 'default' && r.interface === state.public.interface && r.gateway !== null);
+  return route?.gateway ?? null;
+}
+
+/**
+ * The observed report: the public address and the static routes the upstream
+ * router needs, one per guest prefix via that address. Lifetimes are left out
+ * of the comparison key, since they tick down on every read.
+ */
+export function renderObservedReport(
+  state: DesiredState,
+  addresses: readonly ObservedAddress[],
+  links: readonly ObservedLink[],
+  routes: readonly ObservedRoute[],
+): ObservedMessage {
+  const link = links.find((l) => l.name === state.public.interface);
+  const publicAddress = selectPublicAddress(state, addresses, link);
+  const warnings: string[] = [];
+  if (link === undefined) warnings.push(`public interface ${state.public.interface} does not exist`);
+  if (publicAddress?.matchesEui64 === false) {
+    warnings.push(`public address ${publicAddress.address} is not the EUI-64 of ${state.public.interface}'s MAC`);
+  }
+  const upstreamRoutes =
+    publicAddress === null ? [] : state.guestNetworks.map((n) => ({ prefix: formatPrefix(n.prefix), via: publicAddress.address }));
+  return { type: 'observed', publicAddress, defaultRouter: selectDefaultRouter(state, routes), upstreamRoutes, warnings };
+}
+
+/** A key that changes only when something an operator cares about changes: lifetimes excluded. */
+export function observedReportKey(report: ObservedMessage): string {
+  const { publicAddress, ...rest } = report;
+  const stable = publicAddress && { ...publicAddress, validLifetimeSeconds: null, preferredLifetimeSeconds: null };
+  return JSON.stringify({ ...rest, publicAddress: stable });
+}

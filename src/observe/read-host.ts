@@ -1,0 +1,71 @@
+import type { AgentConfig } from '../schema/agent-config.js';
+import { ExecError, type Host } from '../host/host.js';
+import type { RenderedHost } from '../render/host-facts.js';
+import { RULESET_TABLE } from '../render/ruleset.js';
+import type { ObservedHost } from '../plan/plan.js';
+import { parseAddresses, parseLinks, parseRoutes, type ObservedAddress, type ObservedLink, type ObservedRoute } from './ip-json.js';
+import { normaliseRulesetListing } from './ruleset-listing.js';
+
+/** Reads `ip -j -6 addr show`. */
+export async function readAddresses(host: Host, config: AgentConfig): Promise<ObservedAddress[]> {
+  const { stdout } = await host.exec([config.commands.ip, '-j', '-6', 'addr', 'show']);
+  return parseAddresses(JSON.parse(stdout));
+}
+
+/** Reads `ip -j link show`. */
+export async function readLinks(host: Host, config: AgentConfig): Promise<ObservedLink[]> {
+  const { stdout } = await host.exec([config.commands.ip, '-j', 'link', 'show']);
+  return parseLinks(JSON.parse(stdout));
+}
+
+/** Reads the IPv6 default routes. */
+export async function readDefaultRoutes(host: Host, config: AgentConfig): Promise<ObservedRoute[]> {
+  const { stdout } = await host.exec([config.commands.ip, '-j', '-6', 'route', 'show', 'default']);
+  return parseRoutes(JSON.parse(stdout));
+}
+
+/** Reads the agent's table, normalised; null when the table does not exist. */
+export async function readRulesetListing(host: Host, config: AgentConfig): Promise<string | null> {
+  try {
+    const { stdout } = await host.exec([config.commands.nft, '-j', 'list', 'table', RULESET_TABLE.family, RULESET_TABLE.name]);
+    return normaliseRulesetListing(JSON.parse(stdout));
+  } catch (error) {
+    // nft exits 1 with "No such file or directory" for a missing table.
+    if (error instanceof ExecError && error.exitCode === 1 && /No such file or directory/.test(error.stderr)) return null;
+    throw error;
+  }
+}
+
+/** The PID of the radvd the agent runs, or null when none runs. A stale pid file is ignored. */
+export async function readRadvdPid(host: Host, config: AgentConfig): Promise<number | null> {
+  const text = await host.readFile(config.paths.radvdPidFile);
+  const pid = Number.parseInt(text?.trim() ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  const argv = await host.readCommandLine(pid);
+  // A recycled PID belongs to another program: only a radvd reading our config counts.
+  const isOurs = argv !== null && argv.some((arg) => arg.endsWith('radvd')) && argv.includes(config.paths.radvdConfig);
+  return isOurs ? pid : null;
+}
+
+/** Observes everything planSteps compares, for one rendered state. */
+export async function readObservedHost(host: Host, config: AgentConfig, rendered: RenderedHost): Promise<ObservedHost> {
+  const sysctlValues = await Promise.all(rendered.sysctls.map(async ({ key }) => [key, await host.readSysctl(key)] as const));
+  const [links, addresses, routes, interfacesFile, rulesetListing, radvdConfig, radvdPid] = await Promise.all([
+    readLinks(host, config),
+    readAddresses(host, config),
+    readDefaultRoutes(host, config),
+    host.readFile(config.paths.interfacesFile),
+    readRulesetListing(host, config),
+    host.readFile(config.paths.radvdConfig),
+    readRadvdPid(host, config),
+  ]);
+  return {
+    sysctls: new Map(sysctlValues),
+    links,
+    addresses,
+    routes,
+    interfacesFile,
+    rulesetListing,
+    radvd: { config: radvdConfig, pid: radvdPid },
+  };
+}

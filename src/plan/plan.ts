@@ -1,0 +1,138 @@
+import type { OwnedAddress, RenderedHost } from '../render/host-facts.js';
+import { FORWARDING_KEY } from '../render/sysctls.js';
+import type { ObservedAddress, ObservedLink, ObservedRoute } from '../observe/ip-json.js';
+import type { Step } from './steps.js';
+
+/** The host as observed just before planning. */
+export interface ObservedHost {
+  /** The value of each sysctl the rendered state names; null when the key does not exist. */
+  readonly sysctls: ReadonlyMap<string, string | null>;
+  readonly links: readonly ObservedLink[];
+  readonly addresses: readonly ObservedAddress[];
+  readonly routes: readonly ObservedRoute[];
+  readonly interfacesFile: string | null;
+  /** The agent's table as nft lists it, normalised (no handles, no counter values); null when absent. */
+  readonly rulesetListing: string | null;
+  readonly radvd: { readonly config: string | null; readonly pid: number | null };
+}
+
+/** What the agent itself did before: the memory a level-triggered planner needs to recognise drift. */
+export interface Ledger {
+  /** The ruleset document last loaded, and the table's listing right after it. */
+  readonly rulesetDocument: string | null;
+  readonly rulesetListing: string | null;
+  /** The config a running radvd last read. */
+  readonly radvdLoaded: string | null;
+  /** Addresses the agent has added and not yet removed; the sweep list. */
+  readonly ownedAddresses: readonly OwnedAddress[];
+}
+
+/** A plan: the steps in order, and what keeps parts of the state from being applied. */
+export interface Plan {
+  readonly steps: Step[];
+  readonly warnings: string[];
+}
+
+/** The route protocol number that marks the agent's routes (rtnetlink allows 0-255; 118 is 'v'). */
+export const ROUTE_PROTOCOL = '118';
+
+/**
+ * Compares the rendered host with the observed one and returns what to do.
+ * The order is the safety argument: checks that can fail on content come
+ * first, the atomic ruleset load before anything else changes, and forwarding
+ * only after the filter is in place.
+ */
+export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Plan {
+  const linkNames = new Set(observed.links.map((link) => link.name));
+  const missing = rendered.interfaces.filter((name) => !linkNames.has(name));
+  const present = (ifname: string) => !missing.includes(ifname);
+  const warnings = missing.map((name) => `interface ${name} does not exist; its settings wait for it`);
+  const steps: Step[] = [
+    ...planRadvdCheck(rendered, observed),
+    ...planRuleset(rendered, observed, ledger),
+    ...planSysctls(rendered, observed, (key) => key !== FORWARDING_KEY),
+    ...planLinks(rendered, observed, present),
+    ...planAddresses(rendered, observed, ledger, present),
+    ...planDefaultRoute(rendered, observed, present),
+    ...(observed.interfacesFile === rendered.interfacesFile ? [] : [{ kind: 'writeInterfacesFile', content: rendered.interfacesFile } as const]),
+    ...planSysctls(rendered, observed, (key) => key === FORWARDING_KEY),
+    ...planRadvd(rendered, observed, ledger),
+  ];
+  return { steps, warnings };
+}
+
+function planRuleset(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
+  const isCurrent =
+    observed.rulesetListing !== null &&
+    ledger.rulesetDocument === rendered.rulesetDocument &&
+    ledger.rulesetListing === observed.rulesetListing;
+  return isCurrent ? [] : [{ kind: 'loadRuleset', document: rendered.rulesetDocument }];
+}
+
+function planSysctls(rendered: RenderedHost, observed: ObservedHost, include: (key: string) => boolean): Step[] {
+  const steps: Step[] = [];
+  for (const { key, value } of rendered.sysctls) {
+    if (!include(key)) continue;
+    const current = observed.sysctls.get(key) ?? null;
+    // A missing key means a missing interface; planLinks reports it.
+    if (current === null || current === value) continue;
+    steps.push({ kind: 'setSysctl', key, value, previous: current });
+  }
+  const acceptRa = `net/ipv6/conf/${rendered.publicInterface}/accept_ra`;
+  const changesAcceptRa = steps.some((s) => s.kind === 'setSysctl' && s.key === acceptRa);
+  // The kernel solicits routers only when a link comes up; after turning RAs
+  // on, ask at once instead of waiting up to MaxRtrAdvInterval (RFC 4861 §6.3.7).
+  if (changesAcceptRa && rendered.isPublicSlaac) steps.push({ kind: 'solicitRouters', interface: rendered.publicInterface });
+  return steps;
+}
+
+function planLinks(rendered: RenderedHost, observed: ObservedHost, present: (ifname: string) => boolean): Step[] {
+  return rendered.interfaces
+    .filter((name) => present(name) && observed.links.find((link) => link.name === name)?.isUp === false)
+    .map((name) => ({ kind: 'setLinkUp', interface: name }));
+}
+
+const sameAddress = (a: OwnedAddress, b: OwnedAddress) =>
+  a.interface === b.interface && a.address === b.address && a.prefixLength === b.prefixLength;
+
+function planAddresses(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger, present: (ifname: string) => boolean): Step[] {
+  const isHealthy = (want: OwnedAddress) => observed.addresses.some((have) => sameAddress(have, want) && !have.isDadFailed);
+  const adds: Step[] = rendered.addresses
+    .filter((want) => present(want.interface) && !isHealthy(want))
+    .map((want) => ({ kind: 'addAddress', ...want }));
+  const removes: Step[] = ledger.ownedAddresses
+    .filter((owned) => !rendered.addresses.some((want) => sameAddress(want, owned)))
+    .filter((owned) => observed.addresses.some((have) => sameAddress(have, owned)))
+    .map((owned) => ({ kind: 'removeAddress', ...owned }));
+  return [...removes, ...adds];
+}
+
+function planDefaultRoute(rendered: RenderedHost, observed: ObservedHost, present: (ifname: string) => boolean): Step[] {
+  const ours = observed.routes.filter((r) => r.destination === 'default' && r.protocol === ROUTE_PROTOCOL);
+  const want = rendered.defaultRoute;
+  const stale = ours.filter((r) => want === null || r.gateway !== want.gateway || r.interface !== want.interface);
+  const steps: Step[] = stale.map((r) => ({ kind: 'removeDefaultRoute', gateway: r.gateway ?? '', interface: r.interface ?? '' }));
+  if (want !== null && present(want.interface) && ours.length === stale.length) {
+    steps.push({ kind: 'replaceDefaultRoute', gateway: want.gateway, interface: want.interface });
+  }
+  return steps;
+}
+
+function planRadvdCheck(rendered: RenderedHost, observed: ObservedHost): Step[] {
+  const content = rendered.radvdConf;
+  return content !== null && content !== observed.radvd.config ? [{ kind: 'checkRadvdConfig', content }] : [];
+}
+
+function planRadvd(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
+  const { config, pid } = observed.radvd;
+  const content = rendered.radvdConf;
+  if (content === null) {
+    const stop: Step[] = pid === null ? [] : [{ kind: 'stopRadvd', pid }];
+    return config === null ? stop : [...stop, { kind: 'removeRadvdConfig' }];
+  }
+  const steps: Step[] = config === content ? [] : [{ kind: 'writeRadvdConfig', content }];
+  // SIGHUP, never a restart: radvd's exit sends router lifetime 0 and guests lose their default router.
+  if (pid === null) steps.push({ kind: 'startRadvd' });
+  else if (config !== content || ledger.radvdLoaded !== content) steps.push({ kind: 'reloadRadvd', pid });
+  return steps;
+}

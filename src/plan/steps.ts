@@ -1,0 +1,78 @@
+import type { OwnedAddress } from '../render/host-facts.js';
+
+/**
+ * One effect on the host. Each kind has one executor in apply/; a plan is an
+ * ordered list of these, and an empty plan means the host has converged.
+ */
+export type Step =
+  | { readonly kind: 'checkRadvdConfig'; readonly content: string }
+  | { readonly kind: 'loadRuleset'; readonly document: string }
+  | { readonly kind: 'setSysctl'; readonly key: string; readonly value: string; readonly previous: string | null }
+  | { readonly kind: 'setLinkUp'; readonly interface: string }
+  | { readonly kind: 'solicitRouters'; readonly interface: string }
+  | ({ readonly kind: 'addAddress' } & OwnedAddress)
+  | ({ readonly kind: 'removeAddress' } & OwnedAddress)
+  | { readonly kind: 'replaceDefaultRoute'; readonly gateway: string; readonly interface: string }
+  | { readonly kind: 'removeDefaultRoute'; readonly gateway: string; readonly interface: string }
+  | { readonly kind: 'writeInterfacesFile'; readonly content: string }
+  | { readonly kind: 'writeRadvdConfig'; readonly content: string }
+  | { readonly kind: 'removeRadvdConfig' }
+  | { readonly kind: 'startRadvd' }
+  | { readonly kind: 'reloadRadvd'; readonly pid: number }
+  | { readonly kind: 'stopRadvd'; readonly pid: number };
+
+/** The kinds of step, for executor maps. */
+export type StepKind = Step['kind'];
+
+/** The component a step belongs to, as reported upstream in `applied`. */
+export type Component = 'firewall' | 'sysctls' | 'links' | 'addresses' | 'routes' | 'interfaces-file' | 'radvd';
+
+const COMPONENT_OF: Record<StepKind, Component> = {
+  checkRadvdConfig: 'radvd',
+  loadRuleset: 'firewall',
+  setSysctl: 'sysctls',
+  setLinkUp: 'links',
+  solicitRouters: 'links',
+  addAddress: 'addresses',
+  removeAddress: 'addresses',
+  replaceDefaultRoute: 'routes',
+  removeDefaultRoute: 'routes',
+  writeInterfacesFile: 'interfaces-file',
+  writeRadvdConfig: 'radvd',
+  removeRadvdConfig: 'radvd',
+  startRadvd: 'radvd',
+  reloadRadvd: 'radvd',
+  stopRadvd: 'radvd',
+};
+
+/** Every component, in the order a report lists them. */
+export const COMPONENTS: readonly Component[] = ['firewall', 'sysctls', 'links', 'addresses', 'routes', 'interfaces-file', 'radvd'];
+
+/** The component a step belongs to. */
+export function componentOf(step: Step): Component {
+  return COMPONENT_OF[step.kind];
+}
+
+/** A one-line human description of a step, for logs and dry runs. */
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case 'setSysctl':
+      return `sysctl ${step.key}: ${step.previous ?? '(unset)'} -> ${step.value}`;
+    case 'addAddress':
+    case 'removeAddress':
+      return `${step.kind} ${step.address}/${step.prefixLength} dev ${step.interface}`;
+    case 'replaceDefaultRoute':
+    case 'removeDefaultRoute':
+      return `${step.kind} via ${step.gateway} dev ${step.interface}`;
+    case 'setLinkUp':
+    case 'solicitRouters':
+      return `${step.kind} ${step.interface}`;
+    case 'reloadRadvd':
+    case 'stopRadvd':
+      return `${step.kind} pid ${step.pid}`;
+    case 'loadRuleset':
+      return `loadRuleset (${step.document.length} bytes)`;
+    default:
+      return step.kind;
+  }
+}

@@ -1,0 +1,175 @@
+import type { Logger } from 'pino';
+import { applyStep } from '../apply/executors.js';
+import type { Host } from '../host/host.js';
+import { readObservedHost, readRulesetListing } from '../observe/read-host.js';
+import { planSteps, type Ledger, type Plan } from '../plan/plan.js';
+import { COMPONENTS, componentOf, describeStep, type Component, type Step } from '../plan/steps.js';
+import { renderHost, type OwnedAddress, type RenderedHost } from '../render/host-facts.js';
+import type { AgentConfig } from '../schema/agent-config.js';
+import type { DesiredState } from '../schema/desired-state.js';
+import type { ComponentResult } from '../schema/protocol.js';
+
+/** What one reconcile did. */
+export interface ReconcileResult {
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly components: Record<Component, ComponentResult>;
+  readonly errors: string[];
+  readonly warnings: string[];
+  /** Steps applied, in order, described for people. */
+  readonly applied: string[];
+}
+
+const MAX_PASSES = 3;
+const OWNED_FILE = 'owned-addresses.json';
+
+/**
+ * Drives the host towards a desired state: render, observe, plan, apply,
+ * and again until the plan is empty. Level-triggered: it never asks what
+ * changed, so it may be called any number of times with the same state, and
+ * a run after a converged one changes nothing.
+ */
+export class Reconciler {
+  private ledger: Ledger = { rulesetDocument: null, rulesetListing: null, radvdLoaded: null, ownedAddresses: [] };
+  private running: Promise<ReconcileResult> | null = null;
+
+  constructor(
+    private readonly host: Host,
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+  ) {}
+
+  /** Loads the persisted sweep list; call once before the first reconcile. */
+  async load(): Promise<void> {
+    const text = await this.host.readFile(this.ownedPath());
+    const owned = parseOwned(text);
+    this.ledger = { ...this.ledger, ownedAddresses: owned };
+  }
+
+  /** Plans without applying: the dry run behind `vr6ctl plan`. */
+  async plan(state: DesiredState): Promise<Plan> {
+    const rendered = renderHost(state);
+    return planSteps(rendered, await readObservedHost(this.host, this.config, rendered), this.ledger);
+  }
+
+  /** Reconciles the host to the state; concurrent calls wait for the one in flight, then run again. */
+  async reconcile(state: DesiredState): Promise<ReconcileResult> {
+    while (this.running) await this.running.catch(() => undefined);
+    this.running = this.runPasses(state);
+    try {
+      return await this.running;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async runPasses(state: DesiredState): Promise<ReconcileResult> {
+    const started = performance.now();
+    const rendered = renderHost(state);
+    const applied: Step[] = [];
+    const notes: string[] = [];
+    let failure: { step: Step; error: string; skipped: Step[] } | null = null;
+    let warnings: string[] = [];
+    for (let pass = 0; pass < MAX_PASSES && failure === null; pass++) {
+      const observed = await readObservedHost(this.host, this.config, rendered);
+      const plan = planSteps(rendered, observed, this.ledger);
+      warnings = plan.warnings;
+      if (plan.steps.length === 0) {
+        await this.rememberOwned(rendered.addresses);
+        break;
+      }
+      await this.rememberOwned([...this.ledger.ownedAddresses, ...rendered.addresses]);
+      failure = await this.applySteps(plan.steps, rendered, applied, notes);
+    }
+    const errors = failure ? [`${describeStep(failure.step)}: ${failure.error}`] : [];
+    const result: ReconcileResult = {
+      ok: failure === null,
+      durationMs: Math.round(performance.now() - started),
+      components: summarise(applied, failure),
+      errors,
+      warnings: [...warnings, ...notes],
+      applied: applied.map(describeStep),
+    };
+    this.log.info({ ok: result.ok, durationMs: result.durationMs, steps: applied.length, errors, warnings: result.warnings }, 'reconciled');
+    return result;
+  }
+
+  private async applySteps(steps: Step[], rendered: RenderedHost, applied: Step[], notes: string[]) {
+    for (const [index, step] of steps.entries()) {
+      try {
+        const note = await applyStep(step, { host: this.host, config: this.config });
+        if (note) {
+          notes.push(note);
+          this.log.warn({ step: step.kind }, note);
+        }
+        applied.push(step);
+        this.log.debug({ step: step.kind }, describeStep(step));
+        await this.recordApplied(step, rendered);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.log.error({ step: step.kind, err: error }, 'step failed');
+        return { step, error: message, skipped: steps.slice(index + 1) };
+      }
+    }
+    return null;
+  }
+
+  private async recordApplied(step: Step, rendered: RenderedHost): Promise<void> {
+    if (step.kind === 'loadRuleset') {
+      const listing = await readRulesetListing(this.host, this.config);
+      this.ledger = { ...this.ledger, rulesetDocument: step.document, rulesetListing: listing };
+    } else if (step.kind === 'startRadvd' || step.kind === 'reloadRadvd') {
+      this.ledger = { ...this.ledger, radvdLoaded: rendered.radvdConf };
+    } else if (step.kind === 'stopRadvd') {
+      this.ledger = { ...this.ledger, radvdLoaded: null };
+    }
+  }
+
+  private async rememberOwned(addresses: readonly OwnedAddress[]): Promise<void> {
+    const unique = dedupeAddresses(addresses);
+    const text = `${JSON.stringify(unique, null, 2)}\n`;
+    if (text === `${JSON.stringify(this.ledger.ownedAddresses, null, 2)}\n`) return;
+    await this.host.writeFileAtomic(this.ownedPath(), text, 0o600);
+    this.ledger = { ...this.ledger, ownedAddresses: unique };
+  }
+
+  private ownedPath(): string {
+    return `${this.config.paths.stateDir}/${OWNED_FILE}`;
+  }
+}
+
+function dedupeAddresses(addresses: readonly OwnedAddress[]): OwnedAddress[] {
+  const byKey = new Map(addresses.map((a) => [`${a.interface} ${a.address}/${a.prefixLength}`, a]));
+  return [...byKey.values()].map(({ interface: ifname, address, prefixLength }) => ({ interface: ifname, address, prefixLength }));
+}
+
+function parseOwned(text: string | null): OwnedAddress[] {
+  if (text === null) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    if (!Array.isArray(value)) return [];
+    return value.filter(
+      (a): a is OwnedAddress =>
+        typeof a?.interface === 'string' && typeof a?.address === 'string' && typeof a?.prefixLength === 'number',
+    );
+  } catch {
+    return [];
+  }
+}
+
+function summarise(applied: readonly Step[], failure: { step: Step; error: string; skipped: Step[] } | null) {
+  const components = Object.fromEntries(COMPONENTS.map((c) => [c, { status: 'ok', steps: 0 }])) as Record<Component, ComponentResult>;
+  for (const step of applied) {
+    const entry = components[componentOf(step)];
+    components[componentOf(step)] = { status: 'changed', steps: entry.steps + 1 };
+  }
+  if (failure) {
+    for (const step of failure.skipped) {
+      const c = componentOf(step);
+      if (components[c].status === 'ok') components[c] = { status: 'skipped', steps: components[c].steps };
+    }
+    const c = componentOf(failure.step);
+    components[c] = { status: 'failed', steps: components[c].steps, error: failure.error };
+  }
+  return components;
+}

@@ -1,0 +1,53 @@
+import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
+import { renderInterfacesFile } from './interfaces-file.js';
+import { renderRadvdConf } from './radvd-conf.js';
+import { renderRuleset, renderRulesetDocument } from './ruleset.js';
+import { renderSysctls, type SysctlSetting } from './sysctls.js';
+
+/** An address the agent puts on an interface. */
+export interface OwnedAddress {
+  readonly interface: string;
+  readonly address: string;
+  readonly prefixLength: number;
+}
+
+/** Everything the host should be for a desired state, as plain data. */
+export interface RenderedHost {
+  /** Interfaces the state uses; each must exist and be up. */
+  readonly interfaces: readonly string[];
+  readonly publicInterface: string;
+  readonly isPublicSlaac: boolean;
+  readonly sysctls: readonly SysctlSetting[];
+  readonly addresses: readonly OwnedAddress[];
+  /** Static mode's default route; null in slaac mode, where the RA provides it. */
+  readonly defaultRoute: { readonly gateway: string; readonly interface: string } | null;
+  readonly interfacesFile: string;
+  /** The libnftables JSON document that replaces the agent's table, as text. */
+  readonly rulesetDocument: string;
+  /** radvd.conf, or null when radvd must not run. */
+  readonly radvdConf: string | null;
+}
+
+/** Renders every host fact of a desired state. Pure and deterministic. */
+export function renderHost(state: DesiredState): RenderedHost {
+  const pub = state.public;
+  const addresses: OwnedAddress[] = state.guestNetworks.map((network) => ({
+    interface: network.interface,
+    address: gatewayOf(network),
+    prefixLength: 64,
+  }));
+  if (pub.mode === 'static' && pub.address) {
+    addresses.unshift({ interface: pub.interface, address: pub.address.address, prefixLength: pub.address.length });
+  }
+  return {
+    interfaces: [pub.interface, ...state.guestNetworks.map((n) => n.interface)],
+    publicInterface: pub.interface,
+    isPublicSlaac: pub.mode === 'slaac',
+    sysctls: renderSysctls(state),
+    addresses,
+    defaultRoute: pub.mode === 'static' && pub.gateway ? { gateway: pub.gateway, interface: pub.interface } : null,
+    interfacesFile: renderInterfacesFile(state),
+    rulesetDocument: `${JSON.stringify(renderRulesetDocument(renderRuleset(state)))}\n`,
+    radvdConf: renderRadvdConf(state),
+  };
+}

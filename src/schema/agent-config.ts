@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { Identifier } from './fields.js';
+
+/**
+ * The agent's own configuration (/etc/vr6-agent/agent.json): where to find the
+ * management server, where to keep files, and how often to resync. Paths are
+ * absolute; every default suits a Debian 12 VR.
+ */
+
+const AbsolutePath = z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' });
+
+const ManagementUrl = z.string().regex(/^(wss?):\/\/[^\s]+$/, { message: 'must be a ws:// or wss:// URL' });
+
+export const AgentConfig = z.strictObject({
+  routerId: Identifier.optional().meta({ description: 'checked against the desired state; absent accepts any' }),
+  management: z
+    .strictObject({
+      urls: z.array(ManagementUrl).max(16).default([]).meta({ description: 'tried in turn; empty runs from the persisted state only' }),
+      tokenFile: AbsolutePath.optional(),
+      caFile: AbsolutePath.optional(),
+      heartbeatSeconds: z.number().min(1).max(3600).default(15),
+      maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+      backoffInitialSeconds: z.number().min(0.05).max(60).default(1),
+      backoffMaxSeconds: z.number().min(1).max(3600).default(60),
+    })
+    .prefault({}),
+  paths: z
+    .strictObject({
+      stateDir: AbsolutePath.default('/var/lib/vr6-agent'),
+      runtimeDir: AbsolutePath.default('/run/vr6-agent'),
+      interfacesFile: AbsolutePath.default('/etc/network/interfaces.d/vr6-agent'),
+      radvdConfig: AbsolutePath.default('/run/vr6-agent/radvd.conf'),
+      radvdPidFile: AbsolutePath.default('/run/vr6-agent/radvd.pid'),
+    })
+    .prefault({}),
+  commands: z
+    .strictObject({
+      ip: z.string().default('ip'),
+      nft: z.string().default('nft'),
+      radvd: z.string().default('radvd'),
+      rdisc6: z.string().default('rdisc6'),
+    })
+    .prefault({}),
+  resyncSeconds: z.number().min(1).max(86400).default(60),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+export type AgentConfig = z.output<typeof AgentConfig>;

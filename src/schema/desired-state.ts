@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { AclList, IsolatedFirewall } from './firewall.js';
+import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6InterfaceAddress, Ipv6Prefix64, wholeNumber } from './fields.js';
+import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
+
+/**
+ * The desired state v1: everything the management server wants this VR's IPv6
+ * to be. It is the whole truth on every push, never a delta.
+ */
+
+const INFINITE_LIFETIME = 0xffffffff;
+
+/** Router advertisement settings of one guest network (RFC 4861 §6.2.1). */
+export const RaSettings = z
+  .strictObject({
+    dnsServers: z.array(Ipv6Address).max(3).default([]).meta({ description: 'RDNSS (RFC 8106); radvd takes 3 per option' }),
+    searchDomains: z.array(DomainName).max(8).default([]).meta({ description: 'DNSSL (RFC 8106)' }),
+    mtu: z.number().int().min(1280).max(65535).optional().meta({ description: 'MTU option; absent sends none' }),
+    minIntervalSeconds: z.number().int().min(3).max(1350).default(200),
+    maxIntervalSeconds: z.number().int().min(4).max(1800).default(600),
+    routerLifetimeSeconds: wholeNumber(9000).default(1800).meta({ description: '0, or between maxIntervalSeconds and 9000' }),
+    validLifetimeSeconds: wholeNumber(INFINITE_LIFETIME).default(86400),
+    preferredLifetimeSeconds: wholeNumber(INFINITE_LIFETIME)
+      .default(9720)
+      .meta({ description: 'default is ND_PREFERRED_LIMIT of RFC 9096 §3.3' }),
+    dnsLifetimeSeconds: wholeNumber(INFINITE_LIFETIME)
+      .optional()
+      .meta({ description: 'RDNSS/DNSSL lifetime; default 2 × maxIntervalSeconds' }),
+  })
+  .superRefine((ra, ctx) => {
+    // radvd accepts Min > 0.75 × Max, then silently never advertises
+    // (shared/FIELD-NOTES.md, radvd; RFC 4861 §6.2.1).
+    if (ra.minIntervalSeconds > 0.75 * ra.maxIntervalSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minIntervalSeconds'],
+        message: `must not exceed 0.75 × maxIntervalSeconds (${0.75 * ra.maxIntervalSeconds})`,
+      });
+    }
+    if (ra.routerLifetimeSeconds !== 0 && ra.routerLifetimeSeconds < ra.maxIntervalSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routerLifetimeSeconds'],
+        message: 'must be 0 or at least maxIntervalSeconds (RFC 4861 §6.2.1)',
+      });
+    }
+    if (ra.preferredLifetimeSeconds > ra.validLifetimeSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['preferredLifetimeSeconds'], message: 'must not exceed validLifetimeSeconds' });
+    }
+    const dns = ra.dnsLifetimeSeconds;
+    if (dns !== undefined && dns !== 0 && (dns < ra.maxIntervalSeconds || dns > 2 * ra.maxIntervalSeconds)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dnsLifetimeSeconds'],
+        message: 'must be 0 or between maxIntervalSeconds and 2 × maxIntervalSeconds (RFC 8106 §5.1)',
+      });
+    }
+  });
+export type RaSettings = z.output<typeof RaSettings>;
+
+/** The public (upstream-facing) interface and how it gets its address. */
+export const PublicInterface = z
+  .strictObject({
+    interface: InterfaceName,
+    mode: z.enum(['slaac', 'static']).default('slaac').meta({ description: 'slaac learns the address from upstream RAs' }),
+    expectedPrefix: Ipv6Prefix64.optional().meta({ description: 'the public /64; lets the agent check the EUI-64' }),
+    address: Ipv6InterfaceAddress.optional().meta({ description: 'static mode: the VR address/64' }),
+    gateway: Ipv6Address.optional().meta({ description: 'static mode: the upstream router' }),
+  })
+  .superRefine((pub, ctx) => {
+    if (pub.mode === 'slaac') {
+      for (const key of ['address', 'gateway'] as const) {
+        if (pub[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'applies only to mode "static"' });
+      }
+      return;
+    }
+    if (pub.address === undefined) ctx.addIssue({ code: 'custom', path: ['address'], message: 'is required in mode "static"' });
+    if (pub.gateway === undefined) ctx.addIssue({ code: 'custom', path: ['gateway'], message: 'is required in mode "static"' });
+    if (pub.address === undefined || pub.gateway === undefined) return;
+    if (pub.address.length !== 64) ctx.addIssue({ code: 'custom', path: ['address'], message: 'must be a /64 address' });
+    const onLink = parseIpv6Prefix(`${pub.address.address}/${pub.address.length}`);
+    if (!isLinkLocal(pub.gateway) && !isInPrefix(pub.gateway, onLink)) {
+      ctx.addIssue({ code: 'custom', path: ['gateway'], message: `must be link-local or inside ${formatPrefix(onLink)}` });
+    }
+    if (pub.expectedPrefix !== undefined && !isInPrefix(pub.address.address, pub.expectedPrefix)) {
+      ctx.addIssue({ code: 'custom', path: ['address'], message: `must be inside expectedPrefix ${formatPrefix(pub.expectedPrefix)}` });
+    }
+  });
+export type PublicInterface = z.output<typeof PublicInterface>;
+
+/** A guest network (isolated) or tier (VPC): one /64 on one interface. */
+export const GuestNetwork = z.strictObject({
+  id: Identifier,
+  interface: InterfaceName,
+  prefix: Ipv6Prefix64,
+  gateway: Ipv6Address.optional().meta({ description: 'the VR address in the prefix; default <prefix>::1' }),
+  ra: RaSettings.prefault({}),
+  firewall: IsolatedFirewall.optional().meta({ description: 'isolated networks only' }),
+  aclId: Identifier.optional().meta({ description: 'VPC tiers only: the id of an entry of aclLists' }),
+});
+export type GuestNetwork = z.output<typeof GuestNetwork>;
+
+const DesiredStateShape = z.strictObject({
+  schemaVersion: z.literal(1),
+  router: z.strictObject({ id: Identifier, kind: z.enum(['isolated', 'vpc']) }),
+  public: PublicInterface,
+  guestNetworks: z.array(GuestNetwork).max(256).default([]),
+  aclLists: z.array(AclList).max(256).default([]),
+  raBackend: z.enum(['radvd', 'frr']).default('radvd'),
+});
+
+/** The whole desired state, version 1, with the checks that span fields. */
+export const DesiredState = DesiredStateShape.superRefine(refineDesiredState);
+export type DesiredState = z.output<typeof DesiredState>;
+
+function refineDesiredState(state: z.output<typeof DesiredStateShape>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  firstDuplicates(state.guestNetworks.map((n) => n.id), (i, j) => issue(['guestNetworks', i, 'id'], `duplicates guestNetworks[${j}].id`));
+  firstDuplicates(state.aclLists.map((l) => l.id), (i, j) => issue(['aclLists', i, 'id'], `duplicates aclLists[${j}].id`));
+  firstDuplicates(state.guestNetworks.map((n) => n.interface), (i, j) =>
+    issue(['guestNetworks', i, 'interface'], `duplicates guestNetworks[${j}].interface`),
+  );
+  const publicPrefix = state.public.expectedPrefix ?? staticPrefix(state.public);
+  const aclIds = new Set(state.aclLists.map((list) => list.id));
+  state.guestNetworks.forEach((network, i) => {
+    const at = (...rest: (string | number)[]) => ['guestNetworks', i, ...rest];
+    if (network.interface === state.public.interface) issue(at('interface'), 'is the public interface');
+    state.guestNetworks.slice(0, i).forEach((other, j) => {
+      if (isOverlapping(network.prefix, other.prefix)) issue(at('prefix'), `overlaps guestNetworks[${j}].prefix`);
+    });
+    if (publicPrefix && isOverlapping(network.prefix, publicPrefix)) issue(at('prefix'), 'overlaps the public prefix');
+    if (network.gateway !== undefined) {
+      if (!isInPrefix(network.gateway, network.prefix)) issue(at('gateway'), `must be inside ${formatPrefix(network.prefix)}`);
+      else if (network.gateway === network.prefix.address) {
+        issue(at('gateway'), 'is the Subnet-Router anycast address (RFC 4291 §2.6.1)');
+      }
+    }
+    if (state.router.kind === 'isolated' && network.aclId !== undefined) issue(at('aclId'), 'applies only to VPC tiers');
+    if (state.router.kind === 'vpc') {
+      if (network.firewall !== undefined) issue(at('firewall'), 'applies only to isolated networks; VPC tiers use aclId');
+      if (network.aclId === undefined) issue(at('aclId'), 'is required for a VPC tier');
+      else if (!aclIds.has(network.aclId)) issue(at('aclId'), `names no entry of aclLists`);
+    }
+  });
+  if (state.router.kind === 'isolated' && state.aclLists.length > 0) issue(['aclLists'], 'applies only to a VPC');
+}
+
+function staticPrefix(pub: PublicInterface): Ipv6Prefix | undefined {
+  return pub.address ? parseIpv6Prefix(`${pub.address.address}/64`) : undefined;
+}
+
+function firstDuplicates(values: string[], report: (index: number, firstIndex: number) => void): void {
+  const first = new Map<string, number>();
+  values.forEach((value, index) => {
+    const earlier = first.get(value);
+    if (earlier === undefined) first.set(value, index);
+    else report(index, earlier);
+  });
+}
+
+/** The gateway address of a guest network: its own, or <prefix>::1. */
+export function gatewayOf(network: GuestNetwork): string {
+  return network.gateway ?? hostAddress(network.prefix, 1);
+}

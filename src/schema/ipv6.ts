@@ -1,0 +1,101 @@
+import ipaddr from 'ipaddr.js';
+
+/** An IPv6 prefix in canonical form: the network address with host bits cleared, plus its length. */
+export interface Ipv6Prefix {
+  readonly address: string;
+  readonly length: number;
+}
+
+/** Why a string is not the IPv6 value a field needs; the message is shown to the operator. */
+export class Ipv6SyntaxError extends Error {
+  constructor(readonly input: string, reason: string) {
+    super(reason);
+    this.name = 'Ipv6SyntaxError';
+  }
+}
+
+// A strict lexical gate before ipaddr.js: hex digits, colons and at most one
+// dotted tail. It keeps zone ids, whitespace and anything nft would try to
+// resolve through DNS out (shared/FIELD-NOTES.md, nftables).
+const ADDRESS_CHARS = /^[0-9A-Fa-f:.]{2,45}$/;
+
+function parseAddressObject(text: string): ipaddr.IPv6 {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
+    throw new Ipv6SyntaxError(text, 'is an IPv4 address where IPv6 is required');
+  }
+  if (!ADDRESS_CHARS.test(text) || !ipaddr.IPv6.isValid(text)) {
+    throw new Ipv6SyntaxError(text, 'is not an IPv6 address');
+  }
+  const address = ipaddr.IPv6.parse(text);
+  if (address.isIPv4MappedAddress()) {
+    throw new Ipv6SyntaxError(text, 'is an IPv4-mapped address where IPv6 is required');
+  }
+  return address;
+}
+
+/** Parses an IPv6 address and returns it in RFC 5952 form; throws Ipv6SyntaxError otherwise. */
+export function parseIpv6Address(text: string): string {
+  return parseAddressObject(text).toRFC5952String();
+}
+
+/** Parses "address/length"; the address keeps its host bits (use for interface addresses). */
+export function parseIpv6Interface(text: string): { address: string; length: number } {
+  const slash = text.indexOf('/');
+  if (slash < 0) throw new Ipv6SyntaxError(text, 'needs a prefix length, as in 2001:db8::1/64');
+  const lengthText = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(lengthText) || Number(lengthText) > 128) {
+    throw new Ipv6SyntaxError(text, 'has a prefix length outside 0-128');
+  }
+  return { address: parseIpv6Address(text.slice(0, slash)), length: Number(lengthText) };
+}
+
+/** Parses a CIDR and clears its host bits, so "2001:db8::1/64" becomes 2001:db8::/64. */
+export function parseIpv6Prefix(text: string): Ipv6Prefix {
+  const { address, length } = parseIpv6Interface(text);
+  const network = ipaddr.IPv6.networkAddressFromCIDR(`${address}/${length}`);
+  return { address: network.toRFC5952String(), length };
+}
+
+/** Formats a prefix as "address/length". */
+export function formatPrefix(prefix: Ipv6Prefix): string {
+  return `${prefix.address}/${prefix.length}`;
+}
+
+/** True when the address lies inside the prefix. Both must already be valid. */
+export function isInPrefix(address: string, prefix: Ipv6Prefix): boolean {
+  return ipaddr.IPv6.parse(address).match(ipaddr.IPv6.parse(prefix.address), prefix.length);
+}
+
+/** True when the two prefixes share any address. */
+export function isOverlapping(a: Ipv6Prefix, b: Ipv6Prefix): boolean {
+  const shorter = a.length <= b.length ? a : b;
+  const longer = shorter === a ? b : a;
+  return isInPrefix(longer.address, shorter);
+}
+
+/** True for fe80::/10. */
+export function isLinkLocal(address: string): boolean {
+  return ipaddr.IPv6.parse(address).range() === 'linkLocal';
+}
+
+/**
+ * The modified EUI-64 address (RFC 4291 appendix A) that SLAAC derives from a
+ * 48-bit MAC inside a /64, as the kernel does with addr_gen_mode=0.
+ */
+export function eui64Address(prefix: Ipv6Prefix, mac: string): string {
+  const octets = mac.split(':').map((part) => Number.parseInt(part, 16));
+  if (octets.length !== 6 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) {
+    throw new Ipv6SyntaxError(mac, 'is not a 48-bit MAC address');
+  }
+  const [o0, o1, o2, o3, o4, o5] = octets as [number, number, number, number, number, number];
+  const parts = ipaddr.IPv6.parse(prefix.address).parts.slice(0, 4);
+  parts.push(((o0 ^ 0x02) << 8) | o1, (o2 << 8) | 0xff, (0xfe << 8) | o3, (o4 << 8) | o5);
+  return new ipaddr.IPv6(parts).toRFC5952String();
+}
+
+/** The address with the given (small) interface identifier inside a prefix: hostAddress(2001:db8::/64, 1) is 2001:db8::1. */
+export function hostAddress(prefix: Ipv6Prefix, interfaceId: number): string {
+  const parts = ipaddr.IPv6.parse(prefix.address).parts.slice();
+  parts[7] = (parts[7] ?? 0) | (interfaceId & 0xffff);
+  return new ipaddr.IPv6(parts).toRFC5952String();
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { Identifier } from './fields.js';
+
+/**
+ * Management protocol v1 (docs/protocol.md): JSON text frames over a
+ * websocket that the agent dials. The spec inside `desired` is checked
+ * separately, against DesiredState, so its errors can be acknowledged
+ * with their paths instead of dropping the frame.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+const Generation = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const FieldErrorShape = z.strictObject({ path: z.string(), message: z.string() });
+
+/** server → agent: the whole desired state for a generation. */
+export const DesiredMessage = z.strictObject({
+  type: z.literal('desired'),
+  generation: Generation,
+  spec: z.unknown(),
+});
+
+/** server → agent: reconcile now; carries no state. */
+export const ReconcileMessage = z.strictObject({ type: z.literal('reconcile') });
+
+/** Every message the server may send. */
+export const ServerMessage = z.discriminatedUnion('type', [DesiredMessage, ReconcileMessage]);
+export type ServerMessage = z.output<typeof ServerMessage>;
+
+/** agent → server, first frame on every connection. */
+export const HelloMessage = z.strictObject({
+  type: z.literal('hello'),
+  protocolVersion: z.literal(PROTOCOL_VERSION),
+  routerId: Identifier,
+  agentVersion: z.string(),
+  capabilities: z.array(z.string()),
+  lastAppliedGeneration: Generation.nullable(),
+  lastAcceptedGeneration: Generation.nullable(),
+});
+export type HelloMessage = z.output<typeof HelloMessage>;
+
+/** agent → server: whether a generation's spec was accepted. */
+export const AckMessage = z.strictObject({
+  type: z.literal('ack'),
+  generation: Generation,
+  status: z.enum(['accepted', 'rejected', 'stale', 'duplicate']),
+  errors: z.array(FieldErrorShape),
+});
+export type AckMessage = z.output<typeof AckMessage>;
+
+const ComponentResult = z.strictObject({
+  status: z.enum(['ok', 'changed', 'failed', 'skipped']),
+  steps: z.number().int().min(0),
+  error: z.string().optional(),
+});
+export type ComponentResult = z.output<typeof ComponentResult>;
+
+/** agent → server: what a reconcile of a generation did. */
+export const AppliedMessage = z.strictObject({
+  type: z.literal('applied'),
+  generation: Generation,
+  ok: z.boolean(),
+  durationMs: z.number().min(0),
+  components: z.record(z.string(), ComponentResult),
+  errors: z.array(z.string()),
+});
+export type AppliedMessage = z.output<typeof AppliedMessage>;
+
+/** The VR's public address as observed on the host. */
+export const PublicAddressReport = z.strictObject({
+  address: z.string(),
+  prefixLength: z.number().int(),
+  interface: z.string(),
+  source: z.enum(['slaac', 'static']),
+  flags: z.array(z.string()),
+  validLifetimeSeconds: z.number().nullable(),
+  preferredLifetimeSeconds: z.number().nullable(),
+  matchesEui64: z.boolean().nullable(),
+});
+export type PublicAddressReport = z.output<typeof PublicAddressReport>;
+
+/** agent → server: the observed facts the upstream needs; sent again whenever they change. */
+export const ObservedMessage = z.strictObject({
+  type: z.literal('observed'),
+  publicAddress: PublicAddressReport.nullable(),
+  defaultRouter: z.string().nullable(),
+  upstreamRoutes: z.array(z.strictObject({ prefix: z.string(), via: z.string() })),
+  warnings: z.array(z.string()),
+});
+export type ObservedMessage = z.output<typeof ObservedMessage>;
+
+/** Every message the agent may send. */
+export const AgentMessage = z.discriminatedUnion('type', [HelloMessage, AckMessage, AppliedMessage, ObservedMessage]);
+export type AgentMessage = z.output<typeof AgentMessage>;

@@ -1,0 +1,140 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MemoryHost } from '../../src/host/memory-host.js';
+import { Reconciler } from '../../src/reconcile/reconciler.js';
+import { renderHost } from '../../src/render/host-facts.js';
+import { DesiredState } from '../../src/schema/desired-state.js';
+import { agentConfigIn } from '../support/agent-config.js';
+import { isolatedInput, vpcInput } from '../support/states.js';
+
+const config = agentConfigIn('/vr');
+const silent = pino({ level: 'silent' });
+
+function states(): Record<string, DesiredState> {
+  const renumbered = vpcInput();
+  renumbered.guestNetworks = [{ ...renumbered.guestNetworks[1], prefix: '2001:db8:200:9::/64' }];
+  const bare = isolatedInput();
+  bare.guestNetworks = [];
+  const fixed = isolatedInput();
+  fixed.public = { interface: 'eth1', mode: 'static', address: '2001:db8:100::5/64', gateway: '2001:db8:100::1' };
+  const inputs = { isolated: isolatedInput(), vpc: vpcInput(), renumbered, bare, fixed };
+  return Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, DesiredState.parse(input)]));
+}
+
+/** Asserts that the fake host is exactly what the state asks for. */
+function expectConverged(host: MemoryHost, state: DesiredState) {
+  const rendered = renderHost(state);
+  const key = (a: { interface: string; address: string; prefixLength: number }) => `${a.interface} ${a.address}/${a.prefixLength}`;
+  expect(host.addresses.map(key).sort()).toEqual(rendered.addresses.map(key).sort());
+  for (const { key: sysctl, value } of rendered.sysctls) expect(host.sysctls.get(sysctl), sysctl).toBe(value);
+  const document = JSON.parse(rendered.rulesetDocument) as { nftables: Record<string, unknown>[] };
+  const tableObjects = document.nftables.slice(document.nftables.map((c) => 'delete' in c).lastIndexOf(true) + 1).map((c) => c.add);
+  expect(host.table).toEqual(tableObjects);
+  expect(host.files.get(config.paths.radvdConfig) ?? null).toBe(rendered.radvdConf);
+  expect(host.radvdPids()).toHaveLength(rendered.radvdConf === null ? 0 : 1);
+  expect(host.routes.filter((r) => r.protocol === '118').map((r) => r.gateway)).toEqual(rendered.defaultRoute ? [rendered.defaultRoute.gateway] : []);
+}
+
+function mulberry32(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('Reconciler on the in-memory host', () => {
+  it('converges through states in pseudorandom order, and a second run writes nothing', async () => {
+    const seed = Number(process.env.SEED ?? 4890);
+    const random = mulberry32(seed);
+    const all = states();
+    const names = Object.keys(all);
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    for (let i = 0; i < 40; i++) {
+      const name = names[Math.floor(random() * names.length)]!;
+      const state = all[name]!;
+      const first = await reconciler.reconcile(state);
+      expect(first.ok, `seed ${seed} step ${i} ${name}: ${first.errors.join('; ')}`).toBe(true);
+      expectConverged(host, state);
+      const writes = host.writes.length;
+      const second = await reconciler.reconcile(state);
+      expect(second.applied, `seed ${seed} step ${i} ${name}`).toEqual([]);
+      expect(host.writes.length).toBe(writes);
+    }
+  });
+
+  it('sweeps addresses an earlier agent added, from the persisted list', async () => {
+    const all = states();
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const first = new Reconciler(host, config, silent);
+    await first.load();
+    await first.reconcile(all.vpc!);
+    const restarted = new Reconciler(host, config, silent);
+    await restarted.load();
+    await restarted.reconcile(all.renumbered!);
+    expectConverged(host, all.renumbered!);
+  });
+
+  it('leaves addresses it does not own alone', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    host.addresses.push({ interface: 'eth2', address: '2001:db8:777::1', prefixLength: 64 });
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    await reconciler.reconcile(states().isolated!);
+    expect(host.addresses).toContainEqual({ interface: 'eth2', address: '2001:db8:777::1', prefixLength: 64 });
+  });
+
+  it('changes nothing when radvd rejects the config, and keeps forwarding off', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    host.failOn = /^radvd -c/;
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    const result = await reconciler.reconcile(states().isolated!);
+    expect(result.ok).toBe(false);
+    expect(result.components.radvd.status).toBe('failed');
+    expect(result.components.firewall.status).toBe('skipped');
+    expect(host.table).toBeNull();
+    expect(host.addresses).toEqual([]);
+    expect(host.sysctls.get('net/ipv6/conf/all/forwarding')).toBe('0');
+  });
+
+  it('never turns forwarding on when the ruleset fails to load', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    host.failOn = /^nft -j -f/;
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    const result = await reconciler.reconcile(states().isolated!);
+    expect(result.components.firewall).toMatchObject({ status: 'failed' });
+    expect(host.sysctls.get('net/ipv6/conf/all/forwarding')).toBe('0');
+    const retry = await reconciler.reconcile(states().isolated!);
+    expect(retry.ok).toBe(true);
+    expectConverged(host, states().isolated!);
+  });
+
+  it('reloads the ruleset when someone edits the table behind its back', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    await reconciler.reconcile(states().isolated!);
+    host.table = host.table!.slice(0, -1);
+    const result = await reconciler.reconcile(states().isolated!);
+    expect(result.applied).toEqual([expect.stringMatching(/^loadRuleset/)]);
+    expectConverged(host, states().isolated!);
+  });
+
+  it('waits for a missing interface and says so', async () => {
+    const host = new MemoryHost(['eth1', 'eth2']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    const result = await reconciler.reconcile(states().vpc!);
+    expect(result.ok).toBe(true);
+    expect(result.warnings).toContainEqual(expect.stringMatching(/eth3 does not exist/));
+    host.addLink('eth3', '52:54:00:00:00:33');
+    await reconciler.reconcile(states().vpc!);
+    expectConverged(host, states().vpc!);
+  });
+});
