@@ -35,3 +35,11 @@ await Promise.all(
 // The bundles are CommonJS; the repo's package.json says "module" for the sources.
 mkdirSync('dist', { recursive: true });
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
+
+if (process.argv.includes('--json-schema')) {
+  const { build: buildOnce } = await import('esbuild');
+  await buildOnce({ entryPoints: ['src/schema/json-schema.ts'], outfile: 'dist/json-schema.js', bundle: true, platform: 'node', format: 'cjs', logLevel: 'warning' });
+  const { createRequire } = await import('node:module');
+  const { renderDesiredStateJsonSchema } = createRequire(import.meta.url)('./dist/json-schema.js');
+  writeFileSync('schema/desired-state.schema.json', `${JSON.stringify(renderDesiredStateJsonSchema(), null, 2)}\n`);
+}

@@ -46,6 +46,7 @@ export class Agent {
   private reportedGeneration: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
+  private inbox: Promise<void> = Promise.resolve();
   private readonly store: StateStore;
   private readonly reconciler: Reconciler;
   private readonly log: Logger;
@@ -93,12 +94,23 @@ export class Agent {
     if (this.lastObserved) this.options.send(this.lastObserved);
   }
 
-  /** Handles one validated frame from the server. */
-  async handleMessage(message: ServerMessage): Promise<void> {
+  /**
+   * Handles one validated frame from the server. Frames are handled one at a
+   * time, in arrival order: two generations pushed back to back must each be
+   * judged against the one accepted before them.
+   */
+  handleMessage(message: ServerMessage): Promise<void> {
+    this.inbox = this.inbox.then(() => this.handleOne(message)).catch((error: unknown) => {
+      this.log.error({ err: error }, 'handling a management message failed');
+    });
+    return this.inbox;
+  }
+
+  private async handleOne(message: ServerMessage): Promise<void> {
     if (message.type === 'reconcile') return this.requestReconcile('server');
     const ack = await this.acceptDesired(message.generation, message.spec);
     this.options.send(ack);
-    if (ack.status === 'accepted') await this.runReconcile();
+    if (ack.status === 'accepted') void this.runReconcile();
   }
 
   /** A hint that the host may have changed; coalesced into one reconcile. */

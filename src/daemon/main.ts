@@ -45,12 +45,8 @@ async function main(): Promise<void> {
   monitor.start();
   await agent.start();
   client?.on('message', (message) => void agent.handleMessage(message));
-  client?.on('connected', (url) => {
-    log.info({ url }, 'management connected');
-    agent.onConnected();
-  });
-  client?.on('disconnected', (d) => log.warn({ url: d.url, kind: d.kind, detail: d.detail, retryInMs: d.retryInMs }, 'management disconnected'));
-  client?.on('invalid', (errors) => log.warn({ errors }, 'invalid message from management, ignoring'));
+  // The transport logs connects, disconnects and invalid frames itself.
+  client?.on('connected', () => agent.onConnected());
   client?.start();
   await notifier.notify({ READY: '1', STATUS: 'running' });
   log.info({ version: VERSION, configPath }, 'started');

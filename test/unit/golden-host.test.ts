@@ -1,0 +1,35 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderInterfacesFile } from '../../src/render/interfaces-file.js';
+import { renderRadvdConf } from '../../src/render/radvd-conf.js';
+import { renderSysctls } from '../../src/render/sysctls.js';
+import { DesiredState } from '../../src/schema/desired-state.js';
+
+/**
+ * Golden renders of the host facts: each case folder holds desired.json and
+ * the expected radvd.conf, sysctls.json and interfaces. UPDATE_GOLDEN=1
+ * rewrites them; review the diff before committing.
+ */
+const GOLDEN = 'test/golden';
+const ARTIFACTS: Record<string, (state: DesiredState) => string> = {
+  'radvd.conf': (state) => renderRadvdConf(state) ?? '# radvd does not run for this state\n',
+  'sysctls.json': (state) => `${JSON.stringify(renderSysctls(state), null, 2)}\n`,
+  interfaces: renderInterfacesFile,
+};
+
+const cases = readdirSync(GOLDEN).filter((name) => existsSync(join(GOLDEN, name, 'desired.json')));
+
+describe('golden host renders', () => {
+  it('has cases', () => expect(cases.length).toBeGreaterThanOrEqual(3));
+
+  describe.each(cases)('%s', (name) => {
+    const state = DesiredState.parse(JSON.parse(readFileSync(join(GOLDEN, name, 'desired.json'), 'utf8')));
+    it.each(Object.keys(ARTIFACTS))('renders %s', (artifact) => {
+      const path = join(GOLDEN, name, artifact);
+      const rendered = ARTIFACTS[artifact]!(state);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, rendered);
+      expect(rendered).toBe(readFileSync(path, 'utf8'));
+    });
+  });
+});
