@@ -8,6 +8,12 @@ import { Identifier, Ipv6Cidr, Port, wholeNumber } from './fields.js';
 
 const NamedProtocol = z.enum(['tcp', 'udp', 'icmpv6', 'all']);
 
+// The headers the kernel walks past to find the transport header
+// (ipv6_ext_hdr() in include/net/ipv6.h: hop-by-hop, routing, fragment, AH,
+// no next header, destination options): nftables' l4proto is never one of
+// them, so a rule naming one would silently match nothing.
+const EXTENSION_HEADERS = new Set([0, 43, 44, 51, 59, 60]);
+
 /** tcp, udp, icmpv6, all, or an IP protocol number. */
 export const Protocol = z
   .union([NamedProtocol, wholeNumber(255)])
@@ -15,8 +21,11 @@ export const Protocol = z
     // CloudStack's IPv4 ACLs say "icmp"; type numbers differ between ICMP and
     // ICMPv6 (echo request is 8 against 128), so they must never slip through.
     if (protocol === 1) ctx.addIssue({ code: 'custom', message: 'protocol 1 is ICMPv4; use "icmpv6"' });
+    if (typeof protocol === 'number' && EXTENSION_HEADERS.has(protocol)) {
+      ctx.addIssue({ code: 'custom', message: `protocol ${protocol} is an IPv6 extension header, which a firewall rule can never match` });
+    }
   })
-  .meta({ description: 'tcp, udp, icmpv6, all, or an IP protocol number 0-255 (not 1, which is ICMPv4)' });
+  .meta({ description: 'tcp, udp, icmpv6, all, or an IP protocol number 0-255 (not 1, ICMPv4, nor an IPv6 extension header)' });
 
 /** An inclusive port range. */
 export const PortRange = z

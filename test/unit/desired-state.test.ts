@@ -59,6 +59,7 @@ describe('desired state v1', () => {
     ['a reversed port range', (s: any) => (s.guestNetworks[0].firewall.ingress[0].ports = { start: 30, end: 20 }), '$.guestNetworks[0].firewall.ingress[0].ports.end', /exceed/],
     ['ports on icmpv6', (s: any) => (s.guestNetworks[0].firewall.ingress[0].protocol = 'icmpv6'), '$.guestNetworks[0].firewall.ingress[0].ports', /tcp and udp/],
     ['protocol 1 (ICMPv4)', (s: any) => (s.guestNetworks[0].firewall.ingress[0] = { protocol: 1 }), '$.guestNetworks[0].firewall.ingress[0].protocol', /ICMPv4/],
+    ['an extension header as protocol', (s: any) => (s.guestNetworks[0].firewall.ingress[0] = { protocol: 44 }), '$.guestNetworks[0].firewall.ingress[0].protocol', /extension header/],
     ['an ICMP code above 255', (s: any) => (s.guestNetworks[0].firewall.ingress[0] = { protocol: 'icmpv6', icmp: { type: 1, code: 256 } }), '$.guestNetworks[0].firewall.ingress[0].icmp.code', /255/],
     ['an unknown key', (s: any) => (s.guestNetworks[0].gatway = '2001:db8:200:1::1'), '$.guestNetworks[0]', /gatway/],
     ['an ACL list on an isolated network', (s: any) => (s.aclLists = [{ id: 'a', items: [] }]), '$.aclLists', /VPC/],

@@ -1,0 +1,227 @@
+import type { DesiredState, GuestNetwork } from '../schema/desired-state.js';
+import { renderConntrackRules, renderForwardIcmpRules, renderInputBaselineRules } from './ruleset-baseline.js';
+import {
+  ACCEPT,
+  COUNTED_DROP,
+  renderAddressMatch,
+  renderJump,
+  renderMetaMatch,
+  renderValueOrSet,
+  type NftRule,
+} from './ruleset-expr.js';
+import { egressChainName, ingressChainName, renderAclPolicy, renderIsolatedPolicy } from './ruleset-policy.js';
+
+export type {
+  NftCounter,
+  NftExpr,
+  NftLeft,
+  NftMatch,
+  NftPayloadField,
+  NftPrefix,
+  NftRange,
+  NftRight,
+  NftRule,
+  NftSet,
+  NftSetElement,
+  NftVerdict,
+} from './ruleset-expr.js';
+export { egressRuleAction, egressChainName, ingressChainName, type RuleAction } from './ruleset-policy.js';
+
+/**
+ * The IPv6 firewall of the VR, rendered from the desired state: a pure data
+ * model (renderRuleset) and the libnftables JSON document that loads it
+ * (renderRulesetDocument). Same input, byte-identical output.
+ */
+
+/** The one table the agent owns; everything else in the ruleset is left alone. */
+export const RULESET_TABLE = { family: 'ip6', name: 'vr6_agent' } as const;
+
+/** What makes a chain a base chain: where it hooks in and what it does with packets no rule decides. */
+export interface NftBaseChain {
+  readonly type: 'filter';
+  readonly hook: 'input' | 'forward';
+  readonly prio: number;
+  readonly policy: 'accept' | 'drop';
+}
+
+/** A chain of our table: a base chain when `base` is set, else a jump target. */
+export interface NftChain {
+  readonly name: string;
+  readonly base?: NftBaseChain;
+  readonly rules: readonly NftRule[];
+}
+
+/** The whole content of our table, in load order. */
+export interface NftRuleset {
+  readonly chains: readonly NftChain[];
+}
+
+/** A libnftables JSON command (libnftables-json(5), "COMMAND OBJECTS"). */
+export type NftCommand =
+  | { readonly metainfo: { readonly json_schema_version: 1 } }
+  | { readonly add: { readonly table: typeof RULESET_TABLE } }
+  | { readonly delete: { readonly table: typeof RULESET_TABLE } }
+  | { readonly add: { readonly chain: Record<string, string | number> } }
+  | { readonly add: { readonly rule: NftRuleCommandBody } };
+
+/** The body of an `add rule` command. */
+export interface NftRuleCommandBody extends NftRule {
+  readonly family: typeof RULESET_TABLE.family;
+  readonly table: typeof RULESET_TABLE.name;
+  readonly chain: string;
+}
+
+/** A document for `nft -j -f FILE`. */
+export interface NftDocument {
+  readonly nftables: readonly NftCommand[];
+}
+
+/**
+ * Renders the firewall: the input and forward base chains, then an egress and
+ * an ingress chain per guest network. Networks are taken in interface-name
+ * order, so the management server's ordering of the list changes nothing.
+ */
+export function renderRuleset(state: DesiredState): NftRuleset {
+  const networks = [...state.guestNetworks].sort((a, b) => compareText(a.interface, b.interface));
+  return {
+    chains: [
+      { name: 'input', base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' }, rules: renderInputRules() },
+      {
+        name: 'forward',
+        base: { type: 'filter', hook: 'forward', prio: 0, policy: 'drop' },
+        rules: renderForwardRules(state.public.interface, networks),
+      },
+      ...networks.flatMap((network) => renderNetworkChains(state, network)),
+    ],
+  };
+}
+
+/** The input chain: the fixed baseline, then (later) the VR's own services. */
+function renderInputRules(): NftRule[] {
+  return [
+    ...renderInputBaselineRules(),
+    // The VR's services on guest interfaces (DNS, DHCPv6, ...) go here, as
+    // `iifname "<guest if>" <proto> dport <port> accept`. Anything not
+    // accepted by now meets the chain's drop policy.
+  ];
+}
+
+/**
+ * The forward chain. Anti-spoofing comes first, before conntrack and the
+ * ICMPv6 baseline (shared/ICMPV6-POLICY.md: "anti-spoofing sits before all of
+ * this"): conntrack ignores the interface, so a forged source would otherwise
+ * pass as `related` in an ICMPv6 error or as `established` by hitting another
+ * network's flow, and §4.3 errors are otherwise accepted from anyone. Then the
+ * per-network checks: a packet from a guest passes its network's egress chain,
+ * a packet to a guest its ingress chain (so tier-to-tier traffic in a VPC
+ * passes both), and what a guest may send goes upstream. The rest meets the
+ * drop policy.
+ */
+function renderForwardRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
+  return [
+    ...renderAntiSpoofingRules(publicInterface, networks),
+    ...renderConntrackRules(),
+    ...renderForwardIcmpRules(),
+    ...networks.map((network) => renderNetworkJump('iifname', egressChainName(network.interface), network)),
+    ...networks.map((network) => renderNetworkJump('oifname', ingressChainName(network.interface), network)),
+    ...renderUpstreamRules(publicInterface, networks),
+  ];
+}
+
+/**
+ * BCP 38 (RFC 2827, RFC 3704 §2.1, ingress filtering): a guest may send only
+ * from its own prefix, and nothing from upstream may claim a guest's source.
+ * No link-local or unspecified source needs an exception: a router never
+ * forwards those (RFC 4291 §2.5.6, §2.5.2), and the kernel does not. `iifname` matches by name, so the
+ * rule loads before the interface exists.
+ */
+function renderAntiSpoofingRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
+  const fromGuests = networks.map((network) => ({
+    expr: [
+      renderMetaMatch('iifname', network.interface),
+      ...renderAddressMatch('saddr', [network.prefix], '!='),
+      ...COUNTED_DROP,
+    ],
+    comment: `anti-spoofing network ${network.id}`,
+  }));
+  if (networks.length === 0) return fromGuests;
+  const fromUpstream = {
+    expr: [
+      renderMetaMatch('iifname', publicInterface),
+      ...renderAddressMatch('saddr', networks.map((network) => network.prefix)),
+      ...COUNTED_DROP,
+    ],
+    comment: 'anti-spoofing upstream',
+  };
+  return [...fromGuests, fromUpstream];
+}
+
+/** `<iifname|oifname> "<if>" counter jump <chain>`, counted so per-network traffic can be reported. */
+function renderNetworkJump(key: 'iifname' | 'oifname', chain: string, network: GuestNetwork): NftRule {
+  return {
+    expr: [renderMetaMatch(key, network.interface), { counter: null }, renderJump(chain)],
+    comment: `network ${network.id}`,
+  };
+}
+
+/**
+ * Traffic from a guest that came back from its egress chain goes upstream.
+ * Only from guest interfaces: a packet from any other interface (the VR's
+ * control NIC, say) has passed no egress check.
+ */
+function renderUpstreamRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
+  if (networks.length === 0) return [];
+  const guests = renderValueOrSet(networks.map((network) => network.interface));
+  return [
+    { expr: [renderMetaMatch('iifname', guests), renderMetaMatch('oifname', publicInterface), ACCEPT], comment: 'upstream' },
+  ];
+}
+
+/** The egress and ingress chains of one network, from its firewall or its tier's ACL list. */
+function renderNetworkChains(state: DesiredState, network: GuestNetwork): NftChain[] {
+  const policy =
+    state.router.kind === 'vpc'
+      ? renderAclPolicy(state.aclLists.find((list) => list.id === network.aclId))
+      : renderIsolatedPolicy(network);
+  return [
+    { name: egressChainName(network.interface), rules: policy.egress },
+    { name: ingressChainName(network.interface), rules: policy.ingress },
+  ];
+}
+
+/**
+ * The libnftables JSON document that replaces our table in one transaction:
+ * `add table` first, so that `delete table` cannot fail when it is absent;
+ * then the table again, all chains (so every jump target exists), all rules.
+ * A failing batch leaves the ruleset unchanged (shared/FIELD-NOTES.md). It
+ * never flushes the ruleset or names another table. Load it from a file:
+ * `nft -j -f -` cannot read Node's stdin pipe.
+ */
+export function renderRulesetDocument(ruleset: NftRuleset): NftDocument {
+  const table = { ...RULESET_TABLE };
+  return {
+    nftables: [
+      { metainfo: { json_schema_version: 1 } },
+      { add: { table } },
+      { delete: { table } },
+      { add: { table } },
+      ...ruleset.chains.map((chain) => ({ add: { chain: renderChainBody(chain) } })),
+      ...ruleset.chains.flatMap((chain) => chain.rules.map((rule) => ({ add: { rule: renderRuleBody(chain.name, rule) } }))),
+    ],
+  };
+}
+
+function renderChainBody(chain: NftChain): Record<string, string | number> {
+  return { family: RULESET_TABLE.family, table: RULESET_TABLE.name, name: chain.name, ...chain.base };
+}
+
+// Key order follows `nft -j list`: comment before expr.
+function renderRuleBody(chain: string, rule: NftRule): NftRuleCommandBody {
+  const comment = rule.comment === undefined ? {} : { comment: rule.comment };
+  return { family: RULESET_TABLE.family, table: RULESET_TABLE.name, chain, ...comment, expr: rule.expr };
+}
+
+// Plain code-unit order: localeCompare would depend on the host's locale.
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
