@@ -18,6 +18,7 @@ export interface ApplyContext {
 type Executor<K extends StepKind> = (step: Extract<Step, { kind: K }>, context: ApplyContext) => Promise<string | void>;
 
 const RADVD_START_TIMEOUT_MS = 5000;
+const SOLICIT_DEADLINE_MS = 4000;
 
 const executors: { [K in StepKind]: Executor<K> } = {
   async checkRadvdConfig(step, { host, config }) {
@@ -42,11 +43,23 @@ const executors: { [K in StepKind]: Executor<K> } = {
     await host.exec([config.commands.ip, 'link', 'set', 'dev', step.interface, 'up']);
   },
   async solicitRouters(step, { host, config }) {
-    try {
-      await host.exec([config.commands.rdisc6, '-1', '-q', '-r', '2', '-w', '700', step.interface], { timeoutMs: 5000 });
-    } catch (error) {
-      const reason = error instanceof ExecError ? error.message : String(error);
-      return `no router answered a solicitation on ${step.interface} (${reason}); the next periodic RA will do, ignoring`;
+    const argv = [config.commands.rdisc6, '-1', '-q', '-r', '2', '-w', '700', step.interface];
+    const deadline = Date.now() + SOLICIT_DEADLINE_MS;
+    for (;;) {
+      try {
+        await host.exec(argv, { timeoutMs: 5000 });
+        return;
+      } catch (error) {
+        // An RS needs a source: until the link-local address has passed DAD
+        // (RFC 4862 §5.4), sending fails with EADDRNOTAVAIL.
+        const isTentative = error instanceof ExecError && /Cannot assign requested address/.test(error.stderr);
+        if (isTentative && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          continue;
+        }
+        const reason = error instanceof ExecError ? error.message : String(error);
+        return `no router answered a solicitation on ${step.interface} (${reason}); the next periodic RA will do, ignoring`;
+      }
     }
   },
   async addAddress(step, { host, config }) {

@@ -152,9 +152,14 @@ export class Agent {
 
   private parseSpec(spec: unknown): Parsed<DesiredState> {
     const parsed = parseWith(DesiredState, spec, '$.spec');
+    if (!parsed.ok) return parsed;
     const routerId = this.options.config.routerId;
-    if (parsed.ok && routerId !== undefined && parsed.value.router.id !== routerId) {
+    if (routerId !== undefined && parsed.value.router.id !== routerId) {
       return { ok: false, errors: [{ path: '$.spec.router.id', message: `is not this router's id (${routerId})` }] };
+    }
+    // Refused rather than half-applied: without a sender, guests would lose their router.
+    if (!this.hello().capabilities.includes(parsed.value.raBackend)) {
+      return { ok: false, errors: [{ path: '$.spec.raBackend', message: `${parsed.value.raBackend} is not supported by this agent version` }] };
     }
     return parsed;
   }

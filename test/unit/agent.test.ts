@@ -1,0 +1,92 @@
+import pino from 'pino';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Agent } from '../../src/daemon/agent.js';
+import { MemoryHost } from '../../src/host/memory-host.js';
+import type { AgentMessage } from '../../src/schema/protocol.js';
+import { agentConfigIn } from '../support/agent-config.js';
+import { isolatedInput, vpcInput } from '../support/states.js';
+
+const config = agentConfigIn('/vr', { routerId: 'r-1-VM' });
+
+describe('Agent on the in-memory host', () => {
+  let host: MemoryHost;
+  let sent: AgentMessage[];
+  let agent: Agent;
+  const acks = () => sent.filter((m) => m.type === 'ack');
+
+  beforeEach(async () => {
+    host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    sent = [];
+    agent = new Agent({ host, config, log: pino({ level: 'silent' }), version: 'test', send: (m) => (sent.push(m), true) });
+    await agent.start();
+  });
+
+  it('accepts, persists and applies a new generation, then reports it', async () => {
+    await agent.handleMessage({ type: 'desired', generation: 3, spec: isolatedInput() });
+    await agent.idle();
+    expect(acks()).toEqual([{ type: 'ack', generation: 3, status: 'accepted', errors: [] }]);
+    expect(JSON.parse(host.files.get('/vr/state/desired.json')!)).toEqual({ generation: 3, spec: isolatedInput() });
+    expect(host.addresses).toContainEqual({ interface: 'eth2', address: '2001:db8:200:1::1', prefixLength: 64 });
+    expect(sent.find((m) => m.type === 'applied')).toMatchObject({ generation: 3, ok: true });
+    expect(agent.hello()).toMatchObject({ lastAppliedGeneration: 3, lastAcceptedGeneration: 3 });
+  });
+
+  it('acknowledges stale, duplicate and reused generations without applying them', async () => {
+    await agent.handleMessage({ type: 'desired', generation: 5, spec: isolatedInput() });
+    await agent.idle();
+    const writes = host.writes.length;
+    const other = isolatedInput();
+    other.guestNetworks[0].prefix = '2001:db8:200:7::/64';
+    await agent.handleMessage({ type: 'desired', generation: 4, spec: other });
+    await agent.handleMessage({ type: 'desired', generation: 5, spec: isolatedInput() });
+    await agent.handleMessage({ type: 'desired', generation: 5, spec: other });
+    await agent.idle();
+    expect(acks().map((a) => a.status)).toEqual(['accepted', 'stale', 'duplicate', 'rejected']);
+    expect(acks()[3]!.errors).toEqual([{ path: '$.generation', message: 'was already accepted with a different spec' }]);
+    expect(host.writes.length).toBe(writes);
+  });
+
+  it('handles generations pushed back to back in order, ending on the newest', async () => {
+    const other = isolatedInput();
+    other.guestNetworks[0].prefix = '2001:db8:200:7::/64';
+    void agent.handleMessage({ type: 'desired', generation: 6, spec: isolatedInput() });
+    await agent.handleMessage({ type: 'desired', generation: 7, spec: other });
+    await agent.idle();
+    expect(acks().map((a) => [a.generation, a.status])).toEqual([[6, 'accepted'], [7, 'accepted']]);
+    expect(host.addresses.map((a) => a.address)).toEqual(['2001:db8:200:7::1']);
+  });
+
+  it('rejects a bad spec with JSON paths and keeps the host as it was', async () => {
+    await agent.handleMessage({ type: 'desired', generation: 1, spec: isolatedInput() });
+    await agent.idle();
+    const before = JSON.stringify({ a: host.addresses, t: host.table, f: [...host.files] });
+    const bad = isolatedInput();
+    bad.guestNetworks[0].interface = 'eth2\n}';
+    await agent.handleMessage({ type: 'desired', generation: 2, spec: bad });
+    await agent.idle();
+    expect(acks()[1]).toMatchObject({ status: 'rejected', errors: [{ path: '$.spec.guestNetworks[0].interface' }] });
+    expect(JSON.stringify({ a: host.addresses, t: host.table, f: [...host.files] })).toBe(before);
+  });
+
+  it("refuses another router's state and an RA backend it cannot run", async () => {
+    const frr = vpcInput();
+    frr.router.id = 'r-1-VM';
+    frr.raBackend = 'frr';
+    await agent.handleMessage({ type: 'desired', generation: 1, spec: vpcInput() });
+    await agent.handleMessage({ type: 'desired', generation: 2, spec: frr });
+    expect(acks().map((a) => a.errors[0]?.path)).toEqual(['$.spec.router.id', '$.spec.raBackend']);
+    expect(host.writes).toEqual([]);
+  });
+
+  it('re-applies the persisted state on start, before any server speaks', async () => {
+    await agent.handleMessage({ type: 'desired', generation: 9, spec: isolatedInput() });
+    await agent.idle();
+    host.addresses = [];
+    host.table = null;
+    const restarted = new Agent({ host, config, log: pino({ level: 'silent' }), version: 'test', send: () => false });
+    await restarted.start();
+    expect(host.addresses).toContainEqual({ interface: 'eth2', address: '2001:db8:200:1::1', prefixLength: 64 });
+    expect(host.table).not.toBeNull();
+    expect(restarted.hello().lastAcceptedGeneration).toBe(9);
+  });
+});
