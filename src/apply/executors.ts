@@ -30,12 +30,8 @@ const executors: { [K in StepKind]: Executor<K> } = {
       await host.removeFile(candidate);
     }
   },
-  async loadRuleset(step, { host, config }) {
-    // `nft -j -f -` cannot read a socketpair stdin, and argv hits E2BIG: a file it is.
-    const path = `${config.paths.runtimeDir}/ruleset.json`;
-    await host.writeFileAtomic(path, step.document, 0o600);
-    await host.exec([config.commands.nft, '-j', '-f', path]);
-  },
+  loadRuleset: (step, context) => loadNftDocument(step.document, context),
+  updateRuleset: (step, context) => loadNftDocument(step.document, context),
   async setSysctl(step, { host }) {
     await host.writeSysctl(step.key, step.value);
   },
@@ -103,6 +99,14 @@ const executors: { [K in StepKind]: Executor<K> } = {
     host.signal(step.pid, 'SIGTERM');
   },
 };
+
+/** Loads a libnftables JSON document: one transaction, all or nothing. */
+async function loadNftDocument(document: string, { host, config }: ApplyContext): Promise<void> {
+  // `nft -j -f -` cannot read a socketpair stdin, and argv hits E2BIG: a file it is.
+  const path = `${config.paths.runtimeDir}/ruleset.json`;
+  await host.writeFileAtomic(path, document, 0o600);
+  await host.exec([config.commands.nft, '-j', '-f', path]);
+}
 
 /** Runs one step. */
 export function applyStep(step: Step, context: ApplyContext): Promise<string | void> {

@@ -3,6 +3,7 @@ import type { Host } from '../host/host.js';
 import type { MonitorEvent } from '../observe/address-monitor.js';
 import { observedReportKey, renderObservedReport } from '../observe/public-address.js';
 import { readAddresses, readDefaultRoutes, readLinks } from '../observe/read-host.js';
+import type { Plan } from '../plan/plan.js';
 import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import { DesiredState } from '../schema/desired-state.js';
@@ -139,6 +140,29 @@ export class Agent {
     return { accepted: this.accepted, lastApplied: this.lastApplied, lastObserved: this.lastObserved };
   }
 
+  /**
+   * A dry run for `vr6ctl plan`: what a reconcile of `spec` (default: the
+   * accepted state) would do to the host now. Waits for the reconcile in
+   * flight so it plans against a settled host; changes nothing.
+   */
+  async dryRun(spec?: unknown): Promise<Parsed<{ plan: Plan; generation: number | null }>> {
+    await this.pending;
+    if (spec === undefined) {
+      if (this.desired === null) return { ok: false, errors: [{ path: '$', message: 'no desired state has been accepted yet' }] };
+      return { ok: true, value: { plan: await this.reconciler.plan(this.desired), generation: this.accepted?.generation ?? null } };
+    }
+    const parsed = this.parseSpec(spec);
+    if (!parsed.ok) return parsed;
+    return { ok: true, value: { plan: await this.reconciler.plan(parsed.value), generation: null } };
+  }
+
+  /** Reconciles now, after any run in flight; resolves with that run's report, or null without a desired state. */
+  async reconcileNow(): Promise<AppliedMessage | null> {
+    if (this.desired === null) return null;
+    await this.runReconcile();
+    return this.lastApplied;
+  }
+
   /** Waits for the reconcile in flight, if any. */
   async idle(): Promise<void> {
     await this.pending;
@@ -201,7 +225,11 @@ export class Agent {
 
   private async reconcileOnce(): Promise<void> {
     const { desired, accepted } = this;
-    if (desired === null || accepted === null) return;
+    if (desired === null || accepted === null) {
+      // Nothing to apply is a healthy loop too: the watchdog must not fire on a VR still waiting for management.
+      this.lastLoopAt = Date.now();
+      return;
+    }
     const result = await this.reconciler.reconcile(desired);
     this.lastLoopAt = Date.now();
     this.report(accepted.generation, result);
@@ -218,6 +246,7 @@ export class Agent {
       durationMs: result.durationMs,
       components: result.components,
       errors: result.errors,
+      repaired: result.repaired,
     };
     const isNews =
       generation !== this.reportedGeneration || result.applied.length > 0 || result.ok !== this.lastApplied?.ok;

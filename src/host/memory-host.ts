@@ -6,6 +6,14 @@ export interface MemoryLink {
   mac: string;
 }
 
+type Json = Record<string, unknown>;
+
+/** The agent's nft table in the model: named counters, and chains with their rules. */
+export interface MemoryTable {
+  counters: Map<string, { packets: number; bytes: number }>;
+  chains: Map<string, { definition: Json; rules: Json[] }>;
+}
+
 interface MemoryAddress {
   interface: string;
   address: string;
@@ -23,8 +31,8 @@ export class MemoryHost implements Host {
   readonly links = new Map<string, MemoryLink>();
   addresses: MemoryAddress[] = [];
   routes: { gateway: string; interface: string; protocol: string }[] = [];
-  /** Our nft table as the last loaded document's objects; null when absent. */
-  table: unknown[] | null = null;
+  /** Our nft table; null when absent. */
+  table: MemoryTable | null = null;
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
   /** Every mutating command, for tests that count writes. */
   readonly writes: string[] = [];
@@ -149,17 +157,53 @@ export class MemoryHost implements Host {
     return '';
   }
 
+  /** Applies a libnftables JSON document to the table, all or nothing, as nft does. */
+  loadDocument(document: { nftables: readonly Json[] }): this {
+    let table = this.table && { counters: new Map(this.table.counters), chains: new Map([...this.table.chains].map(([k, c]) => [k, { ...c, rules: [...c.rules] }])) };
+    for (const command of document.nftables) {
+      const [verb, body] = Object.entries(command)[0] ?? [];
+      const [kind, object] = Object.entries((body ?? {}) as Json)[0] ?? [];
+      const o = (object ?? {}) as Json;
+      const name = String(o.name ?? o.chain);
+      if (verb === 'metainfo') continue;
+      if (kind === 'table') table = verb === 'delete' ? null : (table ?? { counters: new Map(), chains: new Map() });
+      else if (table === null) throw new Error(`no table for ${verb} ${kind}`);
+      else if (kind === 'counter' && verb === 'add') table.counters.set(name, table.counters.get(name) ?? { packets: 0, bytes: 0 });
+      else if (kind === 'counter' && verb === 'delete' && table.counters.delete(name)) continue;
+      else if (kind === 'chain' && verb === 'add') table.chains.set(name, table.chains.get(name) ?? { definition: o, rules: [] });
+      else if (kind === 'chain' && verb === 'flush' && table.chains.has(name)) table.chains.get(name)!.rules = [];
+      else if (kind === 'chain' && verb === 'delete' && table.chains.delete(name)) continue;
+      else if (kind === 'rule' && verb === 'add' && table.chains.has(name)) table.chains.get(name)!.rules.push(o);
+      else throw new Error(`cannot ${verb} ${kind} ${name}`);
+    }
+    this.table = table;
+    return this;
+  }
+
+  /** The table as `nft -j list table` would list it (without handles), or null. */
+  listTable(): Json[] | null {
+    if (this.table === null) return null;
+    const { counters, chains } = this.table;
+    return [
+      ...[...counters].map(([name, value]) => ({ counter: { family: 'ip6', table: 'vr6_agent', name, ...value } })),
+      ...[...chains.values()].map((chain) => ({ chain: chain.definition })),
+      ...[...chains.values()].flatMap((chain) => chain.rules.map((rule) => ({ rule }))),
+    ];
+  }
+
   private runNft(argv: readonly string[]): string {
     const [, json, verb, path] = argv;
     if (json === '-j' && verb === 'list') {
-      if (this.table === null) throw new ExecError(argv, 1, 'Error: No such file or directory');
-      return JSON.stringify({ nftables: [{ metainfo: {} }, ...this.table] });
+      const listing = this.listTable();
+      if (listing === null) throw new ExecError(argv, 1, 'Error: No such file or directory');
+      return JSON.stringify({ nftables: [{ metainfo: {} }, ...listing] });
     }
     if (json === '-j' && verb === '-f' && path !== undefined) {
-      const document = JSON.parse(this.files.get(path) ?? 'null') as { nftables: Record<string, unknown>[] };
-      const commands = document.nftables.filter((c) => !('metainfo' in c));
-      const lastDelete = commands.map((c) => 'delete' in c).lastIndexOf(true);
-      this.table = commands.slice(lastDelete + 1).map((c) => c.add);
+      try {
+        this.loadDocument(JSON.parse(this.files.get(path) ?? 'null'));
+      } catch (error) {
+        throw new ExecError(argv, 1, (error as Error).message);
+      }
       this.writes.push('nft load');
       return '';
     }

@@ -4,7 +4,7 @@ import type { RenderedHost } from '../render/host-facts.js';
 import { RULESET_TABLE } from '../render/ruleset.js';
 import type { ObservedHost } from '../plan/plan.js';
 import { parseAddresses, parseLinks, parseRoutes, type ObservedAddress, type ObservedLink, type ObservedRoute } from './ip-json.js';
-import { normaliseRulesetListing } from './ruleset-listing.js';
+import { parseRulesetListing, type ObservedRuleset } from './ruleset-listing.js';
 
 /** Reads `ip -j -6 addr show`. */
 export async function readAddresses(host: Host, config: AgentConfig): Promise<ObservedAddress[]> {
@@ -24,11 +24,11 @@ export async function readDefaultRoutes(host: Host, config: AgentConfig): Promis
   return parseRoutes(JSON.parse(stdout));
 }
 
-/** Reads the agent's table, normalised; null when the table does not exist. */
-export async function readRulesetListing(host: Host, config: AgentConfig): Promise<string | null> {
+/** Reads the agent's table; null when the table does not exist. */
+export async function readRuleset(host: Host, config: AgentConfig): Promise<ObservedRuleset | null> {
   try {
     const { stdout } = await host.exec([config.commands.nft, '-j', 'list', 'table', RULESET_TABLE.family, RULESET_TABLE.name]);
-    return normaliseRulesetListing(JSON.parse(stdout));
+    return parseRulesetListing(JSON.parse(stdout));
   } catch (error) {
     // nft exits 1 with "No such file or directory" for a missing table.
     if (error instanceof ExecError && error.exitCode === 1 && /No such file or directory/.test(error.stderr)) return null;
@@ -50,12 +50,12 @@ export async function readRadvdPid(host: Host, config: AgentConfig): Promise<num
 /** Observes everything planSteps compares, for one rendered state. */
 export async function readObservedHost(host: Host, config: AgentConfig, rendered: RenderedHost): Promise<ObservedHost> {
   const sysctlValues = await Promise.all(rendered.sysctls.map(async ({ key }) => [key, await host.readSysctl(key)] as const));
-  const [links, addresses, routes, interfacesFile, rulesetListing, radvdConfig, radvdPid] = await Promise.all([
+  const [links, addresses, routes, interfacesFile, ruleset, radvdConfig, radvdPid] = await Promise.all([
     readLinks(host, config),
     readAddresses(host, config),
     readDefaultRoutes(host, config),
     host.readFile(config.paths.interfacesFile),
-    readRulesetListing(host, config),
+    readRuleset(host, config),
     host.readFile(config.paths.radvdConfig),
     readRadvdPid(host, config),
   ]);
@@ -65,7 +65,7 @@ export async function readObservedHost(host: Host, config: AgentConfig, rendered
     addresses,
     routes,
     interfacesFile,
-    rulesetListing,
+    ruleset,
     radvd: { config: radvdConfig, pid: radvdPid },
   };
 }

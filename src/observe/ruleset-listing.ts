@@ -1,15 +1,39 @@
+/** The agent's table as nft lists it. */
+export interface ObservedRuleset {
+  /** Per chain, its definition and rules as normalised text: handles and counter values removed. */
+  readonly chains: ReadonlyMap<string, string>;
+  /** Named counters and their values. */
+  readonly counters: ReadonlyMap<string, { readonly packets: number; readonly bytes: number }>;
+}
+
+type Json = Record<string, unknown>;
+
 /**
- * Normalises `nft -j list table` output into a stable text: handles and
- * counter values removed, since they change without anyone editing the
- * table. Two listings are equal exactly when the table's objects are.
+ * Parses `nft -j list table`: handles and anonymous counter values change
+ * without anyone editing the table, so they are left out of each chain's
+ * text. Two chains are the same exactly when their texts are.
  */
-export function normaliseRulesetListing(json: unknown): string {
-  const items = (json as { nftables?: unknown[] } | null)?.nftables;
-  if (!Array.isArray(items)) return '';
-  const objects = items.filter((item) => typeof item === 'object' && item !== null && !('metainfo' in item));
-  return JSON.stringify(objects, (key, value: unknown) => {
-    if (key === 'handle') return undefined;
-    if (key === 'counter' && typeof value === 'object' && value !== null) return {};
-    return value;
-  });
+export function parseRulesetListing(json: unknown): ObservedRuleset {
+  const items = (json as { nftables?: unknown } | null)?.nftables;
+  const objects = Array.isArray(items) ? (items.filter((item) => typeof item === 'object' && item !== null) as Json[]) : [];
+  const parts = new Map<string, unknown[]>();
+  const counters = new Map<string, { packets: number; bytes: number }>();
+  for (const object of objects) {
+    const chain = object.chain as Json | undefined;
+    const rule = object.rule as Json | undefined;
+    const counter = object.counter as Json | undefined;
+    if (chain && typeof chain.name === 'string') parts.set(chain.name, [...(parts.get(chain.name) ?? []), chain]);
+    if (rule && typeof rule.chain === 'string') parts.set(rule.chain, [...(parts.get(rule.chain) ?? []), rule]);
+    if (counter && typeof counter.name === 'string') {
+      counters.set(counter.name, { packets: Number(counter.packets) || 0, bytes: Number(counter.bytes) || 0 });
+    }
+  }
+  const chains = new Map([...parts].map(([name, list]) => [name, JSON.stringify(list, withoutVolatile)]));
+  return { chains, counters };
+}
+
+function withoutVolatile(key: string, value: unknown): unknown {
+  if (key === 'handle') return undefined;
+  if (key === 'counter' && typeof value === 'object' && value !== null) return {};
+  return value;
 }

@@ -1,7 +1,9 @@
 import type { OwnedAddress, RenderedHost } from '../render/host-facts.js';
 import { FORWARDING_KEY } from '../render/sysctls.js';
 import type { ObservedAddress, ObservedLink, ObservedRoute } from '../observe/ip-json.js';
+import type { ObservedRuleset } from '../observe/ruleset-listing.js';
 import type { Step } from './steps.js';
+import { planRuleset, type RulesetMemory } from './ruleset-plan.js';
 
 /** The host as observed just before planning. */
 export interface ObservedHost {
@@ -11,16 +13,15 @@ export interface ObservedHost {
   readonly addresses: readonly ObservedAddress[];
   readonly routes: readonly ObservedRoute[];
   readonly interfacesFile: string | null;
-  /** The agent's table as nft lists it, normalised (no handles, no counter values); null when absent. */
-  readonly rulesetListing: string | null;
+  /** The agent's table as nft lists it; null when absent. */
+  readonly ruleset: ObservedRuleset | null;
   readonly radvd: { readonly config: string | null; readonly pid: number | null };
 }
 
 /** What the agent itself did before: the memory a level-triggered planner needs to recognise drift. */
 export interface Ledger {
-  /** The ruleset document last loaded, and the table's listing right after it. */
-  readonly rulesetDocument: string | null;
-  readonly rulesetListing: string | null;
+  /** What the agent last loaded into its table; null when it has not loaded it since it started. */
+  readonly ruleset: RulesetMemory | null;
   /** The config a running radvd last read. */
   readonly radvdLoaded: string | null;
   /** Addresses the agent has added and not yet removed; the sweep list. */
@@ -49,7 +50,7 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
   const warnings = missing.map((name) => `interface ${name} does not exist; its settings wait for it`);
   const steps: Step[] = [
     ...planRadvdCheck(rendered, observed),
-    ...planRuleset(rendered, observed, ledger),
+    ...planRuleset(rendered, observed.ruleset, ledger.ruleset),
     ...planSysctls(rendered, observed, (key) => key !== FORWARDING_KEY),
     ...planLinks(rendered, observed, present),
     ...planAddresses(rendered, observed, ledger, present),
@@ -59,14 +60,6 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
     ...planRadvd(rendered, observed, ledger),
   ];
   return { steps, warnings };
-}
-
-function planRuleset(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
-  const isCurrent =
-    observed.rulesetListing !== null &&
-    ledger.rulesetDocument === rendered.rulesetDocument &&
-    ledger.rulesetListing === observed.rulesetListing;
-  return isCurrent ? [] : [{ kind: 'loadRuleset', document: rendered.rulesetDocument }];
 }
 
 function planSysctls(rendered: RenderedHost, observed: ObservedHost, include: (key: string) => boolean): Step[] {

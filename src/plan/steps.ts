@@ -6,7 +6,8 @@ import type { OwnedAddress } from '../render/host-facts.js';
  */
 export type Step =
   | { readonly kind: 'checkRadvdConfig'; readonly content: string }
-  | { readonly kind: 'loadRuleset'; readonly document: string }
+  | { readonly kind: 'loadRuleset'; readonly document: string; readonly drift: readonly string[] }
+  | { readonly kind: 'updateRuleset'; readonly document: string; readonly chains: readonly string[]; readonly drift: readonly string[] }
   | { readonly kind: 'setSysctl'; readonly key: string; readonly value: string; readonly previous: string | null }
   | { readonly kind: 'setLinkUp'; readonly interface: string }
   | { readonly kind: 'solicitRouters'; readonly interface: string }
@@ -30,6 +31,7 @@ export type Component = 'firewall' | 'sysctls' | 'links' | 'addresses' | 'routes
 const COMPONENT_OF: Record<StepKind, Component> = {
   checkRadvdConfig: 'radvd',
   loadRuleset: 'firewall',
+  updateRuleset: 'firewall',
   setSysctl: 'sysctls',
   setLinkUp: 'links',
   solicitRouters: 'links',
@@ -72,6 +74,8 @@ export function describeStep(step: Step): string {
       return `${step.kind} pid ${step.pid}`;
     case 'loadRuleset':
       return `loadRuleset (${step.document.length} bytes)`;
+    case 'updateRuleset':
+      return `updateRuleset ${step.chains.join(' ')} (${step.document.length} bytes)`;
     default:
       return step.kind;
   }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { applyStep } from '../apply/executors.js';
 import type { Host } from '../host/host.js';
-import { readObservedHost, readRulesetListing } from '../observe/read-host.js';
+import { readObservedHost, readRuleset } from '../observe/read-host.js';
 import { planSteps, type Ledger, type Plan } from '../plan/plan.js';
 import { COMPONENTS, componentOf, describeStep, type Component, type Step } from '../plan/steps.js';
 import { renderHost, type OwnedAddress, type RenderedHost } from '../render/host-facts.js';
@@ -16,6 +16,8 @@ export interface ReconcileResult {
   readonly components: Record<Component, ComponentResult>;
   readonly errors: string[];
   readonly warnings: string[];
+  /** What someone else had changed in what the agent owns, and it put back. */
+  readonly repaired: string[];
   /** Steps applied, in order, described for people. */
   readonly applied: string[];
 }
@@ -30,7 +32,7 @@ const OWNED_FILE = 'owned-addresses.json';
  * a run after a converged one changes nothing.
  */
 export class Reconciler {
-  private ledger: Ledger = { rulesetDocument: null, rulesetListing: null, radvdLoaded: null, ownedAddresses: [] };
+  private ledger: Ledger = { ruleset: null, radvdLoaded: null, ownedAddresses: [] };
   private running: Promise<ReconcileResult> | null = null;
 
   constructor(
@@ -88,9 +90,11 @@ export class Reconciler {
       components: summarise(applied, failure),
       errors,
       warnings: [...warnings, ...notes],
+      repaired: applied.flatMap((step) => ('drift' in step ? step.drift : [])),
       applied: applied.map(describeStep),
     };
-    this.log.info({ ok: result.ok, durationMs: result.durationMs, steps: applied.length, errors, warnings: result.warnings }, 'reconciled');
+    const { ok, durationMs, repaired } = result;
+    this.log.info({ ok, durationMs, steps: applied.length, errors, warnings: result.warnings, repaired }, 'reconciled');
     return result;
   }
 
@@ -115,9 +119,10 @@ export class Reconciler {
   }
 
   private async recordApplied(step: Step, rendered: RenderedHost): Promise<void> {
-    if (step.kind === 'loadRuleset') {
-      const listing = await readRulesetListing(this.host, this.config);
-      this.ledger = { ...this.ledger, rulesetDocument: step.document, rulesetListing: listing };
+    if (step.kind === 'loadRuleset' || step.kind === 'updateRuleset') {
+      // Listed right after the load, so that a later difference is someone else's edit.
+      const listed = (await readRuleset(this.host, this.config))?.chains ?? new Map<string, string>();
+      this.ledger = { ...this.ledger, ruleset: { rendered: rendered.chainFingerprints, listed } };
     } else if (step.kind === 'startRadvd' || step.kind === 'reloadRadvd') {
       this.ledger = { ...this.ledger, radvdLoaded: rendered.radvdConf };
     } else if (step.kind === 'stopRadvd') {

@@ -1,7 +1,7 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
 import { renderInterfacesFile } from './interfaces-file.js';
 import { renderRadvdConf } from './radvd-conf.js';
-import { renderRuleset, renderRulesetDocument } from './ruleset.js';
+import { renderChainFingerprint, renderRuleset, type NftRuleset } from './ruleset.js';
 import { renderSysctls, type SysctlSetting } from './sysctls.js';
 
 /** An address the agent puts on an interface. */
@@ -22,8 +22,9 @@ export interface RenderedHost {
   /** Static mode's default route; null in slaac mode, where the RA provides it. */
   readonly defaultRoute: { readonly gateway: string; readonly interface: string } | null;
   readonly interfacesFile: string;
-  /** The libnftables JSON document that replaces the agent's table, as text. */
-  readonly rulesetDocument: string;
+  /** The agent's table as data, and each chain's content as text for cheap comparison. */
+  readonly ruleset: NftRuleset;
+  readonly chainFingerprints: ReadonlyMap<string, string>;
   /** radvd.conf, or null when radvd must not run. */
   readonly radvdConf: string | null;
 }
@@ -36,6 +37,7 @@ export function renderHost(state: DesiredState): RenderedHost {
     address: gatewayOf(network),
     prefixLength: 64,
   }));
+  const ruleset = renderRuleset(state);
   if (pub.mode === 'static' && pub.address) {
     addresses.unshift({ interface: pub.interface, address: pub.address.address, prefixLength: pub.address.length });
   }
@@ -47,7 +49,8 @@ export function renderHost(state: DesiredState): RenderedHost {
     addresses,
     defaultRoute: pub.mode === 'static' && pub.gateway ? { gateway: pub.gateway, interface: pub.interface } : null,
     interfacesFile: renderInterfacesFile(state),
-    rulesetDocument: `${JSON.stringify(renderRulesetDocument(renderRuleset(state)))}\n`,
+    ruleset,
+    chainFingerprints: new Map(ruleset.chains.map((chain) => [chain.name, renderChainFingerprint(chain)])),
     radvdConf: renderRadvdConf(state),
   };
 }

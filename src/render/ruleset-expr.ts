@@ -51,9 +51,9 @@ export type NftVerdict =
   | { readonly return: null }
   | { readonly jump: { readonly target: string } };
 
-/** An anonymous counter; `null` lets nft start it at zero. */
+/** An anonymous counter (`null` lets nft start it at zero), or a reference to a named counter object. */
 export interface NftCounter {
-  readonly counter: null;
+  readonly counter: null | string;
 }
 
 /** One element of a rule's `expr` array. */

@@ -54,7 +54,20 @@ export interface NftChain {
 /** The whole content of our table, in load order. */
 export interface NftRuleset {
   readonly chains: readonly NftChain[];
+  /** Named counters, one per network and direction, for usage reports. */
+  readonly counters: readonly string[];
 }
+
+/** What an incremental update does to the table; every name is a chain or counter of ours. */
+export interface RulesetChange {
+  readonly addChains: readonly string[];
+  readonly replaceChains: readonly string[];
+  readonly deleteChains: readonly string[];
+  readonly addCounters: readonly string[];
+  readonly deleteCounters: readonly string[];
+}
+
+type ObjectRef = { readonly family: 'ip6'; readonly table: 'vr6_agent'; readonly name: string };
 
 /** A libnftables JSON command (libnftables-json(5), "COMMAND OBJECTS"). */
 export type NftCommand =
@@ -62,6 +75,10 @@ export type NftCommand =
   | { readonly add: { readonly table: typeof RULESET_TABLE } }
   | { readonly delete: { readonly table: typeof RULESET_TABLE } }
   | { readonly add: { readonly chain: Record<string, string | number> } }
+  | { readonly flush: { readonly chain: ObjectRef } }
+  | { readonly delete: { readonly chain: ObjectRef } }
+  | { readonly add: { readonly counter: ObjectRef } }
+  | { readonly delete: { readonly counter: ObjectRef } }
   | { readonly add: { readonly rule: NftRuleCommandBody } };
 
 /** The body of an `add rule` command. */
@@ -84,6 +101,7 @@ export interface NftDocument {
 export function renderRuleset(state: DesiredState): NftRuleset {
   const networks = [...state.guestNetworks].sort((a, b) => compareText(a.interface, b.interface));
   return {
+    counters: networks.flatMap((network) => [usageCounterName(network.interface, 'egress'), usageCounterName(network.interface, 'ingress')]),
     chains: [
       { name: 'input', base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' }, rules: renderInputRules() },
       {
@@ -119,6 +137,7 @@ function renderInputRules(): NftRule[] {
  */
 function renderForwardRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
   return [
+    ...networks.flatMap(renderUsageRules),
     ...renderAntiSpoofingRules(publicInterface, networks),
     ...renderConntrackRules(),
     ...renderForwardIcmpRules(),
@@ -154,6 +173,23 @@ function renderAntiSpoofingRules(publicInterface: string, networks: readonly Gue
     comment: 'anti-spoofing upstream',
   };
   return [...fromGuests, fromUpstream];
+}
+
+/** The named counter of a network's traffic in one direction: egress leaves the guests, ingress goes to them. */
+export function usageCounterName(interfaceName: string, direction: 'ingress' | 'egress'): string {
+  return `usage_${direction}_${interfaceName}`;
+}
+
+/**
+ * Usage accounting comes first, so it counts every forwarded byte of the
+ * network, established flows and dropped packets included. A rule with no
+ * verdict lets the packet go on.
+ */
+function renderUsageRules(network: GuestNetwork): NftRule[] {
+  return (['iifname', 'oifname'] as const).map((key) => ({
+    expr: [renderMetaMatch(key, network.interface), { counter: usageCounterName(network.interface, key === 'iifname' ? 'egress' : 'ingress') }],
+    comment: `usage ${network.id}`,
+  }));
 }
 
 /** `<iifname|oifname> "<if>" counter jump <chain>`, counted so per-network traffic can be reported. */
@@ -205,10 +241,46 @@ export function renderRulesetDocument(ruleset: NftRuleset): NftDocument {
       { add: { table } },
       { delete: { table } },
       { add: { table } },
+      ...ruleset.counters.map((name) => ({ add: { counter: objectRef(name) } })),
       ...ruleset.chains.map((chain) => ({ add: { chain: renderChainBody(chain) } })),
       ...ruleset.chains.flatMap((chain) => chain.rules.map((rule) => ({ add: { rule: renderRuleBody(chain.name, rule) } }))),
     ],
   };
+}
+
+/**
+ * The document that changes only the named chains and counters, in one
+ * transaction: what it does not name keeps its rules, handles and counter
+ * values. New counters and chains come first so every reference resolves,
+ * replaced chains are flushed and refilled (base chains keep hook and
+ * policy), and deletions come last, once nothing refers to them.
+ */
+export function renderRulesetUpdateDocument(ruleset: NftRuleset, change: RulesetChange): NftDocument {
+  const fill = new Set([...change.addChains, ...change.replaceChains]);
+  const byName = new Map(ruleset.chains.map((chain) => [chain.name, chain]));
+  const added = change.addChains.map((name) => byName.get(name)).filter((chain): chain is NftChain => chain !== undefined);
+  return {
+    nftables: [
+      { metainfo: { json_schema_version: 1 } },
+      ...change.addCounters.map((name) => ({ add: { counter: objectRef(name) } })),
+      ...added.map((chain) => ({ add: { chain: renderChainBody(chain) } })),
+      ...change.replaceChains.map((name) => ({ flush: { chain: objectRef(name) } })),
+      ...ruleset.chains
+        .filter((chain) => fill.has(chain.name))
+        .flatMap((chain) => chain.rules.map((rule) => ({ add: { rule: renderRuleBody(chain.name, rule) } }))),
+      ...change.deleteChains.map((name) => ({ delete: { chain: objectRef(name) } })),
+      ...change.deleteCounters.map((name) => ({ delete: { counter: objectRef(name) } })),
+    ],
+  };
+}
+
+/** What a chain's rendered content is, as text: equal text, equal chain. */
+export function renderChainFingerprint(chain: NftChain): string {
+  return JSON.stringify(chain);
+}
+
+function objectRef(name: string): ObjectRef {
+  return { family: RULESET_TABLE.family, table: RULESET_TABLE.name, name };
 }
 
 function renderChainBody(chain: NftChain): Record<string, string | number> {

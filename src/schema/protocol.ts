@@ -63,6 +63,8 @@ export const AppliedMessage = z.strictObject({
   durationMs: z.number().min(0),
   components: z.record(z.string(), ComponentResult),
   errors: z.array(z.string()),
+  /** Drift the agent found in what it owns (e.g. "chain forward was changed") and put back. */
+  repaired: z.array(z.string()),
 });
 export type AppliedMessage = z.output<typeof AppliedMessage>;
 

@@ -136,7 +136,8 @@ describeLab('agent in the namespace lab', () => {
     await pushDesired(vrLab, labDesiredState());
   });
 
-  it('repairs a removed gateway address and a flushed table without being asked', async () => {
+  it('repairs a removed gateway address and a flushed table without being asked, and says so', async () => {
+    const from = simEventCount(vrLab);
     await vr(['ip', '-6', 'addr', 'del', '2001:db8:200:1::1/64', 'dev', IF.vrTier1]);
     await vr(['nft', 'flush', 'table', 'ip6', 'vr6_agent']);
     await waitFor(
@@ -147,6 +148,8 @@ describeLab('agent in the namespace lab', () => {
       timeoutMs: 12_000,
       what: 'the forward chain to be restored by a resync',
     });
+    const applied = await waitForMessage(vrLab, 'applied', (m) => m.repaired.length > 0, 12_000, from);
+    expect(applied.repaired).toContain('chain forward was changed');
   });
 
   it('restores its persisted state after a restart, before management answers', async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryHost } from '../../src/host/memory-host.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { renderHost } from '../../src/render/host-facts.js';
+import { renderRulesetDocument } from '../../src/render/ruleset.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { isolatedInput, vpcInput } from '../support/states.js';
@@ -27,9 +28,8 @@ function expectConverged(host: MemoryHost, state: DesiredState) {
   const key = (a: { interface: string; address: string; prefixLength: number }) => `${a.interface} ${a.address}/${a.prefixLength}`;
   expect(host.addresses.map(key).sort()).toEqual(rendered.addresses.map(key).sort());
   for (const { key: sysctl, value } of rendered.sysctls) expect(host.sysctls.get(sysctl), sysctl).toBe(value);
-  const document = JSON.parse(rendered.rulesetDocument) as { nftables: Record<string, unknown>[] };
-  const tableObjects = document.nftables.slice(document.nftables.map((c) => 'delete' in c).lastIndexOf(true) + 1).map((c) => c.add);
-  expect(host.table).toEqual(tableObjects);
+  const document = renderRulesetDocument(rendered.ruleset) as unknown as { nftables: Record<string, unknown>[] };
+  expect(host.listTable()).toEqual(new MemoryHost().loadDocument(document).listTable());
   expect(host.files.get(config.paths.radvdConfig) ?? null).toBe(rendered.radvdConf);
   expect(host.radvdPids()).toHaveLength(rendered.radvdConf === null ? 0 : 1);
   expect(host.routes.filter((r) => r.protocol === '118').map((r) => r.gateway)).toEqual(rendered.defaultRoute ? [rendered.defaultRoute.gateway] : []);
@@ -120,9 +120,10 @@ describe('Reconciler on the in-memory host', () => {
     const reconciler = new Reconciler(host, config, silent);
     await reconciler.load();
     await reconciler.reconcile(states().isolated!);
-    host.table = host.table!.slice(0, -1);
+    host.table!.chains.get('forward')!.rules.pop();
     const result = await reconciler.reconcile(states().isolated!);
-    expect(result.applied).toEqual([expect.stringMatching(/^loadRuleset/)]);
+    expect(result.applied).toEqual([expect.stringMatching(/^updateRuleset forward \(/)]);
+    expect(result.repaired).toEqual(['chain forward was changed']);
     expectConverged(host, states().isolated!);
   });
 

@@ -321,11 +321,12 @@ describe('anti-spoofing', () => {
   });
 
   it('uses a prefix for one network and an anonymous set for several, before conntrack', () => {
-    const one = chainNamed(renderRuleset(isolatedState()), 'forward').rules;
+    const withoutUsage = (rules: readonly NftRule[]) => rules.filter((r) => !r.comment?.startsWith('usage '));
+    const one = withoutUsage(chainNamed(renderRuleset(isolatedState()), 'forward').rules);
     expect(one[1]?.expr[1]).toEqual({
       match: { op: '==', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: { prefix: { addr: '2001:db8:1:1::', len: 64 } } },
     });
-    const two = chainNamed(renderRuleset(isolatedState(undefined, [second])), 'forward').rules;
+    const two = withoutUsage(chainNamed(renderRuleset(isolatedState(undefined, [second])), 'forward').rules);
     expect(two.slice(0, 4).map((r) => r.comment)).toEqual(['anti-spoofing network net-a', 'anti-spoofing network net-b', 'anti-spoofing upstream', undefined]);
     expect((two[2]?.expr[1] as NftMatch).match.right).toEqual({
       set: [{ prefix: { addr: '2001:db8:1:1::', len: 64 } }, { prefix: { addr: 'fd00:2::', len: 64 } }],
@@ -427,7 +428,7 @@ describe('renderRulesetDocument', () => {
   const ruleset = renderRuleset(state);
   const document = renderRulesetDocument(ruleset);
 
-  it('replaces only our table, in one batch: add, delete, add, chains, rules', () => {
+  it('replaces only our table, in one batch: add, delete, add, counters, chains, rules', () => {
     const commands = document.nftables as unknown as Record<string, Record<string, Record<string, unknown>>>[];
     expect(commands.slice(0, 4)).toEqual([
       { metainfo: { json_schema_version: 1 } },
@@ -436,8 +437,10 @@ describe('renderRulesetDocument', () => {
       { add: { table: { family: 'ip6', name: 'vr6_agent' } } },
     ]);
     const kinds = commands.slice(4).map((c) => Object.keys(c.add ?? {})[0]);
+    const firstChain = kinds.indexOf('chain');
     const firstRule = kinds.indexOf('rule');
-    expect(kinds.slice(0, firstRule).every((k) => k === 'chain')).toBe(true);
+    expect(kinds.slice(0, firstChain).every((k) => k === 'counter')).toBe(true);
+    expect(kinds.slice(firstChain, firstRule).every((k) => k === 'chain')).toBe(true);
     expect(kinds.slice(firstRule).every((k) => k === 'rule')).toBe(true);
     for (const command of commands.slice(1)) {
       expect(Object.keys(command)).not.toContain('flush');
@@ -449,9 +452,10 @@ describe('renderRulesetDocument', () => {
 
   it('spells base chains and rules as libnftables does', () => {
     const commands = document.nftables as unknown as Record<string, Record<string, unknown>>[];
-    expect(commands[4]).toEqual({
+    expect(commands).toContainEqual({
       add: { chain: { family: 'ip6', table: 'vr6_agent', name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'drop' } },
     });
+    expect(commands).toContainEqual({ add: { counter: { family: 'ip6', table: 'vr6_agent', name: 'usage_egress_eth2' } } });
     expect(commands).toContainEqual({ add: { chain: { family: 'ip6', table: 'vr6_agent', name: 'egress_eth2' } } });
     const jump = chainNamed(ruleset, 'forward').rules.find((r) => r.comment === 'network web' && JSON.stringify(r).includes('egress'));
     expect(commands).toContainEqual({ add: { rule: { family: 'ip6', table: 'vr6_agent', chain: 'forward', comment: 'network web', expr: jump?.expr } } });

@@ -1,0 +1,58 @@
+import type { ObservedRuleset } from '../observe/ruleset-listing.js';
+import type { RenderedHost } from '../render/host-facts.js';
+import { renderRulesetDocument, renderRulesetUpdateDocument, type RulesetChange } from '../render/ruleset.js';
+import type { Step } from './steps.js';
+
+/** What the agent loaded into its table, and how nft listed each chain right after. */
+export interface RulesetMemory {
+  readonly rendered: ReadonlyMap<string, string>;
+  readonly listed: ReadonlyMap<string, string>;
+}
+
+const BASE_CHAINS = ['input', 'forward'];
+
+/**
+ * Plans the firewall. Without a memory of what was loaded, or without the
+ * base chains, the whole table is replaced in one transaction. Otherwise only
+ * the chains that differ are: those whose rendering changed, and those nft
+ * now lists differently from right after the last load (drift: someone edited
+ * the table). Untouched chains keep their rules, handles and counters.
+ */
+export function planRuleset(rendered: RenderedHost, observed: ObservedRuleset | null, memory: RulesetMemory | null): Step[] {
+  const ruleset = rendered.ruleset;
+  if (observed === null || memory === null || BASE_CHAINS.some((name) => !observed.chains.has(name))) {
+    const drift = observed === null ? [] : [`table ${observed.chains.size === 0 ? 'was emptied' : 'lost a base chain'}`];
+    const document = `${JSON.stringify(renderRulesetDocument(ruleset))}\n`;
+    return [{ kind: 'loadRuleset', document, drift: memory === null ? [] : drift.length > 0 ? drift : ['table was deleted'] }];
+  }
+  const { change, drift } = diffRuleset(rendered, observed, memory);
+  const chains = [...change.addChains, ...change.replaceChains, ...change.deleteChains];
+  if (chains.length === 0 && change.addCounters.length === 0 && change.deleteCounters.length === 0) return [];
+  const document = `${JSON.stringify(renderRulesetUpdateDocument(ruleset, change))}\n`;
+  return [{ kind: 'updateRuleset', document, chains, drift }];
+}
+
+function diffRuleset(rendered: RenderedHost, observed: ObservedRuleset, memory: RulesetMemory): { change: RulesetChange; drift: string[] } {
+  const drift: string[] = [];
+  const addChains: string[] = [];
+  const replaceChains: string[] = [];
+  for (const [name, fingerprint] of rendered.chainFingerprints) {
+    const listed = observed.chains.get(name);
+    const isRenderChange = memory.rendered.get(name) !== fingerprint;
+    if (listed === undefined) {
+      addChains.push(name);
+      if (!isRenderChange) drift.push(`chain ${name} was deleted`);
+    } else if (isRenderChange) {
+      replaceChains.push(name);
+    } else if (memory.listed.get(name) !== listed) {
+      replaceChains.push(name);
+      drift.push(`chain ${name} was changed`);
+    }
+  }
+  const deleteChains = [...observed.chains.keys()].filter((name) => !rendered.chainFingerprints.has(name));
+  for (const name of deleteChains) if (!memory.rendered.has(name)) drift.push(`chain ${name} was added`);
+  const wanted = new Set(rendered.ruleset.counters);
+  const addCounters = rendered.ruleset.counters.filter((name) => !observed.counters.has(name));
+  const deleteCounters = [...observed.counters.keys()].filter((name) => !wanted.has(name));
+  return { change: { addChains, replaceChains, deleteChains, addCounters, deleteCounters }, drift };
+}
