@@ -44,6 +44,7 @@ export class Agent {
   private desired: DesiredState | null = null;
   private lastApplied: AppliedMessage | null = null;
   private lastObserved: ObservedMessage | null = null;
+  private counters: ReconcileResult['counters'] = new Map();
   private reportedGeneration: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
@@ -233,6 +234,7 @@ export class Agent {
     const result = await this.reconciler.reconcile(desired);
     this.lastLoopAt = Date.now();
     this.report(accepted.generation, result);
+    this.counters = result.counters;
     // Level-triggered: a failed run is simply tried again, the resync being the slow backstop.
     if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
     await this.refreshObserved();
@@ -262,8 +264,11 @@ export class Agent {
     const { host, config } = this.options;
     try {
       const [addresses, links, routes] = await Promise.all([readAddresses(host, config), readLinks(host, config), readDefaultRoutes(host, config)]);
-      const report = renderObservedReport(state, addresses, links, routes);
-      const isChanged = this.lastObserved === null || observedReportKey(report) !== observedReportKey(this.lastObserved);
+      const report = renderObservedReport(state, addresses, links, routes, this.counters);
+      const isChanged =
+        this.lastObserved === null ||
+        observedReportKey(report) !== observedReportKey(this.lastObserved) ||
+        JSON.stringify(report.usage) !== JSON.stringify(this.lastObserved.usage);
       this.lastObserved = report;
       if (!isChanged) return;
       this.log.info({ publicAddress: report.publicAddress?.address ?? null, warnings: report.warnings }, 'observed');

@@ -1,6 +1,7 @@
 import type { DesiredState } from '../schema/desired-state.js';
 import { eui64Address, formatPrefix, isInPrefix, parseIpv6Prefix } from '../schema/ipv6.js';
-import type { ObservedMessage, PublicAddressReport } from '../schema/protocol.js';
+import type { ObservedMessage, PublicAddressReport, UsageReport } from '../schema/protocol.js';
+import { usageCounterName } from '../render/ruleset.js';
 import type { ObservedAddress, ObservedLink, ObservedRoute } from './ip-json.js';
 
 /**
@@ -65,6 +66,7 @@ export function renderObservedReport(
   addresses: readonly ObservedAddress[],
   links: readonly ObservedLink[],
   routes: readonly ObservedRoute[],
+  counters: ReadonlyMap<string, { readonly packets: number; readonly bytes: number }> = new Map(),
 ): ObservedMessage {
   const link = links.find((l) => l.name === state.public.interface);
   const publicAddress = selectPublicAddress(state, addresses, link);
@@ -75,12 +77,22 @@ export function renderObservedReport(
   }
   const upstreamRoutes =
     publicAddress === null ? [] : state.guestNetworks.map((n) => ({ prefix: formatPrefix(n.prefix), via: publicAddress.address }));
-  return { type: 'observed', publicAddress, defaultRouter: selectDefaultRouter(state, routes), upstreamRoutes, warnings };
+  const usage = state.guestNetworks.flatMap((network) =>
+    (['ingress', 'egress'] as const).flatMap((direction): UsageReport[] => {
+      const counter = counters.get(usageCounterName(network.interface, direction));
+      return counter ? [{ network: network.id, direction, packets: counter.packets, bytes: counter.bytes }] : [];
+    }),
+  );
+  return { type: 'observed', publicAddress, defaultRouter: selectDefaultRouter(state, routes), upstreamRoutes, warnings, usage };
 }
 
-/** A key that changes only when something an operator cares about changes: lifetimes excluded. */
+/**
+ * A key that changes only when something the upstream must act on changes:
+ * lifetimes tick on every read and usage grows with every packet, so both are
+ * left out; usage travels with the reports that go anyway, and at each resync.
+ */
 export function observedReportKey(report: ObservedMessage): string {
-  const { publicAddress, ...rest } = report;
+  const { publicAddress, usage: _usage, ...rest } = report;
   const stable = publicAddress && { ...publicAddress, validLifetimeSeconds: null, preferredLifetimeSeconds: null };
   return JSON.stringify({ ...rest, publicAddress: stable });
 }

@@ -20,6 +20,8 @@ export interface ReconcileResult {
   readonly repaired: string[];
   /** Steps applied, in order, described for people. */
   readonly applied: string[];
+  /** The table's named counters as last observed, for usage reports. */
+  readonly counters: ReadonlyMap<string, { readonly packets: number; readonly bytes: number }>;
 }
 
 const MAX_PASSES = 3;
@@ -72,8 +74,10 @@ export class Reconciler {
     const notes: string[] = [];
     let failure: { step: Step; error: string; skipped: Step[] } | null = null;
     let warnings: string[] = [];
+    let counters: ReconcileResult['counters'] = new Map();
     for (let pass = 0; pass < MAX_PASSES && failure === null; pass++) {
       const observed = await readObservedHost(this.host, this.config, rendered);
+      counters = observed.ruleset?.counters ?? new Map();
       const plan = planSteps(rendered, observed, this.ledger);
       warnings = plan.warnings;
       if (plan.steps.length === 0) {
@@ -92,6 +96,7 @@ export class Reconciler {
       warnings: [...warnings, ...notes],
       repaired: applied.flatMap((step) => ('drift' in step ? step.drift : [])),
       applied: applied.map(describeStep),
+      counters,
     };
     const { ok, durationMs, repaired } = result;
     this.log.info({ ok, durationMs, steps: applied.length, errors, warnings: result.warnings, repaired }, 'reconciled');

@@ -81,6 +81,15 @@ export const PublicAddressReport = z.strictObject({
 });
 export type PublicAddressReport = z.output<typeof PublicAddressReport>;
 
+/** Forwarded traffic of one guest network in one direction, since the counter was created. */
+export const UsageReport = z.strictObject({
+  network: z.string(),
+  direction: z.enum(['ingress', 'egress']),
+  packets: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+});
+export type UsageReport = z.output<typeof UsageReport>;
+
 /** agent → server: the observed facts the upstream needs; sent again whenever they change. */
 export const ObservedMessage = z.strictObject({
   type: z.literal('observed'),
@@ -88,6 +97,7 @@ export const ObservedMessage = z.strictObject({
   defaultRouter: z.string().nullable(),
   upstreamRoutes: z.array(z.strictObject({ prefix: z.string(), via: z.string() })),
   warnings: z.array(z.string()),
+  usage: z.array(UsageReport),
 });
 export type ObservedMessage = z.output<typeof ObservedMessage>;
 

@@ -82,3 +82,19 @@ describe('ip -o monitor lines', () => {
     expect(parseMonitorLine('garbage')).toBeNull();
   });
 });
+
+describe('usage in the observed report', () => {
+  it('maps the named counters to networks and directions, skipping counters not yet created', () => {
+    const counters = new Map([
+      ['usage_ingress_eth2', { packets: 3, bytes: 300 }],
+      ['usage_egress_eth2', { packets: 4, bytes: 420 }],
+      ['usage_egress_eth9', { packets: 9, bytes: 900 }],
+    ]);
+    const report = renderObservedReport(state({ interface: 'eth1' }), addresses, links, routes, counters);
+    expect(report.usage).toEqual([
+      { network: 'net-1', direction: 'ingress', packets: 3, bytes: 300 },
+      { network: 'net-1', direction: 'egress', packets: 4, bytes: 420 },
+    ]);
+    expect(observedReportKey({ ...report, usage: [] })).toBe(observedReportKey(report));
+  });
+});
