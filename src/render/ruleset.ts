@@ -6,6 +6,7 @@ import {
   renderAddressMatch,
   renderJump,
   renderMetaMatch,
+  renderPayloadMatch,
   renderValueOrSet,
   type NftRule,
 } from './ruleset-expr.js';
@@ -103,7 +104,7 @@ export function renderRuleset(state: DesiredState): NftRuleset {
   return {
     counters: networks.flatMap((network) => [usageCounterName(network.interface, 'egress'), usageCounterName(network.interface, 'ingress')]),
     chains: [
-      { name: 'input', base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' }, rules: renderInputRules() },
+      { name: 'input', base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' }, rules: renderInputRules(networks) },
       {
         name: 'forward',
         base: { type: 'filter', hook: 'forward', prio: 0, policy: 'drop' },
@@ -114,14 +115,23 @@ export function renderRuleset(state: DesiredState): NftRuleset {
   };
 }
 
-/** The input chain: the fixed baseline, then (later) the VR's own services. */
-function renderInputRules(): NftRule[] {
-  return [
-    ...renderInputBaselineRules(),
-    // The VR's services on guest interfaces (DNS, DHCPv6, ...) go here, as
-    // `iifname "<guest if>" <proto> dport <port> accept`. Anything not
-    // accepted by now meets the chain's drop policy.
-  ];
+/**
+ * The input chain: the fixed baseline, then the VR's own services, on the
+ * guest interfaces that enable them and nowhere else. Anything not accepted
+ * by then, the public side's new connections included, meets the drop policy.
+ */
+function renderInputRules(networks: readonly GuestNetwork[]): NftRule[] {
+  return [...renderInputBaselineRules(), ...networks.flatMap(renderServiceRules)];
+}
+
+/** `iifname "<if>" <tcp|udp> dport <ports> accept`, one rule per protocol. */
+function renderServiceRules(network: GuestNetwork): NftRule[] {
+  return (['tcp', 'udp'] as const).flatMap((protocol) => {
+    const ports = [...new Set(network.vrServices.filter((s) => s.protocol === protocol).map((s) => s.port))].sort((a, b) => a - b);
+    if (ports.length === 0) return [];
+    const expr = [renderMetaMatch('iifname', network.interface), renderPayloadMatch({ protocol, field: 'dport' }, renderValueOrSet(ports)), ACCEPT];
+    return [{ expr, comment: `vr services ${network.id}` }];
+  });
 }
 
 /**
@@ -158,7 +168,7 @@ function renderAntiSpoofingRules(publicInterface: string, networks: readonly Gue
   const fromGuests = networks.map((network) => ({
     expr: [
       renderMetaMatch('iifname', network.interface),
-      ...renderAddressMatch('saddr', [network.prefix], '!='),
+      ...renderAddressMatch('saddr', [network.prefix, ...network.routedPrefixes], '!='),
       ...COUNTED_DROP,
     ],
     comment: `anti-spoofing network ${network.id}`,
@@ -167,7 +177,7 @@ function renderAntiSpoofingRules(publicInterface: string, networks: readonly Gue
   const fromUpstream = {
     expr: [
       renderMetaMatch('iifname', publicInterface),
-      ...renderAddressMatch('saddr', networks.map((network) => network.prefix)),
+      ...renderAddressMatch('saddr', networks.flatMap((network) => [network.prefix, ...network.routedPrefixes])),
       ...COUNTED_DROP,
     ],
     comment: 'anti-spoofing upstream',

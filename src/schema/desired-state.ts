@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AclList, IsolatedFirewall } from './firewall.js';
-import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6InterfaceAddress, Ipv6Prefix64, wholeNumber } from './fields.js';
+import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6Cidr, Ipv6InterfaceAddress, Ipv6Prefix64, Port, wholeNumber } from './fields.js';
 import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
 
 /**
@@ -88,6 +88,9 @@ export const PublicInterface = z
   });
 export type PublicInterface = z.output<typeof PublicInterface>;
 
+/** A service of the VR itself that the guests of a network may reach, e.g. DNS on udp and tcp 53. */
+export const VrService = z.strictObject({ protocol: z.enum(['tcp', 'udp']), port: Port });
+
 /** A guest network (isolated) or tier (VPC): one /64 on one interface. */
 export const GuestNetwork = z.strictObject({
   id: Identifier,
@@ -97,6 +100,16 @@ export const GuestNetwork = z.strictObject({
   ra: RaSettings.prefault({}),
   firewall: IsolatedFirewall.optional().meta({ description: 'isolated networks only' }),
   aclId: Identifier.optional().meta({ description: 'VPC tiers only: the id of an entry of aclLists' }),
+  vrServices: z
+    .array(VrService)
+    .max(64)
+    .default([])
+    .meta({ description: "the VR's own services the guests may reach on this interface; none by default" }),
+  routedPrefixes: z
+    .array(Ipv6Cidr)
+    .max(64)
+    .default([])
+    .meta({ description: 'prefixes routed to instances of this network: also valid sources from it' }),
 });
 export type GuestNetwork = z.output<typeof GuestNetwork>;
 
@@ -129,6 +142,11 @@ function refineDesiredState(state: z.output<typeof DesiredStateShape>, ctx: z.Re
       if (isOverlapping(network.prefix, other.prefix)) issue(at('prefix'), `overlaps guestNetworks[${j}].prefix`);
     });
     if (publicPrefix && isOverlapping(network.prefix, publicPrefix)) issue(at('prefix'), 'overlaps the public prefix');
+    network.routedPrefixes.forEach((routed, k) => {
+      const clash = state.guestNetworks.findIndex((other) => isOverlapping(routed, other.prefix));
+      if (clash >= 0) issue(at('routedPrefixes', k), `overlaps guestNetworks[${clash}].prefix`);
+      else if (publicPrefix && isOverlapping(routed, publicPrefix)) issue(at('routedPrefixes', k), 'overlaps the public prefix');
+    });
     if (network.gateway !== undefined) {
       if (!isInPrefix(network.gateway, network.prefix)) issue(at('gateway'), `must be inside ${formatPrefix(network.prefix)}`);
       else if (network.gateway === network.prefix.address) {

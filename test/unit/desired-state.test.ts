@@ -103,3 +103,15 @@ describe('desired state v1', () => {
     }
   });
 });
+
+describe('routed prefixes', () => {
+  it('must not overlap a guest prefix or the public one', () => {
+    const input = vpcInput();
+    input.guestNetworks[0].routedPrefixes = ['2001:db8:200:2::/64', '2001:db8:100::/56'];
+    const errors = parseWith(DesiredState, input);
+    expect(errors.ok ? [] : errors.errors).toEqual([
+      { path: '$.guestNetworks[0].routedPrefixes[0]', message: 'overlaps guestNetworks[1].prefix' },
+      { path: '$.guestNetworks[0].routedPrefixes[1]', message: 'overlaps the public prefix' },
+    ]);
+  });
+});

@@ -471,3 +471,31 @@ describe('renderRulesetDocument', () => {
     expect(JSON.stringify(renderRulesetDocument(renderRuleset(reordered)))).toBe(text);
   });
 });
+
+describe("the VR's own services and routed prefixes", () => {
+  const withServices = renderRuleset(isolatedState(undefined, [
+    {
+      id: 'net-b',
+      interface: 'eth3',
+      prefix: '2001:db8:1:2::/64',
+      vrServices: [{ protocol: 'udp', port: 53 }, { protocol: 'tcp', port: 53 }],
+      routedPrefixes: ['2001:db8:77::/48'],
+    },
+  ]));
+  const dns = (iif: string, proto: 'tcp' | 'udp', saddr = '2001:db8:1:2::9'): Packet => ({ iif, saddr, daddr: '2001:db8:1:2::1', proto, dport: 53 });
+
+  it('accepts a service only on the interfaces that enable it', () => {
+    expect(input(withServices, dns('eth3', 'udp'))).toBe('accept');
+    expect(input(withServices, dns('eth3', 'tcp'))).toBe('accept');
+    expect(input(withServices, dns('eth2', 'udp', GUEST_A))).toBe('drop');
+    expect(input(withServices, dns('eth1', 'udp', UPSTREAM_HOST))).toBe('drop');
+    expect(input(withServices, { ...dns('eth3', 'tcp'), dport: 22 })).toBe('drop');
+  });
+
+  it('takes a routed prefix as a valid source from its network, and from nowhere else', () => {
+    const fromRouted = { iif: 'eth3', oif: 'eth1', saddr: '2001:db8:77::5', daddr: UPSTREAM_HOST, proto: 'tcp' as const, dport: 443 };
+    expect(forward(withServices, fromRouted)).toBe('accept');
+    expect(forward(withServices, { ...fromRouted, iif: 'eth2' })).toBe('drop');
+    expect(forward(withServices, { ...fromRouted, iif: 'eth1', oif: 'eth3', ct: 'established' })).toBe('drop');
+  });
+});
