@@ -45,6 +45,7 @@ export class Agent {
   private lastApplied: AppliedMessage | null = null;
   private lastObserved: ObservedMessage | null = null;
   private counters: ReconcileResult['counters'] = new Map();
+  private hostWarnings: readonly string[] = [];
   private reportedGeneration: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
@@ -235,6 +236,7 @@ export class Agent {
     this.lastLoopAt = Date.now();
     this.report(accepted.generation, result);
     this.counters = result.counters;
+    this.hostWarnings = result.warnings;
     // Level-triggered: a failed run is simply tried again, the resync being the slow backstop.
     if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
     await this.refreshObserved();
@@ -264,7 +266,8 @@ export class Agent {
     const { host, config } = this.options;
     try {
       const [addresses, links, routes] = await Promise.all([readAddresses(host, config), readLinks(host, config), readDefaultRoutes(host, config)]);
-      const report = renderObservedReport(state, addresses, links, routes, this.counters);
+      const observed = renderObservedReport(state, addresses, links, routes, this.counters);
+      const report = { ...observed, warnings: [...observed.warnings, ...this.hostWarnings] };
       const isChanged =
         this.lastObserved === null ||
         observedReportKey(report) !== observedReportKey(this.lastObserved) ||

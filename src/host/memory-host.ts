@@ -31,6 +31,8 @@ export class MemoryHost implements Host {
   readonly links = new Map<string, MemoryLink>();
   addresses: MemoryAddress[] = [];
   routes: { gateway: string; interface: string; protocol: string }[] = [];
+  /** Base chains of other tables, as `nft -j list chains` shows them. */
+  foreignChains: Json[] = [];
   /** Our nft table; null when absent. */
   table: MemoryTable | null = null;
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
@@ -193,6 +195,9 @@ export class MemoryHost implements Host {
 
   private runNft(argv: readonly string[]): string {
     const [, json, verb, path] = argv;
+    if (json === '-j' && verb === 'list' && path === 'chains') {
+      return JSON.stringify({ nftables: [{ metainfo: {} }, ...this.foreignChains.map((chain) => ({ chain }))] });
+    }
     if (json === '-j' && verb === 'list') {
       const listing = this.listTable();
       if (listing === null) throw new ExecError(argv, 1, 'Error: No such file or directory');

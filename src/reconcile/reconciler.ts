@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { applyStep } from '../apply/executors.js';
 import type { Host } from '../host/host.js';
+import { readForeignTableWarnings } from '../observe/foreign-tables.js';
 import { readObservedHost, readRuleset } from '../observe/read-host.js';
 import { planSteps, type Ledger, type Plan } from '../plan/plan.js';
 import { COMPONENTS, componentOf, describeStep, type Component, type Step } from '../plan/steps.js';
@@ -87,6 +88,7 @@ export class Reconciler {
       await this.rememberOwned([...this.ledger.ownedAddresses, ...rendered.addresses]);
       failure = await this.applySteps(plan.steps, rendered, applied, notes);
     }
+    warnings = [...warnings, ...(await this.readForeignTableWarnings())];
     const errors = failure ? [`${describeStep(failure.step)}: ${failure.error}`] : [];
     const result: ReconcileResult = {
       ok: failure === null,
@@ -132,6 +134,14 @@ export class Reconciler {
       this.ledger = { ...this.ledger, radvdLoaded: rendered.radvdConf };
     } else if (step.kind === 'stopRadvd') {
       this.ledger = { ...this.ledger, radvdLoaded: null };
+    }
+  }
+
+  private async readForeignTableWarnings(): Promise<string[]> {
+    try {
+      return await readForeignTableWarnings(this.host, this.config);
+    } catch (error) {
+      return [`cannot check other nftables tables: ${(error as Error).message}`];
     }
   }
 

@@ -133,7 +133,9 @@ describeLab('agent in the namespace lab', () => {
     expect(addresses).not.toContain('2001:db8:200:2::1');
     expect(radvdPid()).toBe(pid);
     await waitForSlaacAddress(vrLab.lab, NS.g2, IF.guest, '2001:db8:200:3::/64', 15_000);
-    await pushDesired(vrLab, labDesiredState());
+    const back = simEventCount(vrLab);
+    const restored = await pushDesired(vrLab, labDesiredState());
+    await waitForMessage(vrLab, 'applied', (m) => m.generation === restored.generation, 10_000, back);
   });
 
   it('repairs a removed gateway address and a flushed table without being asked, and says so', async () => {
@@ -150,6 +152,17 @@ describeLab('agent in the namespace lab', () => {
     });
     const applied = await waitForMessage(vrLab, 'applied', (m) => m.repaired.length > 0, 12_000, from);
     expect(applied.repaired).toContain('chain forward was changed');
+  });
+
+  it("warns about another table's base chain that could drop what it accepts, and leaves that table alone", async () => {
+    const from = simEventCount(vrLab);
+    await vr(['nft', 'add table inet vr6test; add chain inet vr6test fw { type filter hook forward priority 0; policy accept; }; add rule inet vr6test fw tcp dport 9 drop']);
+    const observed = await waitForMessage(vrLab, 'observed', (m) => m.warnings.some((w) => w.includes('inet vr6test')), 12_000, from);
+    expect(observed.warnings).toContain(
+      'table inet vr6test has base chain fw on hook forward that belongs to a table with drop or reject rules: a drop there overrides what vr6_agent accepts',
+    );
+    expect((await vr(['nft', 'list', 'table', 'inet', 'vr6test'])).stdout).toContain('tcp dport 9 drop');
+    await vr(['nft', 'delete', 'table', 'inet', 'vr6test']);
   });
 
   it('restores its persisted state after a restart, before management answers', async () => {

@@ -139,3 +139,20 @@ describe('Reconciler on the in-memory host', () => {
     expectConverged(host, states().vpc!);
   });
 });
+
+describe('other tables on our hooks', () => {
+  it('warns about a base chain of another IPv6 table that has policy drop, and ignores IPv4', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    host.foreignChains = [
+      { family: 'inet', table: 'filter', name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'drop' },
+      { family: 'ip', table: 'v4', name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
+      { family: 'ip6', table: 'vr6_agent', name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
+    ];
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    const result = await reconciler.reconcile(states().isolated!);
+    expect(result.warnings).toEqual([
+      'table inet filter has base chain forward on hook forward that has policy drop: a drop there overrides what vr6_agent accepts',
+    ]);
+  });
+});
