@@ -1,16 +1,22 @@
 import { mkdir } from 'node:fs/promises';
-import pino from 'pino';
+import type { Logger } from 'pino';
 import { SystemHost } from '../host/system-host.js';
 import { AddressMonitor } from '../observe/address-monitor.js';
 import type { AgentConfig } from '../schema/agent-config.js';
+import { CONTROL_SOCKET_NAME } from '../schema/control-protocol.js';
 import { ManagementClient } from '../transport/management-client.js';
 import { Agent } from './agent.js';
 import { readAgentConfig } from './config-file.js';
-import { readWatchdogMs, SystemdNotifier } from './systemd-notify.js';
+import { readStatus, renderStatusLine, runControlCommand, type ControlContext, type ManagementLink } from './control-commands.js';
+import { ControlSocketServer } from './control-socket.js';
+import { sweepLeftoverMonitors } from './leftover-processes.js';
+import { createAgentLogger } from './logger.js';
+import { isLoopHealthy, readWatchdogMs, SystemdNotifier } from './systemd-notify.js';
 
 declare const VR6_AGENT_VERSION: string | undefined;
 const VERSION = typeof VR6_AGENT_VERSION === 'string' ? VR6_AGENT_VERSION : '0.0.0-dev';
 const DEFAULT_CONFIG = '/etc/vr6-agent/agent.json';
+const STATUS_REFRESH_MS = 1000;
 
 function parseArgs(argv: readonly string[]): { configPath: string } {
   const index = argv.indexOf('--config');
@@ -18,23 +24,29 @@ function parseArgs(argv: readonly string[]): { configPath: string } {
 }
 
 async function main(): Promise<void> {
+  const startedAt = new Date();
   const host = new SystemHost();
   const { configPath } = parseArgs(process.argv.slice(2));
-  const parsed = await readAgentConfig(host, configPath);
-  if (!parsed.ok) {
-    for (const error of parsed.errors) process.stderr.write(`vr6-agent: ${configPath}: ${error.path}: ${error.message}\n`);
+  const loaded = await readAgentConfig(host, configPath);
+  if (!loaded.ok) {
+    for (const error of loaded.errors) process.stderr.write(`vr6-agent: ${configPath}: ${error.path}: ${error.message}\n`);
     process.exit(2);
   }
-  const config = parsed.value;
-  // journald records the PID and host itself; every line names its component instead.
-  const root = pino({ level: config.logLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(1));
-  const log = root.child({ component: 'daemon' });
+  const { config, bootToken, bootKeys } = loaded.value;
+  const logger = createAgentLogger(config.logLevel);
+  const log = logger.root.child({ component: 'daemon' });
   await mkdir(config.paths.runtimeDir, { recursive: true, mode: 0o700 });
   await mkdir(config.paths.stateDir, { recursive: true, mode: 0o700 });
+  const swept = await sweepLeftoverMonitors(host);
+  if (swept.length > 0) log.info({ pids: swept }, 'ended address monitors left by an earlier agent');
 
   let client: ManagementClient | null = null;
-  const agent: Agent = new Agent({ host, config, log: root, version: VERSION, send: (message) => client?.send(message) ?? false });
-  if (config.management.urls.length > 0) client = await createClient(host, config, root, () => agent.hello());
+  const agent: Agent = new Agent({ host, config, log: logger.root, version: VERSION, send: (message) => client?.send(message) ?? false });
+  if (config.management.urls.length > 0) client = await createClient(host, config, bootToken, logger.root, () => agent.hello());
+  const management = trackManagement(client);
+  const watchdogMs = readWatchdogMs();
+  const context: ControlContext = { agent, config, bootKeys, logger, management, version: VERSION, startedAt, watchdogMs };
+  const control = new ControlSocketServer(`${config.paths.runtimeDir}/${CONTROL_SOCKET_NAME}`, (request) => runControlCommand(request, context), logger.root.child({ component: 'control' }));
   const notifier = new SystemdNotifier(host);
   const monitor = new AddressMonitor(
     config.commands.ip,
@@ -42,48 +54,89 @@ async function main(): Promise<void> {
     (code) => log.warn({ code }, 'ip monitor exited, restarting'),
   );
 
+  // Listen first: a second agent must fail here, before it touches the host.
+  await control.listen();
   monitor.start();
   await agent.start();
   client?.on('message', (message) => void agent.handleMessage(message));
   // The transport logs connects, disconnects and invalid frames itself.
   client?.on('connected', () => agent.onConnected());
   client?.start();
-  await notifier.notify({ READY: '1', STATUS: 'running' });
-  log.info({ version: VERSION, configPath }, 'started');
+  // READY=1 only now: the persisted state is applied and `vr6ctl` can connect.
+  let statusLine = renderStatusLine(readStatus(context));
+  await notifier.notify({ READY: '1', STATUS: statusLine });
+  log.info({ version: VERSION, configPath, bootParameterKeys: bootKeys, watchdogMs }, 'started');
 
   const resync = setInterval(() => agent.requestReconcile('resync'), config.resyncSeconds * 1000);
-  const watchdogMs = readWatchdogMs();
-  // WATCHDOG=1 only while the reconcile loop has run recently: a stuck loop must trip systemd.
-  const watchdog =
-    watchdogMs === null
-      ? null
-      : setInterval(() => {
-          if (Date.now() - agent.lastLoopAt < Math.max(watchdogMs, config.resyncSeconds * 2000)) void notifier.notify({ WATCHDOG: '1' });
-        }, watchdogMs / 2);
+  const statusTimer = notifier.isEnabled
+    ? setInterval(() => {
+        const next = renderStatusLine(readStatus(context));
+        if (next !== statusLine) void notifier.notify({ STATUS: (statusLine = next) });
+      }, STATUS_REFRESH_MS)
+    : null;
+  const watchdog = watchdogMs === null ? null : startWatchdog(agent, notifier, watchdogMs, config.resyncSeconds, log);
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping');
-    await notifier.notify({ STOPPING: '1' });
+    await notifier.notify({ STOPPING: '1', STATUS: 'stopping' });
     clearInterval(resync);
+    if (statusTimer) clearInterval(statusTimer);
     if (watchdog) clearInterval(watchdog);
     monitor.stop();
     agent.stop();
+    await control.close();
     await client?.stop();
     await agent.idle();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // `systemctl reload` means "reconcile now"; the config is read only at start.
+  process.on('SIGHUP', () => agent.requestReconcile('SIGHUP'));
+}
+
+/**
+ * WATCHDOG=1 twice per interval, but only while the reconcile loop has run
+ * recently: a stuck loop (a hung command, a deadlock) stops the pings and
+ * systemd restarts the agent.
+ */
+function startWatchdog(agent: Agent, notifier: SystemdNotifier, watchdogMs: number, resyncSeconds: number, log: Logger): NodeJS.Timeout {
+  let isStalled = false;
+  return setInterval(() => {
+    const isHealthy = isLoopHealthy(Date.now(), agent.lastLoopAt, watchdogMs, resyncSeconds);
+    if (isHealthy) void notifier.notify({ WATCHDOG: '1' });
+    else if (!isStalled) log.error({ lastLoopAt: new Date(agent.lastLoopAt).toISOString() }, 'reconcile loop is stalled, withholding the watchdog ping');
+    if (isHealthy && isStalled) log.info('reconcile loop recovered');
+    isStalled = !isHealthy;
+  }, watchdogMs / 2);
+}
+
+function trackManagement(client: ManagementClient | null): ManagementLink {
+  let url: string | null = null;
+  let lastDisconnect: string | null = null;
+  client?.on('connected', (connectedUrl) => void (url = connectedUrl));
+  client?.on('disconnected', (disconnect) => {
+    url = disconnect.url;
+    lastDisconnect = `${disconnect.kind}${disconnect.detail ? `: ${disconnect.detail}` : ''}`;
+  });
+  return {
+    isConfigured: client !== null,
+    isConnected: () => client?.isConnected ?? false,
+    url: () => url,
+    lastDisconnect: () => lastDisconnect,
+  };
 }
 
 async function createClient(
   host: SystemHost,
   config: AgentConfig,
-  log: pino.Logger,
+  bootToken: string | undefined,
+  log: Logger,
   hello: () => ReturnType<Agent['hello']>,
 ): Promise<ManagementClient> {
   const m = config.management;
-  const token = m.tokenFile ? (await host.readFile(m.tokenFile))?.trim() : undefined;
+  // The boot parameter wins: the management server sets it per VR.
+  const token = bootToken ?? (m.tokenFile ? (await host.readFile(m.tokenFile))?.trim() : undefined);
   const ca = m.caFile ? ((await host.readFile(m.caFile)) ?? undefined) : undefined;
   return new ManagementClient({
     urls: m.urls,

@@ -4,10 +4,16 @@ import { Identifier } from './fields.js';
 /**
  * The agent's own configuration (/etc/vr6-agent/agent.json): where to find the
  * management server, where to keep files, and how often to resync. Paths are
- * absolute; every default suits a Debian 12 VR.
+ * absolute; every default suits a Debian 12 VR. The control socket is
+ * `<paths.runtimeDir>/control.sock`.
  */
 
 const AbsolutePath = z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' });
+
+/** The pino levels an operator may choose, least to most verbose. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export const LogLevel = z.enum(LOG_LEVELS);
+export type LogLevel = z.output<typeof LogLevel>;
 
 const ManagementUrl = z.string().regex(/^(wss?):\/\/[^\s]+$/, { message: 'must be a ws:// or wss:// URL' });
 
@@ -41,7 +47,13 @@ export const AgentConfig = z.strictObject({
       rdisc6: z.string().default('rdisc6'),
     })
     .prefault({}),
+  bootParameters: z
+    .strictObject({
+      file: AbsolutePath.default('/var/cache/cloud/cmdline').meta({ description: "CloudStack's boot parameters (key=value words)" }),
+      isEnabled: z.boolean().default(true).meta({ description: 'false ignores the file; docs/operations.md lists the keys read' }),
+    })
+    .prefault({}),
   resyncSeconds: z.number().min(1).max(86400).default(60),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  logLevel: LogLevel.default('info'),
 });
 export type AgentConfig = z.output<typeof AgentConfig>;
