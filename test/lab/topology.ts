@@ -11,6 +11,16 @@ export const GUEST_BLOCK = '2001:db8:200::/48';
 export const TIER1 = '2001:db8:200:1::/64';
 /** The second guest tier's /64 (VR eth3 ↔ g2). */
 export const TIER2 = '2001:db8:200:2::/64';
+/** The third guest tier's /64 (VR eth4 ↔ g3), built only with `tiers: 3`. */
+export const TIER3 = '2001:db8:200:3::/64';
+/** The /64 of the link from the upstream (up1) to the far host, built only with `farHost`. */
+export const FAR_LINK = '2001:db8:fe::/64';
+/** The upstream's address on the far link. */
+export const FAR_GATEWAY = '2001:db8:fe::1';
+/** The far host: an "internet host" one hop behind the upstream, across a link the upstream sends at most 1280 bytes into. */
+export const FAR_HOST = '2001:db8:fe::2';
+/** The MTU of the upstream's end of the far link: the IPv6 minimum (RFC 8200 §5), so the upstream sends packet-too-big. */
+export const FAR_LINK_MTU = 1280;
 /** The upstream router's own address on the public link (up0). */
 export const UPSTREAM_ADDRESS = '2001:db8:100::1';
 /** A reachable "internet host": a /128 on the upstream's loopback. */
@@ -34,10 +44,39 @@ export const IF = {
   guest: 'eth0',
 } as const;
 
-/** What to leave out of the topology when a test wants a smaller one. Both default to true. */
+/**
+ * Short names of the namespaces only some topologies have (kept out of {@link NS}, whose every
+ * entry the default topology builds): the third tier's guest and the far host.
+ */
+export const OPTIONAL_NS = { g3: 'g3', far: 'far' } as const;
+
+/** Interface names that exist only in some topologies. */
+export const OPTIONAL_IF = { vrTier3: 'eth4', upstreamFar: 'up1', far: 'eth0' } as const;
+
+/** One guest tier of the topology: its guest namespace, the VR's interface to it, and the /64 the tests give it. */
+export interface GuestTier {
+  readonly ns: string;
+  readonly vrInterface: string;
+  readonly prefix: string;
+}
+
+/** Every tier the topology can build, in order; `tiers: n` builds the first n. */
+export const GUEST_TIERS: readonly GuestTier[] = [
+  { ns: NS.g1, vrInterface: IF.vrTier1, prefix: TIER1 },
+  { ns: NS.g2, vrInterface: IF.vrTier2, prefix: TIER2 },
+  { ns: OPTIONAL_NS.g3, vrInterface: OPTIONAL_IF.vrTier3, prefix: TIER3 },
+];
+
+/**
+ * What to leave out of, or add to, the topology. `upstreamRadvd` and `guests` default to true;
+ * `tiers` (how many guest tiers, when there are guests) to 2; `farHost` to false.
+ */
 export interface TopologyOptions {
   upstreamRadvd?: boolean;
   guests?: boolean;
+  tiers?: 1 | 2 | 3;
+  /** Adds the far host behind the upstream, on a link whose upstream end has MTU {@link FAR_LINK_MTU}. */
+  farHost?: boolean;
 }
 
 /** Handles to a built topology. Namespace fields are short names; `radvd` exists only when it was asked for. */
@@ -46,8 +85,10 @@ export interface Topology {
   upstream: string;
   vr: string;
   mgmt: string;
-  /** `['g1', 'g2']`, or empty when built without guests. */
+  /** `['g1', 'g2']`, or empty when built without guests; `tiers` changes the count. */
   guests: readonly string[];
+  /** The far host's short namespace name, when built with `farHost`. */
+  far?: string;
   radvd: LabProcess | undefined;
   radvdPidFile: string | undefined;
   /** Wall time of the build, for reports. */
@@ -82,23 +123,24 @@ export function renderUpstreamRadvdConf(): string {
 export async function buildTopology(lab: Lab, options: TopologyOptions = {}): Promise<Topology> {
   const startedAt = Date.now();
   const withGuests = options.guests ?? true;
-  const guests = withGuests ? [NS.g1, NS.g2] : [];
-  for (const ns of [NS.upstream, NS.vr, NS.mgmt, ...guests]) await lab.addNamespace(ns);
+  const tiers = withGuests ? GUEST_TIERS.slice(0, options.tiers ?? 2) : [];
+  const guests = tiers.map((tier) => tier.ns);
+  const far = options.farHost === true ? [OPTIONAL_NS.far] : [];
+  for (const ns of [NS.upstream, NS.vr, NS.mgmt, ...guests, ...far]) await lab.addNamespace(ns);
   await buildControlLink(lab);
   await buildPublicLink(lab);
-  if (withGuests) {
-    await lab.addLink(NS.vr, IF.vrTier1, NS.g1, IF.guest);
-    await lab.addLink(NS.vr, IF.vrTier2, NS.g2, IF.guest);
-  }
+  for (const tier of tiers) await lab.addLink(NS.vr, tier.vrInterface, tier.ns, IF.guest);
+  if (far.length > 0) await buildFarLink(lab);
   let radvd: { proc: LabProcess; pidFile: string } | undefined;
   if (options.upstreamRadvd ?? true) radvd = await startUpstreamRadvd(lab);
-  await Promise.all([NS.upstream, NS.vr, NS.mgmt, ...guests].map((ns) => waitForDadEverywhere(lab, ns)));
+  await Promise.all([NS.upstream, NS.vr, NS.mgmt, ...guests, ...far].map((ns) => waitForDadEverywhere(lab, ns)));
   return {
     lab,
     upstream: NS.upstream,
     vr: NS.vr,
     mgmt: NS.mgmt,
     guests,
+    ...(far.length > 0 ? { far: OPTIONAL_NS.far } : {}),
     radvd: radvd?.proc,
     radvdPidFile: radvd?.pidFile,
     buildMs: Date.now() - startedAt,
@@ -141,6 +183,22 @@ async function buildPublicLink(lab: Lab): Promise<void> {
   await lab.exec(NS.upstream, ['ip', '-6', 'addr', 'add', `${INTERNET_HOST}/128`, 'dev', 'lo']);
   await lab.setLinkUp(NS.upstream, IF.upstream);
   await lab.setLinkUp(NS.vr, IF.vrPublic);
+}
+
+/**
+ * upstream up1 (MTU 1280) ↔ far eth0 (MTU 1500). The far end keeps 1500 on purpose: it then
+ * announces a TCP MSS of 1440 (RFC 9293 §3.7.1), so a guest's full-sized segments reach the
+ * upstream, which cannot forward them into up1 and answers packet-too-big (RFC 8201 §4).
+ */
+async function buildFarLink(lab: Lab): Promise<void> {
+  const { far } = OPTIONAL_NS;
+  await lab.addLink(NS.upstream, OPTIONAL_IF.upstreamFar, far, OPTIONAL_IF.far, { up: false });
+  await lab.exec(NS.upstream, ['ip', 'link', 'set', OPTIONAL_IF.upstreamFar, 'mtu', String(FAR_LINK_MTU)]);
+  await lab.sysctl(far, `net.ipv6.conf.${OPTIONAL_IF.far}.accept_ra`, 0);
+  await lab.exec(NS.upstream, ['ip', '-6', 'addr', 'add', `${FAR_GATEWAY}/64`, 'dev', OPTIONAL_IF.upstreamFar, 'nodad']);
+  await lab.exec(far, ['ip', '-6', 'addr', 'add', `${FAR_HOST}/64`, 'dev', OPTIONAL_IF.far, 'nodad']);
+  await Promise.all([lab.setLinkUp(NS.upstream, OPTIONAL_IF.upstreamFar), lab.setLinkUp(far, OPTIONAL_IF.far)]);
+  await lab.exec(far, ['ip', '-6', 'route', 'add', 'default', 'via', FAR_GATEWAY, 'dev', OPTIONAL_IF.far]);
 }
 
 async function startUpstreamRadvd(lab: Lab): Promise<{ proc: LabProcess; pidFile: string }> {
