@@ -1,6 +1,8 @@
+import { digestText } from '../render/digest.js';
+
 /** The agent's table as nft lists it. */
 export interface ObservedRuleset {
-  /** Per chain, its definition and rules as normalised text: handles and counter values removed. */
+  /** Per chain, a digest of its definition and rules, handles and counter values left out. */
   readonly chains: ReadonlyMap<string, string>;
   /** Named counters and their values. */
   readonly counters: ReadonlyMap<string, { readonly packets: number; readonly bytes: number }>;
@@ -28,7 +30,7 @@ export function parseRulesetListing(json: unknown): ObservedRuleset {
       counters.set(counter.name, { packets: Number(counter.packets) || 0, bytes: Number(counter.bytes) || 0 });
     }
   }
-  const chains = new Map([...parts].map(([name, list]) => [name, JSON.stringify(list, withoutVolatile)]));
+  const chains = new Map([...parts].map(([name, list]) => [name, digestText(JSON.stringify(list, withoutVolatile))]));
   return { chains, counters };
 }
 

@@ -4,6 +4,7 @@ import type { Host } from '../host/host.js';
 import { readForeignTableWarnings } from '../observe/foreign-tables.js';
 import { readObservedHost, readRuleset } from '../observe/read-host.js';
 import { planSteps, type Ledger, type Plan } from '../plan/plan.js';
+import type { RulesetMemory } from '../plan/ruleset-plan.js';
 import { COMPONENTS, componentOf, describeStep, type Component, type Step } from '../plan/steps.js';
 import { renderHost, type OwnedAddress, type RenderedHost } from '../render/host-facts.js';
 import type { AgentConfig } from '../schema/agent-config.js';
@@ -27,6 +28,8 @@ export interface ReconcileResult {
 
 const MAX_PASSES = 3;
 const OWNED_FILE = 'owned-addresses.json';
+// In the runtime directory: it is gone after a reboot, exactly when the table is.
+const RULESET_MEMORY_FILE = 'ruleset-memory.json';
 
 /**
  * Drives the host towards a desired state: render, observe, plan, apply,
@@ -44,11 +47,15 @@ export class Reconciler {
     private readonly log: Logger,
   ) {}
 
-  /** Loads the persisted sweep list; call once before the first reconcile. */
+  /**
+   * Loads what earlier runs left: the sweep list, and the memory of the last
+   * ruleset load, so a restarted agent updates the table chain by chain and
+   * keeps its counters. Call once before the first reconcile.
+   */
   async load(): Promise<void> {
-    const text = await this.host.readFile(this.ownedPath());
-    const owned = parseOwned(text);
-    this.ledger = { ...this.ledger, ownedAddresses: owned };
+    const owned = parseOwned(await this.host.readFile(this.ownedPath()));
+    const ruleset = parseRulesetMemory(await this.host.readFile(this.rulesetMemoryPath()));
+    this.ledger = { ...this.ledger, ownedAddresses: owned, ruleset };
   }
 
   /** Plans without applying: the dry run behind `vr6ctl plan`. */
@@ -130,6 +137,8 @@ export class Reconciler {
       // Listed right after the load, so that a later difference is someone else's edit.
       const listed = (await readRuleset(this.host, this.config))?.chains ?? new Map<string, string>();
       this.ledger = { ...this.ledger, ruleset: { rendered: rendered.chainFingerprints, listed } };
+      const memory = { rendered: Object.fromEntries(rendered.chainFingerprints), listed: Object.fromEntries(listed) };
+      await this.host.writeFileAtomic(this.rulesetMemoryPath(), `${JSON.stringify(memory)}\n`, 0o600);
     } else if (step.kind === 'startRadvd' || step.kind === 'reloadRadvd') {
       this.ledger = { ...this.ledger, radvdLoaded: rendered.radvdConf };
     } else if (step.kind === 'stopRadvd') {
@@ -155,6 +164,21 @@ export class Reconciler {
 
   private ownedPath(): string {
     return `${this.config.paths.stateDir}/${OWNED_FILE}`;
+  }
+
+  private rulesetMemoryPath(): string {
+    return `${this.config.paths.runtimeDir}/${RULESET_MEMORY_FILE}`;
+  }
+}
+
+function parseRulesetMemory(text: string | null): RulesetMemory | null {
+  try {
+    const value = JSON.parse(text ?? 'null') as { rendered?: unknown; listed?: unknown } | null;
+    const asMap = (record: unknown) =>
+      new Map(Object.entries(record && typeof record === 'object' ? record : {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    return value === null ? null : { rendered: asMap(value.rendered), listed: asMap(value.listed) };
+  } catch {
+    return null;
   }
 }
 

@@ -10,6 +10,7 @@ import {
   renderValueOrSet,
   type NftRule,
 } from './ruleset-expr.js';
+import { digestText } from './digest.js';
 import { egressChainName, ingressChainName, renderAclPolicy, renderIsolatedPolicy } from './ruleset-policy.js';
 
 export type {
@@ -284,9 +285,9 @@ export function renderRulesetUpdateDocument(ruleset: NftRuleset, change: Ruleset
   };
 }
 
-/** What a chain's rendered content is, as text: equal text, equal chain. */
+/** A digest of a chain's rendered content: equal digests, equal chains. */
 export function renderChainFingerprint(chain: NftChain): string {
-  return JSON.stringify(chain);
+  return digestText(JSON.stringify(chain));
 }
 
 function objectRef(name: string): ObjectRef {

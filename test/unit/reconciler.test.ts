@@ -156,3 +156,22 @@ describe('other tables on our hooks', () => {
     ]);
   });
 });
+
+describe('a restarted agent and its table', () => {
+  it('updates chain by chain from the persisted memory, keeping untouched chains and counters', async () => {
+    const all = states();
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const first = new Reconciler(host, config, silent);
+    await first.load();
+    await first.reconcile(all.vpc!);
+    host.table!.counters.set('usage_egress_eth2', { packets: 7, bytes: 700 });
+    const restarted = new Reconciler(host, config, silent);
+    await restarted.load();
+    const changed = vpcInput();
+    changed.aclLists[1].items = [{ number: 5, action: 'allow', direction: 'ingress', protocol: 'udp', ports: { start: 53, end: 53 } }];
+    const result = await restarted.reconcile(DesiredState.parse(changed));
+    // A restarted agent SIGHUPs a running radvd once, since it cannot know what that radvd read.
+    expect(result.applied).toEqual([expect.stringMatching(/^updateRuleset ingress_eth3 \(/), 'reloadRadvd pid 1000']);
+    expect(host.table!.counters.get('usage_egress_eth2')).toEqual({ packets: 7, bytes: 700 });
+  });
+});
