@@ -122,15 +122,21 @@ export function renderForwardIcmpRules(): NftRule[] {
 }
 
 /**
- * The start of the input chain: loopback, established, the ICMPv6 types
- * conntrack calls invalid (accepted or dropped by name), invalid, then the
- * rest of the §4.4 baseline.
- * `iif` (index) rather than `iifname` is fine for lo, which exists in every
- * namespace before any rule is loaded.
+ * `iif lo accept`, the first rule of the input chain. `iif` (index) rather
+ * than `iifname` is fine for lo, which exists in every namespace before any
+ * rule is loaded.
+ */
+export function renderLoopbackRule(): NftRule {
+  return { expr: [renderMetaMatch('iif', 'lo'), ACCEPT] };
+}
+
+/**
+ * The input chain after loopback and anti-spoofing: established, the ICMPv6
+ * types conntrack calls invalid (accepted or dropped by name), invalid, then
+ * the rest of the §4.4 baseline.
  */
 export function renderInputBaselineRules(): NftRule[] {
   return [
-    { expr: [renderMetaMatch('iif', 'lo'), ACCEPT] },
     renderEstablishedRule(),
     renderUntrackableIcmpRule(),
     renderRedirectDropRule(),

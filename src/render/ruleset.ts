@@ -1,5 +1,6 @@
 import type { DesiredState, GuestNetwork } from '../schema/desired-state.js';
-import { renderConntrackRules, renderForwardIcmpRules, renderInputBaselineRules } from './ruleset-baseline.js';
+import type { Ipv6Prefix } from '../schema/ipv6.js';
+import { renderConntrackRules, renderForwardIcmpRules, renderInputBaselineRules, renderLoopbackRule } from './ruleset-baseline.js';
 import {
   ACCEPT,
   COUNTED_DROP,
@@ -105,7 +106,11 @@ export function renderRuleset(state: DesiredState): NftRuleset {
   return {
     counters: networks.flatMap((network) => [usageCounterName(network.interface, 'egress'), usageCounterName(network.interface, 'ingress')]),
     chains: [
-      { name: 'input', base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' }, rules: renderInputRules(networks) },
+      {
+        name: 'input',
+        base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
+        rules: renderInputRules(state.public.interface, networks),
+      },
       {
         name: 'forward',
         base: { type: 'filter', hook: 'forward', prio: 0, policy: 'drop' },
@@ -121,9 +126,22 @@ export function renderRuleset(state: DesiredState): NftRuleset {
  * guest interfaces that enable them and nowhere else. Anything not accepted
  * by then, the public side's new connections included, meets the drop policy.
  */
-function renderInputRules(networks: readonly GuestNetwork[]): NftRule[] {
-  return [...renderInputBaselineRules(), ...networks.flatMap(renderServiceRules)];
+function renderInputRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
+  return [
+    renderLoopbackRule(),
+    // The VR answers what it accepts, so a forged source would make it reflect
+    // replies at the victim (shared/ICMPV6-POLICY.md, anti-spoofing). ND and
+    // MLD come from link-local sources, DAD probes from :: (RFC 4862 §5.4.2).
+    ...renderAntiSpoofingRules(publicInterface, networks, LINK_SOURCES),
+    ...renderInputBaselineRules(),
+    ...networks.flatMap(renderServiceRules),
+  ];
 }
+
+const LINK_SOURCES = [
+  { address: 'fe80::', length: 10 },
+  { address: '::', length: 128 },
+] as const;
 
 /** `iifname "<if>" <tcp|udp> dport <ports> accept`, one rule per protocol. */
 function renderServiceRules(network: GuestNetwork): NftRule[] {
@@ -165,11 +183,15 @@ function renderForwardRules(publicInterface: string, networks: readonly GuestNet
  * forwards those (RFC 4291 §2.5.6, §2.5.2), and the kernel does not. `iifname` matches by name, so the
  * rule loads before the interface exists.
  */
-function renderAntiSpoofingRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
+function renderAntiSpoofingRules(
+  publicInterface: string,
+  networks: readonly GuestNetwork[],
+  linkSources: readonly Ipv6Prefix[] = [],
+): NftRule[] {
   const fromGuests = networks.map((network) => ({
     expr: [
       renderMetaMatch('iifname', network.interface),
-      ...renderAddressMatch('saddr', [network.prefix, ...network.routedPrefixes], '!='),
+      ...renderAddressMatch('saddr', [network.prefix, ...network.routedPrefixes, ...linkSources], '!='),
       ...COUNTED_DROP,
     ],
     comment: `anti-spoofing network ${network.id}`,

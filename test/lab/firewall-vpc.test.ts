@@ -157,14 +157,12 @@ describeLab('VPC firewall with packets', () => {
   });
 
   // BUG (renderer, input chain): anti-spoofing exists only in the forward chain.
-  // A guest that forges a source and sends to one of the VR's own addresses is
-  // accepted by input ("rfc4890 4.4.1: echo", and likewise any vr service), and
-  // the VR's answer goes to the forged source: web forges 2001:db8:ffff::1,
-  // pings its gateway 2001:db8:200:1::1, and the upstream receives an echo
-  // reply from 2001:db8:200:1::1. ICMPV6-POLICY.md: "a packet from a guest
-  // interface must have its source in that network's prefix, or be link-local
-  // for ND/MLD, or :: for DAD" — which only input can mean.
-  it.fails('BUG input anti-spoofing: the VR does not answer a guest that forges its source (reflection)', async () => {
+  // A guest that forges a source and sends to one of the VR's own addresses
+  // must not make the VR reflect its answer at the forged source: web forges
+  // 2001:db8:ffff::1 and pings its gateway; the upstream must see no reply.
+  // ICMPV6-POLICY.md: "a packet from a guest interface must have its source in
+  // that network's prefix, or be link-local for ND/MLD, or :: for DAD".
+  it('input anti-spoofing: the VR does not answer a guest that forges its source (no reflection)', async () => {
     const forged = INTERNET_HOST;
     const gateway = '2001:db8:200:1::1';
     await fw.lab.exec(web, ['ip', '-6', 'addr', 'add', `${forged}/128`, 'dev', IF.guest, 'nodad']);
@@ -178,9 +176,9 @@ describeLab('VPC firewall with packets', () => {
     }
   });
 
-  // BUG (same root cause): from the public side, a packet claiming a guest's
-  // address and sent to the VR's public address is answered into the tier.
-  it.fails('BUG input anti-spoofing: the VR does not answer upstream packets that claim a guest source (reflection)', async () => {
+  // From the public side, a packet claiming a guest's address and sent to the
+  // VR's public address must not be answered into the tier.
+  it('input anti-spoofing: the VR does not answer upstream packets that claim a guest source (no reflection)', async () => {
     const forged = address(app);
     await fw.lab.exec(NS.upstream, ['ip', '-6', 'addr', 'add', `${forged}/128`, 'dev', 'lo']);
     await addSourceCapture(fw.lab, app, [fw.publicAddress]);

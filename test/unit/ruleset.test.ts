@@ -499,3 +499,27 @@ describe("the VR's own services and routed prefixes", () => {
     expect(forward(withServices, { ...fromRouted, iif: 'eth1', oif: 'eth3', ct: 'established' })).toBe('drop');
   });
 });
+
+describe('anti-spoofing on input', () => {
+  const ruleset = renderRuleset(isolatedState());
+  const toVr = (iif: string, saddr: string, extra: Partial<Packet> = {}): Packet => ({
+    iif,
+    saddr,
+    daddr: '2001:db8:1:1::1',
+    proto: 'ipv6-icmp',
+    icmpType: 128,
+    ...extra,
+  });
+
+  it('drops what a guest sends to the VR from a forged source, so the VR reflects nothing', () => {
+    expect(input(ruleset, toVr('eth2', GUEST_A))).toBe('accept');
+    expect(input(ruleset, toVr('eth2', UPSTREAM_HOST))).toBe('drop');
+    expect(input(ruleset, toVr('eth1', GUEST_A))).toBe('drop');
+    expect(input(ruleset, toVr('eth1', UPSTREAM_HOST))).toBe('accept');
+  });
+
+  it('lets ND from link-local sources and DAD from :: through', () => {
+    expect(input(ruleset, toVr('eth2', 'fe80::5', { icmpType: 135, hoplimit: 255, daddr: 'ff02::1:ff00:1' }))).toBe('accept');
+    expect(input(ruleset, toVr('eth2', '::', { icmpType: 135, hoplimit: 255, daddr: 'ff02::1:ff00:1' }))).toBe('accept');
+  });
+});
