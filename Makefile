@@ -2,7 +2,7 @@
 # Both install what they need on a fresh Debian 12 (as root) and are idempotent.
 
 SHELL := /bin/bash
-APT_PACKAGES := nftables radvd iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl
+APT_PACKAGES := nftables radvd iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl systemd python3
 NPM_STAMP := node_modules/.vr6-installed
 
 .PHONY: all deps build test test-unit lab schema clean
@@ -43,3 +43,56 @@ schema: $(NPM_STAMP)
 
 clean:
 	rm -rf dist
+
+## ---- packaging: the Debian package and its proof under systemd (docs/operations.md) ----
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+DEB_STAGE = dist/deb/vr6-agent-$(DEB_VERSION)
+DEB_FILE = dist/deb/vr6-agent_$(DEB_VERSION)_all.deb
+DEB_BUILD_PACKAGES := dpkg-dev debhelper devscripts lintian fakeroot
+PACKAGE_TEST_PACKAGES := debootstrap systemd-container python3
+
+# Installs the Debian packages named in $(1) that are missing; does nothing when all are there.
+define apt_install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+.PHONY: deb deb-deps lintian test-package test-package-deps
+
+deb-deps:
+	$(call apt_install_missing,$(DEB_BUILD_PACKAGES))
+
+## deb: dist/deb/vr6-agent_<version>_all.deb from a staged copy of the tree (dpkg-buildpackage -us -uc -b), then lintian.
+deb: deb-deps build
+	rm -rf dist/deb
+	mkdir -p $(DEB_STAGE)/dist $(DEB_STAGE)/docs
+	cp -a debian systemd README.md $(DEB_STAGE)/
+	cp docs/*.md $(DEB_STAGE)/docs/
+	cp dist/vr6-agent.js dist/vr6ctl.js $(DEB_STAGE)/dist/
+	cd $(DEB_STAGE) && dpkg-buildpackage -us -uc -b
+	@$(MAKE) --no-print-directory lintian
+	@echo "built $(DEB_FILE)"
+
+## lintian: the built package's lintian report; errors fail (docs/operations.md explains each remaining tag).
+lintian: deb-deps
+	lintian --fail-on error --info --display-info $(DEB_FILE)
+
+test-package-deps:
+	$(call apt_install_missing,$(PACKAGE_TEST_PACKAGES))
+
+## test-package: boots the .deb in a Debian 12 container under systemd (debootstrap rootfs cached in /var/cache/vr6-agent-test).
+test-package: deb test-package-deps
+	npx esbuild test/package/main.ts --bundle --platform=node --target=node18 --format=cjs --log-level=warning --outfile=dist/test-package.js
+	node dist/test-package.js $(DEB_FILE)
+
+## ---- bench: the firewall benchmark of issue 3 (bench/README.md) ----
+
+## bench: root; runs in a throwaway network namespace of its own; about 4 minutes. BENCH_ARGS="--runs 3" etc.
+.PHONY: bench
+bench: deps
+	@[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time; }
+	node bench/build.mjs
+	node_modules/.bin/node dist/bench/firewall-bench.cjs $(BENCH_ARGS)

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import type { Host } from '../host/host.js';
 
 /** The argv tail of the agent's own address monitor (observe/address-monitor.ts). */
@@ -14,25 +15,38 @@ export function isLeftoverMonitor(argv: readonly string[] | null): boolean {
   return /(^|\/)ip$/.test(argv[0] ?? '') && MONITOR_ARGS.every((arg, index) => argv[index + 1] === arg);
 }
 
-/** The service's cgroup from /proc/self/cgroup (cgroup v2: "0::/system.slice/x.service"); null when not a systemd service. */
+/**
+ * The service's cgroup from /proc/self/cgroup: the unified line
+ * ("0::/system.slice/x.service") or, on a legacy hierarchy, systemd's named
+ * one; null when this process is not in a systemd service.
+ */
 export function parseServiceCgroup(text: string): string | null {
-  const line = text.split('\n').find((entry) => entry.startsWith('0::'));
-  const path = line?.slice(3).trim();
+  const lines = text.split('\n');
+  const line = lines.find((entry) => entry.startsWith('0::')) ?? lines.find((entry) => /^\d+:name=systemd:/.test(entry));
+  const path = line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1).trim();
   return path !== undefined && path.endsWith('.service') ? path : null;
+}
+
+/** The PIDs in /proc. */
+export function readProcPids(): number[] {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
 }
 
 /**
  * Ends (SIGTERM, by PID) the address monitors an earlier agent left in this
- * service's cgroup; returns their PIDs. Outside a systemd service it does
- * nothing: another cgroup may hold someone else's `ip monitor`.
+ * service's cgroup; returns their PIDs. A process counts as in the cgroup
+ * when its /proc/PID/cgroup reads exactly like ours, which holds on unified
+ * and hybrid hierarchies alike. Outside a systemd service it does nothing:
+ * another cgroup may hold someone else's `ip monitor`.
  */
-export async function sweepLeftoverMonitors(host: Host, selfPid = process.pid): Promise<number[]> {
-  const cgroup = parseServiceCgroup((await host.readFile('/proc/self/cgroup')) ?? '');
-  if (cgroup === null) return [];
-  const procs = (await host.readFile(`/sys/fs/cgroup${cgroup}/cgroup.procs`)) ?? '';
-  const pids = procs.split('\n').filter((word) => /^\d+$/.test(word)).map(Number).filter((pid) => pid !== selfPid);
+export async function sweepLeftoverMonitors(host: Host, selfPid = process.pid, listPids: () => number[] = readProcPids): Promise<number[]> {
+  const own = (await host.readFile('/proc/self/cgroup')) ?? '';
+  if (parseServiceCgroup(own) === null) return [];
   const swept: number[] = [];
-  for (const pid of pids) {
+  for (const pid of listPids()) {
+    if (pid === selfPid) continue;
+    const cgroup = await host.readFile(`/proc/${pid}/cgroup`).catch(() => null);
+    if (cgroup !== own) continue;
     if (isLeftoverMonitor(await host.readCommandLine(pid)) && host.signal(pid, 'SIGTERM')) swept.push(pid);
   }
   return swept;

@@ -53,28 +53,34 @@ describe('leftover address monitors', () => {
     expect(isLeftoverMonitor(null)).toBe(false);
   });
 
-  it('reads the service cgroup from cgroup v2, and nothing outside a service', () => {
+  it('reads the service cgroup from a unified or hybrid hierarchy, and nothing outside a service', () => {
     expect(parseServiceCgroup('0::/system.slice/vr6-agent.service\n')).toBe('/system.slice/vr6-agent.service');
+    expect(parseServiceCgroup('9:name=systemd:/system.slice/vr6-agent.service\n8:pids:/\n0::/system.slice/vr6-agent.service\n')).toBe('/system.slice/vr6-agent.service');
+    expect(parseServiceCgroup('1:name=systemd:/system.slice/vr6-agent.service\n2:pids:/\n')).toBe('/system.slice/vr6-agent.service');
     expect(parseServiceCgroup('0::/user.slice/session-1.scope\n')).toBeNull();
     expect(parseServiceCgroup('')).toBeNull();
   });
 
   it("ends an earlier agent's monitor in the service cgroup and leaves radvd and itself running", async () => {
     const host = new MemoryHost();
-    host.files.set('/proc/self/cgroup', '0::/system.slice/vr6-agent.service\n');
-    host.files.set('/sys/fs/cgroup/system.slice/vr6-agent.service/cgroup.procs', '100\n200\n300\n');
+    const service = '9:name=systemd:/system.slice/vr6-agent.service\n0::/system.slice/vr6-agent.service\n';
+    host.files.set('/proc/self/cgroup', service);
+    for (const pid of [100, 200, 300]) host.files.set(`/proc/${pid}/cgroup`, service);
+    host.files.set('/proc/400/cgroup', '0::/system.slice/other.service\n');
     host.processes.set(100, { argv: ['/usr/bin/node', '/usr/lib/vr6-agent/vr6-agent.js'], hangups: 0 });
     host.processes.set(200, { argv: ['ip', '-o', 'monitor', 'address', 'link'], hangups: 0 });
     host.processes.set(300, { argv: ['radvd', '-C', '/run/vr6-agent/radvd.conf', '-p', '/run/vr6-agent/radvd.pid'], hangups: 0 });
-    expect(await sweepLeftoverMonitors(host, 100)).toEqual([200]);
-    expect([...host.processes.keys()]).toEqual([100, 300]);
+    host.processes.set(400, { argv: ['ip', '-o', 'monitor', 'address', 'link'], hangups: 0 });
+    expect(await sweepLeftoverMonitors(host, 100, () => [1, 100, 200, 300, 400])).toEqual([200]);
+    expect([...host.processes.keys()]).toEqual([100, 300, 400]);
   });
 
   it('touches nothing when not run as a systemd service', async () => {
     const host = new MemoryHost();
     host.files.set('/proc/self/cgroup', '0::/user.slice/session-1.scope\n');
+    host.files.set('/proc/200/cgroup', '0::/user.slice/session-1.scope\n');
     host.processes.set(200, { argv: ['ip', '-o', 'monitor', 'address', 'link'], hangups: 0 });
-    expect(await sweepLeftoverMonitors(host, 100)).toEqual([]);
+    expect(await sweepLeftoverMonitors(host, 100, () => [200])).toEqual([]);
     expect([...host.processes.keys()]).toEqual([200]);
   });
 });
