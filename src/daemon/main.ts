@@ -78,10 +78,11 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping');
-    await notifier.notify({ STOPPING: '1', STATUS: 'stopping' });
+    // Timers first: STOPPING=1 must be the last message systemd gets.
     clearInterval(resync);
     if (statusTimer) clearInterval(statusTimer);
     if (watchdog) clearInterval(watchdog);
+    await notifier.notify({ STOPPING: '1', STATUS: 'stopping' });
     monitor.stop();
     agent.stop();
     await control.close();
