@@ -115,6 +115,7 @@ async function runScenario(run: Run, debPath: string): Promise<void> {
   await checkManagement(lab, container, sim);
   await checkRestarts(lab, container);
   await checkJournal(container);
+  await checkUpgradeAndRemoval(container, basename(debPath));
 }
 
 interface Simulator {
@@ -243,7 +244,10 @@ async function checkManagement(lab: Lab, container: Container, sim: Simulator): 
   });
   await check('radvd started by the agent advertises: a guest configures itself by SLAAC', async () => {
     const address = await waitForSlaacAddress(lab, NS.g1, IF.guest, TIER1, 20_000);
-    return `${NS.g1} ${address.address}`;
+    // radvd logs to syslog (-m syslog): /dev/log must still reach journald inside the unit's sandbox.
+    const radvdLog = await container.read(['journalctl', '-t', 'radvd', '--no-pager', '-o', 'cat']);
+    if (!/started/.test(radvdLog)) throw new Error(`no radvd lines in the journal: ${radvdLog}`);
+    return `${NS.g1} ${address.address}; radvd: ${radvdLog.split('\n')[0]}`;
   });
   await check('STATUS= shows the generation, the management link and the public address', async () => {
     const status = await waitFor(
@@ -327,6 +331,32 @@ async function checkJournal(container: Container): Promise<void> {
     const everything = await container.read(['journalctl', '--no-pager', '-o', 'cat']);
     if (everything.includes(TOKEN) || raw.includes(TOKEN)) throw new Error('the token appears in the journal');
     return `${lines.length} JSON lines from ${[...components].join(', ')}`;
+  });
+}
+
+async function checkUpgradeAndRemoval(container: Container, debName: string): Promise<void> {
+  await check('reinstalling (an upgrade) restarts the agent and keeps radvd', async () => {
+    const before = await container.unitProperties(UNIT, ['MainPID']);
+    const radvd = await radvdPid(container);
+    await container.exec(['dpkg', '-i', `/mnt/vr6-deb/${debName}`], { timeoutMs: 120_000 });
+    const after = await waitForActive(container, 30_000);
+    if (after.MainPID === before.MainPID) throw new Error('the agent was not restarted');
+    if ((await radvdPid(container)) !== radvd) throw new Error('radvd was replaced');
+    await container.exec(['kill', '-0', String(radvd)]);
+    return `pid ${before.MainPID} -> ${after.MainPID}; radvd ${radvd} kept`;
+  });
+  await check('dpkg --purge stops the agent and its radvd and removes its state', async () => {
+    const radvd = await radvdPid(container);
+    await container.exec(['dpkg', '--purge', 'vr6-agent'], { timeoutMs: 120_000 });
+    const state = await container.read(['systemctl', 'show', UNIT, '--property=ActiveState']);
+    if (state !== 'ActiveState=inactive') throw new Error(state);
+    await waitFor(async () => (await container.exec(['kill', '-0', String(radvd)], { allowFailure: true })).exitCode !== 0, {
+      timeoutMs: 5000,
+      what: `radvd ${radvd} to exit`,
+    });
+    const left = await container.exec(['ls', '-d', '/var/lib/vr6-agent', '/run/vr6-agent', '/etc/vr6-agent', '/usr/lib/vr6-agent'], { allowFailure: true });
+    if (left.stdout.trim() !== '') throw new Error(`left behind: ${left.stdout.trim()}`);
+    return 'unit inactive, radvd gone, no files left';
   });
 }
 
