@@ -1,0 +1,13 @@
+// Bundles the firewall benchmark for Node 18 into dist/bench/, as build.mjs
+// does for the product's entry points (run from the repository root). The
+// agent-memory child is built twice: as the product ships (inline source map)
+// and without the map, to show what the map costs in resident memory.
+import { build } from 'esbuild';
+
+const common = { bundle: true, platform: 'node', target: 'node18', format: 'cjs', legalComments: 'none', logLevel: 'warning' };
+
+await Promise.all([
+  build({ ...common, entryPoints: ['bench/firewall.bench.ts'], outfile: 'dist/bench/firewall-bench.cjs', sourcemap: 'inline' }),
+  build({ ...common, entryPoints: ['bench/agent-memory-child.ts'], outfile: 'dist/bench/agent-memory-child.cjs', sourcemap: false }),
+  build({ ...common, entryPoints: ['bench/agent-memory-child.ts'], outfile: 'dist/bench/agent-memory-child-sourcemap.cjs', sourcemap: 'inline' }),
+]);
