@@ -1,4 +1,5 @@
 import type { DesiredState, GuestNetwork } from '../schema/desired-state.js';
+import type { AclList } from '../schema/firewall.js';
 import type { Ipv6Prefix } from '../schema/ipv6.js';
 import { renderConntrackRules, renderForwardIcmpRules, renderInputBaselineRules, renderLoopbackRule } from './ruleset-baseline.js';
 import {
@@ -248,15 +249,36 @@ function renderUpstreamRules(publicInterface: string, networks: readonly GuestNe
 
 /** The egress and ingress chains of one network, from its firewall or its tier's ACL list. */
 function renderNetworkChains(state: DesiredState, network: GuestNetwork): NftChain[] {
-  const policy =
-    state.router.kind === 'vpc'
-      ? renderAclPolicy(state.aclLists.find((list) => list.id === network.aclId))
-      : renderIsolatedPolicy(network);
+  const list = state.router.kind === 'vpc' ? (state.aclLists.find((l) => l.id === network.aclId) ?? null) : null;
+  // A push repeats the whole state; most networks' policies are as before.
+  const key = JSON.stringify([state.router.kind, network.interface, network.firewall ?? null, list]);
+  return policyChains.get(key) ?? policyChains.set(key, renderPolicyChains(state.router.kind, network, list));
+}
+
+function renderPolicyChains(kind: DesiredState['router']['kind'], network: GuestNetwork, list: AclList | null): NftChain[] {
+  const policy = kind === 'vpc' ? renderAclPolicy(list ?? undefined) : renderIsolatedPolicy(network);
   return [
     { name: egressChainName(network.interface), rules: policy.egress },
     { name: ingressChainName(network.interface), rules: policy.ingress },
   ];
 }
+
+/** A bounded memo: rendering is pure, so a cached value is as good as a fresh one. */
+class Memo<K, V> {
+  private readonly values = new Map<K, V>();
+  constructor(private readonly limit: number) {}
+  get(key: K): V | undefined {
+    return this.values.get(key);
+  }
+  set(key: K, value: V): V {
+    if (this.values.size >= this.limit) this.values.clear();
+    this.values.set(key, value);
+    return value;
+  }
+}
+
+const policyChains = new Memo<string, NftChain[]>(1024);
+const chainDigests = new WeakMap<NftChain, string>();
 
 /**
  * The libnftables JSON document that replaces our table in one transaction:
@@ -307,9 +329,13 @@ export function renderRulesetUpdateDocument(ruleset: NftRuleset, change: Ruleset
   };
 }
 
-/** A digest of a chain's rendered content: equal digests, equal chains. */
+/** A digest of a chain's rendered content: equal digests, equal chains. Memoised per chain object. */
 export function renderChainFingerprint(chain: NftChain): string {
-  return digestText(JSON.stringify(chain));
+  const known = chainDigests.get(chain);
+  if (known !== undefined) return known;
+  const digest = digestText(JSON.stringify(chain));
+  chainDigests.set(chain, digest);
+  return digest;
 }
 
 function objectRef(name: string): ObjectRef {

@@ -33,13 +33,30 @@ function parseAddressObject(text: string): ipaddr.IPv6 {
   return address;
 }
 
-/** Parses an IPv6 address and returns it in RFC 5952 form; throws Ipv6SyntaxError otherwise. */
-export function parseIpv6Address(text: string): string {
-  return parseAddressObject(text).toRFC5952String();
+// ipaddr.js parsing is most of the cost of validating a large policy, and a
+// desired state repeats the same CIDRs in every push: results are memoised
+// (values are immutable; the bound keeps a hostile push from growing it).
+const MEMO_LIMIT = 100_000;
+
+function memoise<T>(parse: (text: string) => T): (text: string) => T {
+  const memo = new Map<string, T>();
+  return (text) => {
+    const known = memo.get(text);
+    if (known !== undefined) return known;
+    const value = parse(text);
+    if (memo.size >= MEMO_LIMIT) memo.clear();
+    memo.set(text, value);
+    return value;
+  };
 }
 
+/** Parses an IPv6 address and returns it in RFC 5952 form; throws Ipv6SyntaxError otherwise. */
+export const parseIpv6Address = memoise((text: string): string => parseAddressObject(text).toRFC5952String());
+
 /** Parses "address/length"; the address keeps its host bits (use for interface addresses). */
-export function parseIpv6Interface(text: string): { address: string; length: number } {
+export const parseIpv6Interface = memoise(parseInterfaceText);
+
+function parseInterfaceText(text: string): { readonly address: string; readonly length: number } {
   const slash = text.indexOf('/');
   if (slash < 0) throw new Ipv6SyntaxError(text, 'needs a prefix length, as in 2001:db8::1/64');
   const lengthText = text.slice(slash + 1);
@@ -50,11 +67,11 @@ export function parseIpv6Interface(text: string): { address: string; length: num
 }
 
 /** Parses a CIDR and clears its host bits, so "2001:db8::1/64" becomes 2001:db8::/64. */
-export function parseIpv6Prefix(text: string): Ipv6Prefix {
+export const parseIpv6Prefix = memoise((text: string): Ipv6Prefix => {
   const { address, length } = parseIpv6Interface(text);
   const network = ipaddr.IPv6.networkAddressFromCIDR(`${address}/${length}`);
   return { address: network.toRFC5952String(), length };
-}
+});
 
 /** Formats a prefix as "address/length". */
 export function formatPrefix(prefix: Ipv6Prefix): string {
