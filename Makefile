@@ -2,7 +2,7 @@
 # Both install what they need on a fresh Debian 12 (as root) and are idempotent.
 
 SHELL := /bin/bash
-APT_PACKAGES := nftables radvd iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl systemd python3
+APT_PACKAGES := nftables radvd iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl systemd python3 gcc libc6-dev
 NPM_STAMP := node_modules/.vr6-installed
 
 .PHONY: all deps build test test-unit lab schema clean
@@ -21,8 +21,13 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build: $(NPM_STAMP)
+build: $(NPM_STAMP) dist/vr6-nft-genid
 	node build.mjs
+
+## The nf_tables generation-id helper: lets a resync skip listing an unchanged table.
+dist/vr6-nft-genid: src/native/nft-genid.c
+	@mkdir -p dist
+	cc -O2 -Wall -Wextra -o $@ $<
 
 ## test: every test; the lab tests need root and run in network namespaces they create.
 test: deps build

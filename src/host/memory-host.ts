@@ -35,6 +35,10 @@ export class MemoryHost implements Host {
   foreignChains: Json[] = [];
   /** Our nft table; null when absent. */
   table: MemoryTable | null = null;
+  /** The nf_tables generation id: bumped by every committed transaction, as the kernel does. */
+  generation = 1;
+  /** How many times the agent's table was listed: what the generation id is there to save. */
+  listings = 0;
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
   /** Every mutating command, for tests that count writes. */
   readonly writes: string[] = [];
@@ -67,6 +71,7 @@ export class MemoryHost implements Host {
     if (command === 'nft') return out(this.runNft(argv));
     if (command === 'radvd') return out(this.runRadvd(argv));
     if (command === 'rdisc6') return out();
+    if (command?.endsWith('vr6-nft-genid')) return out(`${this.generation}\n`);
     throw new ExecError(argv, 127, `${command}: not found`);
   }
 
@@ -179,7 +184,14 @@ export class MemoryHost implements Host {
       else throw new Error(`cannot ${verb} ${kind} ${name}`);
     }
     this.table = table;
+    this.generation++;
     return this;
+  }
+
+  /** Someone else's nft transaction on our table: `edit` changes it, and the generation moves. */
+  editTable(edit: (table: MemoryTable | null) => MemoryTable | null): void {
+    this.table = edit(this.table);
+    this.generation++;
   }
 
   /** The table as `nft -j list table` would list it (without handles), or null. */
@@ -200,6 +212,7 @@ export class MemoryHost implements Host {
     }
     if (json === '-j' && verb === 'list') {
       const listing = this.listTable();
+      this.listings++;
       if (listing === null) throw new ExecError(argv, 1, 'Error: No such file or directory');
       return JSON.stringify({ nftables: [{ metainfo: {} }, ...listing] });
     }

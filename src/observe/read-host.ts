@@ -47,15 +47,24 @@ export async function readRadvdPid(host: Host, config: AgentConfig): Promise<num
   return isOurs ? pid : null;
 }
 
-/** Observes everything planSteps compares, for one rendered state. */
-export async function readObservedHost(host: Host, config: AgentConfig, rendered: RenderedHost): Promise<ObservedHost> {
+/**
+ * Observes everything planSteps compares, for one rendered state. The
+ * agent's table comes from `observeRuleset`, which may answer without
+ * listing it (see RulesetWatch).
+ */
+export async function readObservedHost(
+  host: Host,
+  config: AgentConfig,
+  rendered: RenderedHost,
+  observeRuleset: () => Promise<ObservedRuleset | null> = () => readRuleset(host, config),
+): Promise<ObservedHost> {
   const sysctlValues = await Promise.all(rendered.sysctls.map(async ({ key }) => [key, await host.readSysctl(key)] as const));
   const [links, addresses, routes, interfacesFile, ruleset, radvdConfig, radvdPid] = await Promise.all([
     readLinks(host, config),
     readAddresses(host, config),
     readDefaultRoutes(host, config),
     host.readFile(config.paths.interfacesFile),
-    readRuleset(host, config),
+    observeRuleset(),
     host.readFile(config.paths.radvdConfig),
     readRadvdPid(host, config),
   ]);

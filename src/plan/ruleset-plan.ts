@@ -3,7 +3,11 @@ import type { RenderedHost } from '../render/host-facts.js';
 import { renderRulesetDocument, renderRulesetUpdateDocument, type RulesetChange } from '../render/ruleset.js';
 import type { Step } from './steps.js';
 
-/** What the agent loaded into its table, and how nft listed each chain right after. */
+/**
+ * What the agent loaded into its table: per chain, the digest of its
+ * rendering, and of how nft lists it while nobody else has touched it (absent
+ * for a chain loaded but not listed since).
+ */
 export interface RulesetMemory {
   readonly rendered: ReadonlyMap<string, string>;
   readonly listed: ReadonlyMap<string, string>;
@@ -46,7 +50,8 @@ function diffRuleset(rendered: RenderedHost, observed: ObservedRuleset, memory: 
       replaceChains.push(name);
     } else if (memory.listed.get(name) !== listed) {
       replaceChains.push(name);
-      drift.push(`chain ${name} was changed`);
+      // A chain loaded but not yet listed cannot be told from an edited one: rewrite it, claim nothing.
+      if (memory.listed.has(name)) drift.push(`chain ${name} was changed`);
     }
   }
   const deleteChains = [...observed.chains.keys()].filter((name) => !rendered.chainFingerprints.has(name));

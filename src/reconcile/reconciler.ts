@@ -2,14 +2,14 @@ import type { Logger } from 'pino';
 import { applyStep } from '../apply/executors.js';
 import type { Host } from '../host/host.js';
 import { readForeignTableWarnings } from '../observe/foreign-tables.js';
-import { readObservedHost, readRuleset } from '../observe/read-host.js';
-import { planSteps, type Ledger, type Plan } from '../plan/plan.js';
-import type { RulesetMemory } from '../plan/ruleset-plan.js';
+import { readObservedHost } from '../observe/read-host.js';
+import { planSteps, type Ledger, type ObservedHost, type Plan } from '../plan/plan.js';
 import { COMPONENTS, componentOf, describeStep, type Component, type Step } from '../plan/steps.js';
 import { renderHost, type OwnedAddress, type RenderedHost } from '../render/host-facts.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { DesiredState } from '../schema/desired-state.js';
 import type { ComponentResult } from '../schema/protocol.js';
+import { RulesetWatch } from './ruleset-watch.js';
 
 /** What one reconcile did. */
 export interface ReconcileResult {
@@ -28,8 +28,6 @@ export interface ReconcileResult {
 
 const MAX_PASSES = 3;
 const OWNED_FILE = 'owned-addresses.json';
-// In the runtime directory: it is gone after a reboot, exactly when the table is.
-const RULESET_MEMORY_FILE = 'ruleset-memory.json';
 
 /**
  * Drives the host towards a desired state: render, observe, plan, apply,
@@ -38,14 +36,18 @@ const RULESET_MEMORY_FILE = 'ruleset-memory.json';
  * a run after a converged one changes nothing.
  */
 export class Reconciler {
-  private ledger: Ledger = { ruleset: null, radvdLoaded: null, ownedAddresses: [] };
+  private ledger: Omit<Ledger, 'ruleset'> = { radvdLoaded: null, ownedAddresses: [] };
   private running: Promise<ReconcileResult> | null = null;
+  private readonly rulesetWatch: RulesetWatch;
+  private foreignTableWarnings: string[] = [];
 
   constructor(
     private readonly host: Host,
     private readonly config: AgentConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.rulesetWatch = new RulesetWatch(host, config);
+  }
 
   /**
    * Loads what earlier runs left: the sweep list, and the memory of the last
@@ -54,14 +56,15 @@ export class Reconciler {
    */
   async load(): Promise<void> {
     const owned = parseOwned(await this.host.readFile(this.ownedPath()));
-    const ruleset = parseRulesetMemory(await this.host.readFile(this.rulesetMemoryPath()));
-    this.ledger = { ...this.ledger, ownedAddresses: owned, ruleset };
+    this.ledger = { ...this.ledger, ownedAddresses: owned };
+    await this.rulesetWatch.load();
   }
 
   /** Plans without applying: the dry run behind `vr6ctl plan`. */
   async plan(state: DesiredState): Promise<Plan> {
     const rendered = renderHost(state);
-    return planSteps(rendered, await readObservedHost(this.host, this.config, rendered), this.ledger);
+    const { observed } = await this.observe(rendered);
+    return planSteps(rendered, observed, this.fullLedger());
   }
 
   /** Reconciles the host to the state; concurrent calls wait for the one in flight, then run again. */
@@ -83,10 +86,12 @@ export class Reconciler {
     let failure: { step: Step; error: string; skipped: Step[] } | null = null;
     let warnings: string[] = [];
     let counters: ReconcileResult['counters'] = new Map();
+    let hasNftChanged = false;
     for (let pass = 0; pass < MAX_PASSES && failure === null; pass++) {
-      const observed = await readObservedHost(this.host, this.config, rendered);
+      const { observed, isListed } = await this.observe(rendered);
+      hasNftChanged ||= isListed;
       counters = observed.ruleset?.counters ?? new Map();
-      const plan = planSteps(rendered, observed, this.ledger);
+      const plan = planSteps(rendered, observed, this.fullLedger());
       warnings = plan.warnings;
       if (plan.steps.length === 0) {
         await this.rememberOwned(rendered.addresses);
@@ -95,7 +100,9 @@ export class Reconciler {
       await this.rememberOwned([...this.ledger.ownedAddresses, ...rendered.addresses]);
       failure = await this.applySteps(plan.steps, rendered, applied, notes);
     }
-    warnings = [...warnings, ...(await this.readForeignTableWarnings())];
+    // Other tables can only have changed when nf_tables did.
+    if (hasNftChanged) this.foreignTableWarnings = await this.readForeignTableWarnings();
+    warnings = [...warnings, ...this.foreignTableWarnings];
     const errors = failure ? [`${describeStep(failure.step)}: ${failure.error}`] : [];
     const result: ReconcileResult = {
       ok: failure === null,
@@ -133,17 +140,30 @@ export class Reconciler {
   }
 
   private async recordApplied(step: Step, rendered: RenderedHost): Promise<void> {
-    if (step.kind === 'loadRuleset' || step.kind === 'updateRuleset') {
-      // Listed right after the load, so that a later difference is someone else's edit.
-      const listed = (await readRuleset(this.host, this.config))?.chains ?? new Map<string, string>();
-      this.ledger = { ...this.ledger, ruleset: { rendered: rendered.chainFingerprints, listed } };
-      const memory = { rendered: Object.fromEntries(rendered.chainFingerprints), listed: Object.fromEntries(listed) };
-      await this.host.writeFileAtomic(this.rulesetMemoryPath(), `${JSON.stringify(memory)}\n`, 0o600);
+    if (step.kind === 'loadRuleset') {
+      await this.rulesetWatch.recordCommit(rendered, 'all');
+    } else if (step.kind === 'updateRuleset') {
+      await this.rulesetWatch.recordCommit(rendered, step.chains);
     } else if (step.kind === 'startRadvd' || step.kind === 'reloadRadvd') {
       this.ledger = { ...this.ledger, radvdLoaded: rendered.radvdConf };
     } else if (step.kind === 'stopRadvd') {
       this.ledger = { ...this.ledger, radvdLoaded: null };
     }
+  }
+
+  private async observe(rendered: RenderedHost): Promise<{ observed: ObservedHost; isListed: boolean }> {
+    let isListed = false;
+    const observeRuleset = async () => {
+      const observation = await this.rulesetWatch.observe();
+      isListed = observation.isListed;
+      return observation.ruleset;
+    };
+    const observed = await readObservedHost(this.host, this.config, rendered, observeRuleset);
+    return { observed, isListed };
+  }
+
+  private fullLedger(): Ledger {
+    return { ...this.ledger, ruleset: this.rulesetWatch.rulesetMemory };
   }
 
   private async readForeignTableWarnings(): Promise<string[]> {
@@ -164,21 +184,6 @@ export class Reconciler {
 
   private ownedPath(): string {
     return `${this.config.paths.stateDir}/${OWNED_FILE}`;
-  }
-
-  private rulesetMemoryPath(): string {
-    return `${this.config.paths.runtimeDir}/${RULESET_MEMORY_FILE}`;
-  }
-}
-
-function parseRulesetMemory(text: string | null): RulesetMemory | null {
-  try {
-    const value = JSON.parse(text ?? 'null') as { rendered?: unknown; listed?: unknown } | null;
-    const asMap = (record: unknown) =>
-      new Map(Object.entries(record && typeof record === 'object' ? record : {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
-    return value === null ? null : { rendered: asMap(value.rendered), listed: asMap(value.listed) };
-  } catch {
-    return null;
   }
 }
 

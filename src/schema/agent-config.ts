@@ -45,6 +45,10 @@ export const AgentConfig = z.strictObject({
       nft: z.string().default('nft'),
       radvd: z.string().default('radvd'),
       rdisc6: z.string().default('rdisc6'),
+      nftGenid: z
+        .string()
+        .default('/usr/lib/vr6-agent/vr6-nft-genid')
+        .meta({ description: 'prints the nf_tables generation id; "" lists the table at every resync instead' }),
     })
     .prefault({}),
   bootParameters: z
@@ -54,6 +58,12 @@ export const AgentConfig = z.strictObject({
     })
     .prefault({}),
   resyncSeconds: z.number().min(1).max(86400).default(60),
+  rulesetListSeconds: z
+    .number()
+    .min(1)
+    .max(86400)
+    .default(300)
+    .meta({ description: 'at most this long between listings of an unchanged table, which refresh the usage counters' }),
   logLevel: LogLevel.default('info'),
 });
 export type AgentConfig = z.output<typeof AgentConfig>;

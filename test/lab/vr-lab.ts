@@ -113,6 +113,7 @@ function labAgentConfig(agentDir: string) {
       radvdConfig: join(agentDir, 'run/radvd.conf'),
       radvdPidFile: join(agentDir, 'run/radvd.pid'),
     },
+    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid') },
     resyncSeconds: 5,
     logLevel: 'debug',
   };

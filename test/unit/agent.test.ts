@@ -59,13 +59,13 @@ describe('Agent on the in-memory host', () => {
   it('rejects a bad spec with JSON paths and keeps the host as it was', async () => {
     await agent.handleMessage({ type: 'desired', generation: 1, spec: isolatedInput() });
     await agent.idle();
-    const before = JSON.stringify({ a: host.addresses, t: host.table, f: [...host.files] });
+    const before = JSON.stringify({ a: host.addresses, t: host.listTable(), f: [...host.files] });
     const bad = isolatedInput();
     bad.guestNetworks[0].interface = 'eth2\n}';
     await agent.handleMessage({ type: 'desired', generation: 2, spec: bad });
     await agent.idle();
     expect(acks()[1]).toMatchObject({ status: 'rejected', errors: [{ path: '$.spec.guestNetworks[0].interface' }] });
-    expect(JSON.stringify({ a: host.addresses, t: host.table, f: [...host.files] })).toBe(before);
+    expect(JSON.stringify({ a: host.addresses, t: host.listTable(), f: [...host.files] })).toBe(before);
   });
 
   it("refuses another router's state and an RA backend it cannot run", async () => {
@@ -82,7 +82,7 @@ describe('Agent on the in-memory host', () => {
     await agent.handleMessage({ type: 'desired', generation: 9, spec: isolatedInput() });
     await agent.idle();
     host.addresses = [];
-    host.table = null;
+    host.editTable(() => null);
     const restarted = new Agent({ host, config, log: pino({ level: 'silent' }), version: 'test', send: () => false });
     await restarted.start();
     expect(host.addresses).toContainEqual({ interface: 'eth2', address: '2001:db8:200:1::1', prefixLength: 64 });

@@ -120,7 +120,7 @@ describe('Reconciler on the in-memory host', () => {
     const reconciler = new Reconciler(host, config, silent);
     await reconciler.load();
     await reconciler.reconcile(states().isolated!);
-    host.table!.chains.get('forward')!.rules.pop();
+    host.editTable((table) => (table!.chains.get('forward')!.rules.pop(), table));
     const result = await reconciler.reconcile(states().isolated!);
     expect(result.applied).toEqual([expect.stringMatching(/^updateRuleset forward \(/)]);
     expect(result.repaired).toEqual(['chain forward was changed']);
@@ -173,5 +173,53 @@ describe('a restarted agent and its table', () => {
     // A restarted agent SIGHUPs a running radvd once, since it cannot know what that radvd read.
     expect(result.applied).toEqual([expect.stringMatching(/^updateRuleset ingress_eth3 \(/), 'reloadRadvd pid 1000']);
     expect(host.table!.counters.get('usage_egress_eth2')).toEqual({ packets: 7, bytes: 700 });
+  });
+});
+
+describe('resyncs and the nf_tables generation id', () => {
+  async function converged() {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    await reconciler.reconcile(states().vpc!);
+    await reconciler.reconcile(states().vpc!);
+    return { host, reconciler };
+  }
+
+  it('does not list an unchanged table', async () => {
+    const { host, reconciler } = await converged();
+    const listings = host.listings;
+    for (let i = 0; i < 3; i++) expect((await reconciler.reconcile(states().vpc!)).applied).toEqual([]);
+    expect(host.listings).toBe(listings);
+  });
+
+  it('lists once after a commit elsewhere, then trusts the new generation', async () => {
+    const { host, reconciler } = await converged();
+    const listings = host.listings;
+    host.generation += 5;
+    expect((await reconciler.reconcile(states().vpc!)).applied).toEqual([]);
+    expect((await reconciler.reconcile(states().vpc!)).applied).toEqual([]);
+    expect(host.listings).toBe(listings + 1);
+  });
+
+  it('finds and repairs an edit that moved the generation, and says what it was', async () => {
+    const { host, reconciler } = await converged();
+    host.editTable((table) => (table!.chains.get('ingress_eth2')!.rules.shift(), table));
+    const result = await reconciler.reconcile(states().vpc!);
+    expect(result.repaired).toEqual(['chain ingress_eth2 was changed']);
+    expectConverged(host, states().vpc!);
+  });
+
+  it('falls back to listing every time without the helper', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, agentConfigIn('/vr', { commands: { nftGenid: '' } }), silent);
+    await reconciler.load();
+    await reconciler.reconcile(states().vpc!);
+    const listings = host.listings;
+    await reconciler.reconcile(states().vpc!);
+    expect(host.listings).toBe(listings + 1);
+    host.editTable((table) => (table!.chains.get('forward')!.rules.pop(), table));
+    host.generation = 1;
+    expect((await reconciler.reconcile(states().vpc!)).repaired).toEqual(['chain forward was changed']);
   });
 });

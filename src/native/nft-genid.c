@@ -1,0 +1,65 @@
+/*
+ * vr6-nft-genid: prints the nf_tables ruleset generation id of the current
+ * network namespace, one NFT_MSG_GETGEN request over NETLINK_NETFILTER.
+ *
+ * The kernel bumps the id on every committed nf_tables transaction
+ * (nf_tables_commit), whoever commits it. The agent records the id right
+ * after its own loads; an unchanged id at a resync proves that nothing in
+ * nf_tables changed, so the ~1 s listing of a 10,000-rule table can be
+ * skipped. nft itself has no command that prints the id, and Node cannot
+ * open netlink sockets. Exit status 0 and one decimal line, or 1 and a
+ * message on stderr.
+ */
+#include <arpa/inet.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int fail(const char *what) {
+  perror(what);
+  return 1;
+}
+
+int main(void) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) return fail("socket");
+  struct {
+    struct nlmsghdr nlh;
+    struct nfgenmsg nfg;
+  } request;
+  memset(&request, 0, sizeof request);
+  request.nlh.nlmsg_len = sizeof request;
+  request.nlh.nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+  request.nlh.nlmsg_flags = NLM_F_REQUEST;
+  request.nlh.nlmsg_seq = 1;
+  request.nfg.nfgen_family = AF_UNSPEC;
+  request.nfg.version = NFNETLINK_V0;
+  if (send(fd, &request, sizeof request, 0) < 0) return fail("send");
+  char reply[8192];
+  ssize_t got = recv(fd, reply, sizeof reply, 0);
+  close(fd);
+  if (got < (ssize_t)NLMSG_LENGTH(sizeof(struct nfgenmsg))) return fail("recv");
+  struct nlmsghdr *nlh = (struct nlmsghdr *)reply;
+  if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_len > (size_t)got) {
+    fprintf(stderr, "vr6-nft-genid: netlink error\n");
+    return 1;
+  }
+  size_t offset = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+  while (offset + sizeof(struct nlattr) <= nlh->nlmsg_len) {
+    struct nlattr *attr = (struct nlattr *)(reply + offset);
+    if (attr->nla_len < sizeof(struct nlattr) || offset + attr->nla_len > nlh->nlmsg_len) break;
+    if ((attr->nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && attr->nla_len >= NLA_HDRLEN + sizeof(unsigned int)) {
+      unsigned int id;
+      memcpy(&id, reply + offset + NLA_HDRLEN, sizeof id);
+      printf("%u\n", ntohl(id));
+      return 0;
+    }
+    offset += NLA_ALIGN(attr->nla_len);
+  }
+  fprintf(stderr, "vr6-nft-genid: no generation id in the reply\n");
+  return 1;
+}
