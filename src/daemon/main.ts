@@ -56,6 +56,9 @@ async function main(): Promise<void> {
 
   // Listen first: a second agent must fail here, before it touches the host.
   await control.listen();
+  // Ping from now on, not from READY=1: if systemd's watchdog runs during a
+  // slow first reconcile, a healthy start must not be killed, a hung one must.
+  const watchdog = watchdogMs === null ? null : startWatchdog(agent, notifier, watchdogMs, config.resyncSeconds, log);
   monitor.start();
   await agent.start();
   client?.on('message', (message) => void agent.handleMessage(message));
@@ -74,7 +77,6 @@ async function main(): Promise<void> {
         if (next !== statusLine) void notifier.notify({ STATUS: (statusLine = next) });
       }, STATUS_REFRESH_MS)
     : null;
-  const watchdog = watchdogMs === null ? null : startWatchdog(agent, notifier, watchdogMs, config.resyncSeconds, log);
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping');

@@ -10,7 +10,7 @@ describe('debian/', () => {
   });
 
   it('installs files that exist in the tree, and the unit it points at', () => {
-    const sources = readFileSync('debian/vr6-agent.install', 'utf8').split('\n').filter(Boolean).map((line) => line.split(/\s+/)[0]);
+    const sources = readFileSync('debian/vr6-agent.install', 'utf8').split('\n').filter(Boolean).map((line) => line.split(/\s+/)[0] ?? line);
     const pages = readFileSync('debian/vr6-agent.manpages', 'utf8').split('\n').filter(Boolean);
     const docs = readFileSync('debian/vr6-agent.docs', 'utf8').split('\n').filter(Boolean);
     for (const path of [...sources, ...pages, ...docs, 'debian/vr6-agent.service']) expect(existsSync(path), path).toBe(true);
