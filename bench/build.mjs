@@ -8,6 +8,7 @@ const common = { bundle: true, platform: 'node', target: 'node18', format: 'cjs'
 
 await Promise.all([
   build({ ...common, entryPoints: ['bench/firewall.bench.ts'], outfile: 'dist/bench/firewall-bench.cjs', sourcemap: 'inline' }),
+  build({ ...common, entryPoints: ['bench/agent-path.ts'], outfile: 'dist/bench/agent-path.cjs', sourcemap: 'inline' }),
   build({ ...common, entryPoints: ['bench/agent-memory-child.ts'], outfile: 'dist/bench/agent-memory-child.cjs', sourcemap: false }),
   build({ ...common, entryPoints: ['bench/agent-memory-child.ts'], outfile: 'dist/bench/agent-memory-child-sourcemap.cjs', sourcemap: 'inline' }),
 ]);

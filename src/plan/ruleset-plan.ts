@@ -5,12 +5,14 @@ import type { Step } from './steps.js';
 
 /**
  * What the agent loaded into its table: per chain, the digest of its
- * rendering, and of how nft lists it while nobody else has touched it (absent
- * for a chain loaded but not listed since).
+ * rendering, and of how nft lists it while nobody else has touched it. A
+ * chain written but not listed since is `unlisted`, and its `listed` entry is
+ * a stand-in that only an observation proven by the generation id repeats.
  */
 export interface RulesetMemory {
   readonly rendered: ReadonlyMap<string, string>;
   readonly listed: ReadonlyMap<string, string>;
+  readonly unlisted: ReadonlySet<string>;
 }
 
 const BASE_CHAINS = ['input', 'forward'];
@@ -51,7 +53,7 @@ function diffRuleset(rendered: RenderedHost, observed: ObservedRuleset, memory: 
     } else if (memory.listed.get(name) !== listed) {
       replaceChains.push(name);
       // A chain loaded but not yet listed cannot be told from an edited one: rewrite it, claim nothing.
-      if (memory.listed.has(name)) drift.push(`chain ${name} was changed`);
+      if (!memory.unlisted.has(name)) drift.push(`chain ${name} was changed`);
     }
   }
   const deleteChains = [...observed.chains.keys()].filter((name) => !rendered.chainFingerprints.has(name));

@@ -40,6 +40,7 @@ export class Reconciler {
   private running: Promise<ReconcileResult> | null = null;
   private readonly rulesetWatch: RulesetWatch;
   private foreignTableWarnings: string[] = [];
+  private readonly renderedStates = new WeakMap<DesiredState, RenderedHost>();
 
   constructor(
     private readonly host: Host,
@@ -62,8 +63,8 @@ export class Reconciler {
 
   /** Plans without applying: the dry run behind `vr6ctl plan`. */
   async plan(state: DesiredState): Promise<Plan> {
-    const rendered = renderHost(state);
-    const { observed } = await this.observe(rendered);
+    const rendered = this.render(state);
+    const { observed } = await this.observe(rendered, false);
     return planSteps(rendered, observed, this.fullLedger());
   }
 
@@ -80,7 +81,7 @@ export class Reconciler {
 
   private async runPasses(state: DesiredState): Promise<ReconcileResult> {
     const started = performance.now();
-    const rendered = renderHost(state);
+    const rendered = this.render(state);
     const applied: Step[] = [];
     const notes: string[] = [];
     let failure: { step: Step; error: string; skipped: Step[] } | null = null;
@@ -88,7 +89,7 @@ export class Reconciler {
     let counters: ReconcileResult['counters'] = new Map();
     let hasNftChanged = false;
     for (let pass = 0; pass < MAX_PASSES && failure === null; pass++) {
-      const { observed, isListed } = await this.observe(rendered);
+      const { observed, isListed } = await this.observe(rendered, pass === 0);
       hasNftChanged ||= isListed;
       counters = observed.ruleset?.counters ?? new Map();
       const plan = planSteps(rendered, observed, this.fullLedger());
@@ -151,10 +152,19 @@ export class Reconciler {
     }
   }
 
-  private async observe(rendered: RenderedHost): Promise<{ observed: ObservedHost; isListed: boolean }> {
+  // A resync reconciles the same state object again: render it once.
+  private render(state: DesiredState): RenderedHost {
+    const known = this.renderedStates.get(state);
+    if (known !== undefined) return known;
+    const rendered = renderHost(state);
+    this.renderedStates.set(state, rendered);
+    return rendered;
+  }
+
+  private async observe(rendered: RenderedHost, isLearning: boolean): Promise<{ observed: ObservedHost; isListed: boolean }> {
     let isListed = false;
     const observeRuleset = async () => {
-      const observation = await this.rulesetWatch.observe();
+      const observation = await this.rulesetWatch.observe(isLearning);
       isListed = observation.isListed;
       return observation.ruleset;
     };

@@ -55,32 +55,36 @@ export class RulesetWatch {
     this.trusted = value?.generation ?? null;
   }
 
-  /** Observes the table, listing it only when its generation moved, chains are pending or usage is due. */
-  async observe(): Promise<RulesetObservation> {
+  /**
+   * Observes the table, listing it only when its generation moved, usage is
+   * due, or (with `isLearning`) chains written earlier wait to be listed. A
+   * reconcile learns only before it applies anything, so the listing that
+   * learning takes stays out of the path of a change.
+   */
+  async observe(isLearning: boolean): Promise<RulesetObservation> {
     const generation = await this.readGeneration();
     this.seen = generation;
     const isProven = generation !== null && generation === this.trusted && this.memory !== null;
     const isUsageDue = this.now() - this.listedAt >= this.config.rulesetListSeconds * 1000;
-    const pending = this.pendingChains();
+    const pending = isLearning ? this.pendingChains() : [];
     if (isProven && !isUsageDue && pending.length === 0) {
       return { ruleset: { chains: this.memory!.listed, counters: this.counters }, isListed: false };
     }
     const ruleset = await readRuleset(this.host, this.config);
     this.counters = ruleset?.counters ?? new Map();
     this.listedAt = this.now();
-    if (isProven && ruleset !== null && pending.length > 0) await this.learn(ruleset, pending);
+    if (isProven && ruleset !== null && pending.length > 0) this.learn(ruleset, pending);
     else if (!isProven && generation !== null && ruleset !== null && this.isAsRemembered(ruleset)) {
       // Someone committed elsewhere (another table, say): ours is intact, so
       // this generation proves it until the next commit.
       this.trusted = generation;
-      await this.persist();
     }
     return { ruleset, isListed: true };
   }
 
   private isAsRemembered(ruleset: ObservedRuleset): boolean {
     const memory = this.memory;
-    if (memory === null || ruleset.chains.size !== memory.listed.size || memory.listed.size !== memory.rendered.size) return false;
+    if (memory === null || memory.unlisted.size > 0 || ruleset.chains.size !== memory.listed.size) return false;
     return [...memory.listed].every(([name, digest]) => ruleset.chains.get(name) === digest);
   }
 
@@ -88,32 +92,43 @@ export class RulesetWatch {
   async recordCommit(rendered: RenderedHost, chains: readonly string[] | 'all'): Promise<void> {
     const after = await this.readGeneration();
     const isOnlyOurs = after !== null && this.seen !== null && after === this.seen + 1;
-    let listed: Map<string, string>;
     if (isOnlyOurs) {
-      // Untouched chains are as listed before; the written ones are learned at the next observation.
-      listed = new Map(chains === 'all' ? [] : [...(this.memory?.listed ?? [])].filter(([name]) => !chains.includes(name)));
+      // Untouched chains are as listed before; the written ones stand in
+      // with their rendering until the next observation lists them.
+      const written = chains === 'all' ? [...rendered.chainFingerprints.keys()] : chains.filter((name) => rendered.chainFingerprints.has(name));
+      const kept = chains === 'all' ? [] : [...(this.memory?.listed ?? [])].filter(([name]) => rendered.chainFingerprints.has(name) && !written.includes(name));
+      const listed = new Map([...kept, ...written.map((name) => [name, `unlisted ${rendered.chainFingerprints.get(name)}`] as const)]);
+      const unlisted = new Set([...(this.memory?.unlisted ?? [])].filter((name) => listed.has(name)).concat(written));
+      this.memory = { rendered: rendered.chainFingerprints, listed, unlisted };
       this.trusted = after;
+      // The counters are now the rendered ones: new ones start at zero, deleted ones are gone.
+      const zero = { packets: 0, bytes: 0 };
+      this.counters = new Map(rendered.ruleset.counters.map((name) => [name, this.counters.get(name) ?? zero]));
     } else {
-      listed = new Map((await readRuleset(this.host, this.config))?.chains ?? []);
+      const listed = new Map((await readRuleset(this.host, this.config))?.chains ?? []);
+      this.memory = { rendered: rendered.chainFingerprints, listed, unlisted: new Set() };
       this.trusted = null;
     }
-    this.memory = { rendered: rendered.chainFingerprints, listed };
     await this.persist();
   }
 
   private pendingChains(): string[] {
-    const memory = this.memory;
-    return memory === null ? [] : [...memory.rendered.keys()].filter((name) => !memory.listed.has(name));
+    return [...(this.memory?.unlisted ?? [])];
   }
 
-  private async learn(ruleset: ObservedRuleset, pending: readonly string[]): Promise<void> {
-    const listed = new Map(this.memory!.listed);
+  // Learned digests stay in memory only: a resync writes nothing, and a
+  // restarted agent learns them again with one listing.
+  private learn(ruleset: ObservedRuleset, pending: readonly string[]): void {
+    const memory = this.memory!;
+    const listed = new Map(memory.listed);
+    const unlisted = new Set(memory.unlisted);
     for (const name of pending) {
       const digest = ruleset.chains.get(name);
-      if (digest !== undefined) listed.set(name, digest);
+      if (digest === undefined) continue;
+      listed.set(name, digest);
+      unlisted.delete(name);
     }
-    this.memory = { rendered: this.memory!.rendered, listed };
-    await this.persist();
+    this.memory = { rendered: memory.rendered, listed, unlisted };
   }
 
   private async readGeneration(): Promise<number | null> {
@@ -132,7 +147,12 @@ export class RulesetWatch {
   private async persist(): Promise<void> {
     const memory = this.memory;
     if (memory === null) return;
-    const value = { generation: this.trusted, rendered: Object.fromEntries(memory.rendered), listed: Object.fromEntries(memory.listed) };
+    const value = {
+      generation: this.trusted,
+      rendered: Object.fromEntries(memory.rendered),
+      listed: Object.fromEntries(memory.listed),
+      unlisted: [...memory.unlisted],
+    };
     await this.host.writeFileAtomic(this.memoryPath(), `${JSON.stringify(value)}\n`, 0o600);
   }
 
@@ -143,12 +163,13 @@ export class RulesetWatch {
 
 function parseMemoryFile(text: string | null): { memory: RulesetMemory; generation: number | null } | null {
   try {
-    const value = JSON.parse(text ?? 'null') as { rendered?: unknown; listed?: unknown; generation?: unknown } | null;
+    const value = JSON.parse(text ?? 'null') as { rendered?: unknown; listed?: unknown; unlisted?: unknown; generation?: unknown } | null;
     if (value === null || typeof value !== 'object') return null;
     const asMap = (record: unknown) =>
       new Map(Object.entries(record && typeof record === 'object' ? record : {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
     const generation = typeof value.generation === 'number' ? value.generation : null;
-    return { memory: { rendered: asMap(value.rendered), listed: asMap(value.listed) }, generation };
+    const unlisted = new Set(Array.isArray(value.unlisted) ? value.unlisted.filter((v): v is string => typeof v === 'string') : []);
+    return { memory: { rendered: asMap(value.rendered), listed: asMap(value.listed), unlisted }, generation };
   } catch {
     return null;
   }

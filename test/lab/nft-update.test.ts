@@ -49,7 +49,7 @@ function handlesByChain(listing: unknown): Map<string, string> {
     const after = renderHost(stateOf(to));
     const full = `${JSON.stringify(renderRulesetDocument(before.ruleset))}\n`;
     const loaded = parseRulesetListing(runInFreshNetns([full]));
-    const steps = planRuleset(after, loaded, { rendered: before.chainFingerprints, listed: loaded.chains });
+    const steps = planRuleset(after, loaded, { rendered: before.chainFingerprints, listed: loaded.chains, unlisted: new Set() });
     const documents = steps.map((step) => ('document' in step ? step.document : ''));
     expect(steps.map((s) => s.kind)).toEqual(['updateRuleset']);
     const updated = runInFreshNetns([full, ...documents]);

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost, type MemoryTable } from '../../src/host/memory-host.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { renderRulesetDocument } from '../../src/render/ruleset.js';
@@ -29,7 +29,9 @@ function expectConverged(host: MemoryHost, state: DesiredState) {
   expect(host.addresses.map(key).sort()).toEqual(rendered.addresses.map(key).sort());
   for (const { key: sysctl, value } of rendered.sysctls) expect(host.sysctls.get(sysctl), sysctl).toBe(value);
   const document = renderRulesetDocument(rendered.ruleset) as unknown as { nftables: Record<string, unknown>[] };
-  expect(host.listTable()).toEqual(new MemoryHost().loadDocument(document).listTable());
+  // Incremental updates may add objects in another order than a full load; what counts is each object.
+  const contents = (table: MemoryTable | null) => table && { counters: [...table.counters.keys()].sort(), chains: Object.fromEntries(table.chains) };
+  expect(contents(host.table)).toEqual(contents(new MemoryHost().loadDocument(document).table));
   expect(host.files.get(config.paths.radvdConfig) ?? null).toBe(rendered.radvdConf);
   expect(host.radvdPids()).toHaveLength(rendered.radvdConf === null ? 0 : 1);
   expect(host.routes.filter((r) => r.protocol === '118').map((r) => r.gateway)).toEqual(rendered.defaultRoute ? [rendered.defaultRoute.gateway] : []);
@@ -63,7 +65,7 @@ describe('Reconciler on the in-memory host', () => {
       const writes = host.writes.length;
       const second = await reconciler.reconcile(state);
       expect(second.applied, `seed ${seed} step ${i} ${name}`).toEqual([]);
-      expect(host.writes.length).toBe(writes);
+      expect(host.writes.slice(writes), `seed ${seed} step ${i} ${name}`).toEqual([]);
     }
   });
 
@@ -119,6 +121,7 @@ describe('Reconciler on the in-memory host', () => {
     const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
     const reconciler = new Reconciler(host, config, silent);
     await reconciler.load();
+    await reconciler.reconcile(states().isolated!);
     await reconciler.reconcile(states().isolated!);
     host.editTable((table) => (table!.chains.get('forward')!.rules.pop(), table));
     const result = await reconciler.reconcile(states().isolated!);
