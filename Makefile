@@ -52,7 +52,7 @@ clean:
 ## ---- packaging: the Debian package and its proof under systemd (docs/operations.md) ----
 DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
 DEB_STAGE = dist/deb/vr6-agent-$(DEB_VERSION)
-DEB_FILE = dist/deb/vr6-agent_$(DEB_VERSION)_all.deb
+DEB_FILE = dist/deb/vr6-agent_$(DEB_VERSION)_$(shell dpkg --print-architecture).deb
 DEB_BUILD_PACKAGES := dpkg-dev debhelper devscripts lintian fakeroot
 PACKAGE_TEST_PACKAGES := debootstrap systemd-container python3
 
@@ -70,11 +70,12 @@ endef
 deb-deps:
 	$(call apt_install_missing,$(DEB_BUILD_PACKAGES))
 
-## deb: dist/deb/vr6-agent_<version>_all.deb from a staged copy of the tree (dpkg-buildpackage -us -uc -b), then lintian.
+## deb: dist/deb/vr6-agent_<version>_<arch>.deb from a staged copy of the tree (dpkg-buildpackage -us -uc -b), then lintian.
 deb: deb-deps build
 	rm -rf dist/deb
-	mkdir -p $(DEB_STAGE)/dist $(DEB_STAGE)/docs
+	mkdir -p $(DEB_STAGE)/dist $(DEB_STAGE)/docs $(DEB_STAGE)/src
 	cp -a debian systemd README.md $(DEB_STAGE)/
+	cp -a src/native $(DEB_STAGE)/src/
 	cp docs/*.md $(DEB_STAGE)/docs/
 	cp dist/vr6-agent.js dist/vr6ctl.js $(DEB_STAGE)/dist/
 	cd $(DEB_STAGE) && dpkg-buildpackage -us -uc -b
