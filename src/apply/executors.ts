@@ -32,6 +32,9 @@ const executors: { [K in StepKind]: Executor<K> } = {
   },
   loadRuleset: (step, context) => loadNftDocument(step.document, context),
   updateRuleset: (step, context) => loadNftDocument(step.document, context),
+  async loadRulesetStaged(step, context) {
+    for (const document of step.documents) await loadNftDocument(document, context);
+  },
   async setSysctl(step, { host }) {
     await host.writeSysctl(step.key, step.value);
   },

@@ -205,8 +205,25 @@ export class MemoryHost implements Host {
     ];
   }
 
+  /** The table as `nft list table` prints it, close enough for the agent's parser: one line per object. */
+  listTableText(): string | null {
+    if (this.table === null) return null;
+    const lines = ['table ip6 vr6_agent {'];
+    for (const [name, value] of this.table.counters) lines.push(`\tcounter ${name} {`, `\t\tpackets ${value.packets} bytes ${value.bytes}`, '\t}');
+    for (const [name, chain] of this.table.chains) {
+      lines.push(`\tchain ${name} {`, `\t\t${JSON.stringify(chain.definition)}`, ...chain.rules.map((rule) => `\t\t${JSON.stringify(rule)}`), '\t}');
+    }
+    return `${lines.join('\n')}\n}\n`;
+  }
+
   private runNft(argv: readonly string[]): string {
     const [, json, verb, path] = argv;
+    if (json === 'list' && verb === 'table') {
+      const text = this.listTableText();
+      this.listings++;
+      if (text === null) throw new ExecError(argv, 1, 'Error: No such file or directory');
+      return text;
+    }
     if (json === '-j' && verb === 'list' && path === 'chains') {
       return JSON.stringify({ nftables: [{ metainfo: {} }, ...this.foreignChains.map((chain) => ({ chain }))] });
     }

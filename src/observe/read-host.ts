@@ -27,8 +27,8 @@ export async function readDefaultRoutes(host: Host, config: AgentConfig): Promis
 /** Reads the agent's table; null when the table does not exist. */
 export async function readRuleset(host: Host, config: AgentConfig): Promise<ObservedRuleset | null> {
   try {
-    const { stdout } = await host.exec([config.commands.nft, '-j', 'list', 'table', RULESET_TABLE.family, RULESET_TABLE.name]);
-    return parseRulesetListing(JSON.parse(stdout));
+    const { stdout } = await host.exec([config.commands.nft, 'list', 'table', RULESET_TABLE.family, RULESET_TABLE.name]);
+    return parseRulesetListing(stdout);
   } catch (error) {
     // nft exits 1 with "No such file or directory" for a missing table.
     if (error instanceof ExecError && error.exitCode === 1 && /No such file or directory/.test(error.stderr)) return null;

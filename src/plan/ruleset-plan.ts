@@ -1,6 +1,6 @@
 import type { ObservedRuleset } from '../observe/ruleset-listing.js';
 import type { RenderedHost } from '../render/host-facts.js';
-import { renderRulesetDocument, renderRulesetUpdateDocument, type RulesetChange } from '../render/ruleset.js';
+import { renderRulesetDocument, renderRulesetStagedDocuments, renderRulesetUpdateDocument, type NftRuleset, type RulesetChange } from '../render/ruleset.js';
 import type { Step } from './steps.js';
 
 /**
@@ -17,6 +17,9 @@ export interface RulesetMemory {
 
 const BASE_CHAINS = ['input', 'forward'];
 
+/** Above this many rules, a table with no base chain is loaded in stages of this many rules each. */
+export const STAGED_RULES = 2000;
+
 /**
  * Plans the firewall. Without a memory of what was loaded, or without the
  * base chains, the whole table is replaced in one transaction. Otherwise only
@@ -27,15 +30,25 @@ const BASE_CHAINS = ['input', 'forward'];
 export function planRuleset(rendered: RenderedHost, observed: ObservedRuleset | null, memory: RulesetMemory | null): Step[] {
   const ruleset = rendered.ruleset;
   if (observed === null || memory === null || BASE_CHAINS.some((name) => !observed.chains.has(name))) {
-    const drift = observed === null ? [] : [`table ${observed.chains.size === 0 ? 'was emptied' : 'lost a base chain'}`];
-    const document = `${JSON.stringify(renderRulesetDocument(ruleset))}\n`;
-    return [{ kind: 'loadRuleset', document, drift: memory === null ? [] : drift.length > 0 ? drift : ['table was deleted'] }];
+    const found = observed === null ? 'table was deleted' : `table ${observed.chains.size === 0 ? 'was emptied' : 'lost a base chain'}`;
+    const drift = memory === null ? [] : [found];
+    // Staging is safe only while no base chain hooks the table into the kernel's paths.
+    const isUnhooked = observed === null || BASE_CHAINS.every((name) => !observed.chains.has(name));
+    if (isUnhooked && countRules(ruleset) > STAGED_RULES) {
+      const documents = renderRulesetStagedDocuments(ruleset, STAGED_RULES).map((document) => `${JSON.stringify(document)}\n`);
+      return [{ kind: 'loadRulesetStaged', documents, drift }];
+    }
+    return [{ kind: 'loadRuleset', document: `${JSON.stringify(renderRulesetDocument(ruleset))}\n`, drift }];
   }
   const { change, drift } = diffRuleset(rendered, observed, memory);
   const chains = [...change.addChains, ...change.replaceChains, ...change.deleteChains];
   if (chains.length === 0 && change.addCounters.length === 0 && change.deleteCounters.length === 0) return [];
   const document = `${JSON.stringify(renderRulesetUpdateDocument(ruleset, change))}\n`;
   return [{ kind: 'updateRuleset', document, chains, drift }];
+}
+
+function countRules(ruleset: NftRuleset): number {
+  return ruleset.chains.reduce((count, chain) => count + chain.rules.length, 0);
 }
 
 function diffRuleset(rendered: RenderedHost, observed: ObservedRuleset, memory: RulesetMemory): { change: RulesetChange; drift: string[] } {

@@ -7,6 +7,7 @@ import type { OwnedAddress } from '../render/host-facts.js';
 export type Step =
   | { readonly kind: 'checkRadvdConfig'; readonly content: string }
   | { readonly kind: 'loadRuleset'; readonly document: string; readonly drift: readonly string[] }
+  | { readonly kind: 'loadRulesetStaged'; readonly documents: readonly string[]; readonly drift: readonly string[] }
   | { readonly kind: 'updateRuleset'; readonly document: string; readonly chains: readonly string[]; readonly drift: readonly string[] }
   | { readonly kind: 'setSysctl'; readonly key: string; readonly value: string; readonly previous: string | null }
   | { readonly kind: 'setLinkUp'; readonly interface: string }
@@ -31,6 +32,7 @@ export type Component = 'firewall' | 'sysctls' | 'links' | 'addresses' | 'routes
 const COMPONENT_OF: Record<StepKind, Component> = {
   checkRadvdConfig: 'radvd',
   loadRuleset: 'firewall',
+  loadRulesetStaged: 'firewall',
   updateRuleset: 'firewall',
   setSysctl: 'sysctls',
   setLinkUp: 'links',
@@ -74,6 +76,8 @@ export function describeStep(step: Step): string {
       return `${step.kind} pid ${step.pid}`;
     case 'loadRuleset':
       return `loadRuleset (${step.document.length} bytes)`;
+    case 'loadRulesetStaged':
+      return `loadRulesetStaged (${step.documents.length} transactions, ${step.documents.reduce((n, d) => n + d.length, 0)} bytes)`;
     case 'updateRuleset':
       return `updateRuleset ${step.chains.join(' ')} (${step.document.length} bytes)`;
     default:

@@ -142,9 +142,11 @@ export class Reconciler {
 
   private async recordApplied(step: Step, rendered: RenderedHost): Promise<void> {
     if (step.kind === 'loadRuleset') {
-      await this.rulesetWatch.recordCommit(rendered, 'all');
+      await this.rulesetWatch.recordCommit(rendered, 'all', 1);
+    } else if (step.kind === 'loadRulesetStaged') {
+      await this.rulesetWatch.recordCommit(rendered, 'all', step.documents.length);
     } else if (step.kind === 'updateRuleset') {
-      await this.rulesetWatch.recordCommit(rendered, step.chains);
+      await this.rulesetWatch.recordCommit(rendered, step.chains, 1);
     } else if (step.kind === 'startRadvd' || step.kind === 'reloadRadvd') {
       this.ledger = { ...this.ledger, radvdLoaded: rendered.radvdConf };
     } else if (step.kind === 'stopRadvd') {

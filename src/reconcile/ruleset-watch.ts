@@ -88,10 +88,10 @@ export class RulesetWatch {
     return [...memory.listed].every(([name, digest]) => ruleset.chains.get(name) === digest);
   }
 
-  /** Records a load or update of the agent's own: `chains` are the ones it wrote, or 'all'. */
-  async recordCommit(rendered: RenderedHost, chains: readonly string[] | 'all'): Promise<void> {
+  /** Records `commits` transactions of the agent's own: `chains` are the ones it wrote, or 'all'. */
+  async recordCommit(rendered: RenderedHost, chains: readonly string[] | 'all', commits: number): Promise<void> {
     const after = await this.readGeneration();
-    const isOnlyOurs = after !== null && this.seen !== null && after === this.seen + 1;
+    const isOnlyOurs = after !== null && this.seen !== null && after === this.seen + commits;
     if (isOnlyOurs) {
       // Untouched chains are as listed before; the written ones stand in
       // with their rendering until the next observation lists them.

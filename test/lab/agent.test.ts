@@ -151,7 +151,9 @@ describeLab('agent in the namespace lab', () => {
       what: 'the forward chain to be restored by a resync',
     });
     const applied = await waitForMessage(vrLab, 'applied', (m) => m.repaired.length > 0, 12_000, from);
-    expect(applied.repaired).toContain('chain forward was changed');
+    // tier-web's chains were listed long ago, so their emptying is drift the agent can name; chains
+    // the last push rewrote may not be listed yet, and those it rewrites without a claim.
+    expect(applied.repaired).toContain('chain ingress_eth2 was changed');
   });
 
   it("warns about another table's base chain that could drop what it accepts, and leaves that table alone", async () => {

@@ -226,3 +226,21 @@ describe('resyncs and the nf_tables generation id', () => {
     expect((await reconciler.reconcile(states().vpc!)).repaired).toEqual(['chain forward was changed']);
   });
 });
+
+describe('a large table with no base chain yet', () => {
+  it('is loaded in stages, hooked in by the last one, and then trusted without a listing', async () => {
+    const input = vpcInput();
+    input.aclLists[0].items = Array.from({ length: 2500 }, (_, i) => ({ number: i + 1, action: 'allow', direction: 'ingress', protocol: 'tcp', ports: { start: 1000 + (i % 60000), end: 1000 + (i % 60000) } }));
+    const state = DesiredState.parse(input);
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    const first = await reconciler.reconcile(state);
+    expect(first.applied.filter((step) => step.startsWith('load'))).toEqual([expect.stringMatching(/^loadRulesetStaged \(4 transactions/)]);
+    expectConverged(host, state);
+    const listings = host.listings;
+    await reconciler.reconcile(state);
+    await reconciler.reconcile(state);
+    expect(host.listings).toBe(listings + 1);
+  });
+});
