@@ -98,7 +98,8 @@ test-package: deb test-package-deps
 
 ## bench: root; runs in a throwaway network namespace of its own; about 4 minutes. BENCH_ARGS="--runs 3" etc.
 .PHONY: bench
-bench: deps
+bench: deps dist/vr6-nft-genid
 	@[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time; }
 	node bench/build.mjs
 	node_modules/.bin/node dist/bench/firewall-bench.cjs $(BENCH_ARGS)
+	node_modules/.bin/node dist/bench/agent-path.cjs
