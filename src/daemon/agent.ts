@@ -18,6 +18,7 @@ import {
 } from '../schema/protocol.js';
 import { parseWith, type FieldError, type Parsed } from '../schema/validation.js';
 import { judgeGeneration } from './generation.js';
+import { DeprecationLedger } from './deprecations.js';
 import { StateStore, type AcceptedState } from './state-store.js';
 
 /** What the agent needs from the outside world. */
@@ -52,6 +53,8 @@ export class Agent {
   private inbox: Promise<void> = Promise.resolve();
   private readonly store: StateStore;
   private readonly reconciler: Reconciler;
+  private readonly deprecations: DeprecationLedger;
+  private expiryTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
   /** When the reconcile loop last completed a run, for the watchdog. */
   lastLoopAt = Date.now();
@@ -59,12 +62,14 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.log = options.log.child({ component: 'agent' });
     this.store = new StateStore(options.host, options.config.paths.stateDir);
+    this.deprecations = new DeprecationLedger(options.host, options.config.paths.stateDir, options.config.deprecationWindowSeconds);
     this.reconciler = new Reconciler(options.host, options.config, options.log.child({ component: 'reconcile' }));
   }
 
   /** Restores the persisted state and applies it; resolves once that first reconcile is done. */
   async start(): Promise<void> {
     await this.reconciler.load();
+    await this.deprecations.load();
     const persisted = await this.store.read();
     if (persisted === null) return;
     const parsed = this.parseSpec(persisted.spec);
@@ -151,7 +156,8 @@ export class Agent {
     await this.pending;
     if (spec === undefined) {
       if (this.desired === null) return { ok: false, errors: [{ path: '$', message: 'no desired state has been accepted yet' }] };
-      return { ok: true, value: { plan: await this.reconciler.plan(this.desired), generation: this.accepted?.generation ?? null } };
+      const plan = await this.reconciler.plan(this.desired, this.deprecations.active(this.desired));
+      return { ok: true, value: { plan, generation: this.accepted?.generation ?? null } };
     }
     const parsed = this.parseSpec(spec);
     if (!parsed.ok) return parsed;
@@ -173,6 +179,7 @@ export class Agent {
   /** Stops timers; the host keeps its state (radvd keeps advertising, so guests keep their router). */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.timer = null;
   }
 
@@ -207,6 +214,8 @@ export class Agent {
       return ack('rejected', parsed.errors);
     }
     try {
+      // Windows first: a crash in between leaves a window for a prefix still advertised, which rendering ignores.
+      await this.deprecations.advance(this.desired, parsed.value);
       await this.store.write({ generation, spec });
     } catch (error) {
       log.error({ err: error }, 'cannot persist desired state');
@@ -232,14 +241,23 @@ export class Agent {
       this.lastLoopAt = Date.now();
       return;
     }
-    const result = await this.reconciler.reconcile(desired);
+    const result = await this.reconciler.reconcile(desired, this.deprecations.active(desired));
     this.lastLoopAt = Date.now();
+    this.scheduleExpiry(desired);
     this.report(accepted.generation, result);
     this.counters = result.counters;
     this.hostWarnings = result.warnings;
     // Level-triggered: a failed run is simply tried again, the resync being the slow backstop.
     if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
     await this.refreshObserved();
+  }
+
+  // When a deprecation window ends, its prefix leaves radvd.conf and its gateway the link.
+  private scheduleExpiry(desired: DesiredState): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    const delay = this.deprecations.msUntilNextExpiry(desired);
+    this.expiryTimer = delay === null ? null : setTimeout(() => this.requestReconcile('deprecation window ended'), Math.min(delay, 2 ** 31 - 1));
+    this.expiryTimer?.unref();
   }
 
   private report(generation: number, result: ReconcileResult): void {

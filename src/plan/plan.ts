@@ -46,7 +46,7 @@ export const ROUTE_PROTOCOL = '118';
 export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Plan {
   const linkNames = new Set(observed.links.map((link) => link.name));
   const missing = rendered.interfaces.filter((name) => !linkNames.has(name));
-  const present = (ifname: string) => !missing.includes(ifname);
+  const present = (ifname: string) => linkNames.has(ifname);
   const warnings = missing.map((name) => `interface ${name} does not exist; its settings wait for it`);
   const steps: Step[] = [
     ...planRadvdCheck(rendered, observed),

@@ -5,6 +5,7 @@ import { readForeignTableWarnings } from '../observe/foreign-tables.js';
 import { readObservedHost } from '../observe/read-host.js';
 import { planSteps, type Ledger, type ObservedHost, type Plan } from '../plan/plan.js';
 import { COMPONENTS, componentOf, describeStep, type Component, type Step } from '../plan/steps.js';
+import type { DeprecatedPrefix } from '../render/deprecated-prefixes.js';
 import { renderHost, type OwnedAddress, type RenderedHost } from '../render/host-facts.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { DesiredState } from '../schema/desired-state.js';
@@ -40,7 +41,7 @@ export class Reconciler {
   private running: Promise<ReconcileResult> | null = null;
   private readonly rulesetWatch: RulesetWatch;
   private foreignTableWarnings: string[] = [];
-  private readonly renderedStates = new WeakMap<DesiredState, RenderedHost>();
+  private readonly renderedStates = new WeakMap<DesiredState, { key: string; rendered: RenderedHost }>();
 
   constructor(
     private readonly host: Host,
@@ -62,16 +63,19 @@ export class Reconciler {
   }
 
   /** Plans without applying: the dry run behind `vr6ctl plan`. */
-  async plan(state: DesiredState): Promise<Plan> {
-    const rendered = this.render(state);
+  async plan(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): Promise<Plan> {
+    const rendered = this.render(state, deprecated);
     const { observed } = await this.observe(rendered, false);
     return planSteps(rendered, observed, this.fullLedger());
   }
 
-  /** Reconciles the host to the state; concurrent calls wait for the one in flight, then run again. */
-  async reconcile(state: DesiredState): Promise<ReconcileResult> {
+  /**
+   * Reconciles the host to the state and the prefixes being deprecated;
+   * concurrent calls wait for the one in flight, then run again.
+   */
+  async reconcile(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): Promise<ReconcileResult> {
     while (this.running) await this.running.catch(() => undefined);
-    this.running = this.runPasses(state);
+    this.running = this.runPasses(state, deprecated);
     try {
       return await this.running;
     } finally {
@@ -79,9 +83,9 @@ export class Reconciler {
     }
   }
 
-  private async runPasses(state: DesiredState): Promise<ReconcileResult> {
+  private async runPasses(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): Promise<ReconcileResult> {
     const started = performance.now();
-    const rendered = this.render(state);
+    const rendered = this.render(state, deprecated);
     const applied: Step[] = [];
     const notes: string[] = [];
     let failure: { step: Step; error: string; skipped: Step[] } | null = null;
@@ -155,11 +159,12 @@ export class Reconciler {
   }
 
   // A resync reconciles the same state object again: render it once.
-  private render(state: DesiredState): RenderedHost {
+  private render(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): RenderedHost {
+    const key = JSON.stringify(deprecated);
     const known = this.renderedStates.get(state);
-    if (known !== undefined) return known;
-    const rendered = renderHost(state);
-    this.renderedStates.set(state, rendered);
+    if (known !== undefined && known.key === key) return known.rendered;
+    const rendered = renderHost(state, deprecated);
+    this.renderedStates.set(state, { key, rendered });
     return rendered;
   }
 

@@ -1,6 +1,7 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
 import { renderInterfacesFile } from './interfaces-file.js';
 import { renderRadvdConf } from './radvd-conf.js';
+import type { DeprecatedPrefix } from './deprecated-prefixes.js';
 import { renderChainFingerprint, renderRuleset, type NftRuleset } from './ruleset.js';
 import { renderSysctls, type SysctlSetting } from './sysctls.js';
 
@@ -29,15 +30,18 @@ export interface RenderedHost {
   readonly radvdConf: string | null;
 }
 
-/** Renders every host fact of a desired state. Pure and deterministic. */
-export function renderHost(state: DesiredState): RenderedHost {
+/**
+ * Renders every host fact of a desired state, and of the prefixes being
+ * deprecated (whose gateways stay, so the guests' remaining flows route).
+ * Pure and deterministic.
+ */
+export function renderHost(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): RenderedHost {
   const pub = state.public;
-  const addresses: OwnedAddress[] = state.guestNetworks.map((network) => ({
-    interface: network.interface,
-    address: gatewayOf(network),
-    prefixLength: 64,
-  }));
-  const ruleset = renderRuleset(state);
+  const addresses: OwnedAddress[] = [
+    ...state.guestNetworks.map((network) => ({ interface: network.interface, address: gatewayOf(network), prefixLength: 64 })),
+    ...deprecated.map((d) => ({ interface: d.interface, address: d.gateway, prefixLength: 64 })),
+  ];
+  const ruleset = renderRuleset(state, deprecated);
   if (pub.mode === 'static' && pub.address) {
     addresses.unshift({ interface: pub.interface, address: pub.address.address, prefixLength: pub.address.length });
   }
@@ -51,6 +55,6 @@ export function renderHost(state: DesiredState): RenderedHost {
     interfacesFile: renderInterfacesFile(state),
     ruleset,
     chainFingerprints: new Map(ruleset.chains.map((chain) => [chain.name, renderChainFingerprint(chain)])),
-    radvdConf: renderRadvdConf(state),
+    radvdConf: renderRadvdConf(state, deprecated),
   };
 }

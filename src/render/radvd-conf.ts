@@ -1,19 +1,55 @@
 import { gatewayOf, type DesiredState, type GuestNetwork } from '../schema/desired-state.js';
 import { formatPrefix } from '../schema/ipv6.js';
+import type { DeprecatedPrefix } from './deprecated-prefixes.js';
 import { GENERATED_HEADER } from './interfaces-file.js';
 
 /**
- * radvd.conf(5) for every guest network, or null when no network needs RAs.
- * All values come from the validated schema, whose field types admit no
- * character that could break out of a radvd statement.
+ * radvd.conf(5) for every guest network, or null when no link needs RAs.
+ * A prefix being deprecated is advertised next to its link's prefixes with
+ * lifetimes 0; on a link no network uses any more, with router lifetime 0
+ * too, since the VR is leaving that link. All values come from the validated
+ * schema, whose field types admit no character that could break out of a
+ * radvd statement.
  */
-export function renderRadvdConf(state: DesiredState): string | null {
-  if (state.raBackend !== 'radvd' || state.guestNetworks.length === 0) return null;
-  const blocks = state.guestNetworks.map(renderInterfaceBlock);
-  return `${GENERATED_HEADER}\n\n${blocks.join('\n')}`;
+export function renderRadvdConf(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): string | null {
+  if (state.raBackend !== 'radvd') return null;
+  const blocks = state.guestNetworks.map((network) => renderInterfaceBlock(network, deprecated));
+  const leftLinks = [...new Set(deprecated.map((d) => d.interface))].filter((ifname) => !state.guestNetworks.some((n) => n.interface === ifname));
+  blocks.push(...leftLinks.map((ifname) => renderLeftLinkBlock(ifname, deprecated)));
+  return blocks.length === 0 ? null : `${GENERATED_HEADER}\n\n${blocks.join('\n')}`;
 }
 
-function renderInterfaceBlock(network: GuestNetwork): string {
+/** `prefix P { ... AdvValidLifetime 0; AdvPreferredLifetime 0; };` for each deprecation on the link. */
+function renderDeprecatedPrefixLines(ifname: string, deprecated: readonly DeprecatedPrefix[]): string[] {
+  return deprecated
+    .filter((d) => d.interface === ifname)
+    .flatMap((d) => [
+      `    prefix ${d.prefix}`,
+      '    {',
+      '        AdvOnLink on;',
+      '        AdvAutonomous on;',
+      '        AdvRouterAddr off;',
+      // RFC 9096 §3.5: lifetimes 0 make guests stop using the prefix now.
+      '        AdvValidLifetime 0;',
+      '        AdvPreferredLifetime 0;',
+      '    };',
+    ]);
+}
+
+function renderLeftLinkBlock(ifname: string, deprecated: readonly DeprecatedPrefix[]): string {
+  return [
+    `# no network left on ${ifname}: deprecating its prefixes, and no longer a default router`,
+    `interface ${ifname}`,
+    '{',
+    '    AdvSendAdvert on;',
+    '    AdvDefaultLifetime 0;',
+    ...renderDeprecatedPrefixLines(ifname, deprecated),
+    '};',
+    '',
+  ].join('\n');
+}
+
+function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly DeprecatedPrefix[]): string {
   const ra = network.ra;
   const dnsLifetime = ra.dnsLifetimeSeconds ?? 2 * ra.maxIntervalSeconds;
   const lines = [
@@ -39,6 +75,7 @@ function renderInterfaceBlock(network: GuestNetwork): string {
     `        AdvValidLifetime ${ra.validLifetimeSeconds};`,
     `        AdvPreferredLifetime ${ra.preferredLifetimeSeconds};`,
     '    };',
+    ...renderDeprecatedPrefixLines(network.interface, deprecated),
   );
   if (ra.dnsServers.length > 0) {
     // radvd's default RDNSS lifetime is not what its man page says (shared/FIELD-NOTES.md): always state it.

@@ -12,6 +12,7 @@ import {
   renderValueOrSet,
   type NftRule,
 } from './ruleset-expr.js';
+import { deprecatedPrefixesOn, type DeprecatedPrefix } from './deprecated-prefixes.js';
 import { digestText } from './digest.js';
 import { egressChainName, ingressChainName, renderAclPolicy, renderIsolatedPolicy } from './ruleset-policy.js';
 
@@ -102,8 +103,14 @@ export interface NftDocument {
  * an ingress chain per guest network. Networks are taken in interface-name
  * order, so the management server's ordering of the list changes nothing.
  */
-export function renderRuleset(state: DesiredState): NftRuleset {
-  const networks = [...state.guestNetworks].sort((a, b) => compareText(a.interface, b.interface));
+export function renderRuleset(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): NftRuleset {
+  // A guest keeps a deprecated address valid for up to two hours: its flows from it are not spoofed.
+  const networks = [...state.guestNetworks]
+    .sort((a, b) => compareText(a.interface, b.interface))
+    .map((network) => {
+      const extra = deprecatedPrefixesOn(network.interface, deprecated);
+      return extra.length === 0 ? network : { ...network, routedPrefixes: [...network.routedPrefixes, ...extra] };
+    });
   return {
     counters: networks.flatMap((network) => [usageCounterName(network.interface, 'egress'), usageCounterName(network.interface, 'ingress')]),
     chains: [

@@ -58,6 +58,12 @@ export const AgentConfig = z.strictObject({
     })
     .prefault({}),
   resyncSeconds: z.number().min(1).max(86400).default(60),
+  deprecationWindowSeconds: z
+    .number()
+    .min(0)
+    .max(30 * 86400)
+    .default(7200)
+    .meta({ description: 'how long a prefix a guest link lost is advertised with lifetimes 0 (RFC 9096); 2 h covers the RFC 4862 clamp' }),
   rulesetListSeconds: z
     .number()
     .min(1)

@@ -121,8 +121,9 @@ describeLab('agent in the namespace lab', () => {
     expect(await snapshotVr()).toEqual(before);
   });
 
-  it('renumbers a tier: the old gateway address is swept, radvd is reloaded, never restarted', async () => {
+  it('renumbers a tier: the old prefix is deprecated on the wire at once, radvd is reloaded, never restarted', async () => {
     const pid = radvdPid();
+    const oldAddress = guestAddress[NS.g2]!;
     const renumbered = labDesiredState();
     renumbered.guestNetworks[1].prefix = '2001:db8:200:3::/64';
     const from = simEventCount(vrLab);
@@ -130,9 +131,16 @@ describeLab('agent in the namespace lab', () => {
     expect(await waitForMessage(vrLab, 'applied', (m) => m.generation === generation, 10_000, from)).toMatchObject({ ok: true });
     const addresses = (await readAddresses(vrLab.lab, NS.vr, IF.vrTier2)).map((a) => a.address);
     expect(addresses).toContain('2001:db8:200:3::1');
-    expect(addresses).not.toContain('2001:db8:200:2::1');
+    // RFC 9096: the old gateway stays for the deprecation window, so the guests' old flows still route.
+    expect(addresses).toContain('2001:db8:200:2::1');
     expect(radvdPid()).toBe(pid);
     await waitForSlaacAddress(vrLab.lab, NS.g2, IF.guest, '2001:db8:200:3::/64', 15_000);
+    const old = await waitFor(
+      async () => (await readAddresses(vrLab.lab, NS.g2, IF.guest)).find((a) => a.address === oldAddress && a.isDeprecated),
+      { timeoutMs: 5000, what: `the guest's old address ${oldAddress} to be deprecated` },
+    );
+    expect(old.preferredLifetimeSeconds).toBe(0);
+    expect(old.validLifetimeSeconds).toBeLessThanOrEqual(7200);
     const back = simEventCount(vrLab);
     const restored = await pushDesired(vrLab, labDesiredState());
     await waitForMessage(vrLab, 'applied', (m) => m.generation === restored.generation, 10_000, back);

@@ -3,6 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deriveDeprecatedPrefixes } from '../../src/render/deprecated-prefixes.js';
+import { renderRadvdConf } from '../../src/render/radvd-conf.js';
+import { DesiredState } from '../../src/schema/desired-state.js';
 import { canRunLab } from './lab-guard.js';
 
 /** Every golden radvd.conf must pass the real `radvd -c`; a broken one must not, so the check can fail. */
@@ -26,6 +29,19 @@ function radvdCheck(content: string): { status: number | null; stderr: string } 
 
   it.each(configs)('%s passes', (path) => {
     const result = radvdCheck(readFileSync(path, 'utf8'));
+    expect(result.status, result.stderr).toBe(0);
+  });
+
+  it('passes with prefixes being deprecated, on a kept link and on a link whose network is gone', () => {
+    const input = JSON.parse(readFileSync('test/golden/vpc-two-tiers/desired.json', 'utf8'));
+    const before = DesiredState.parse(input);
+    input.guestNetworks[0].prefix = '2001:db8:3:77::/64';
+    input.guestNetworks.pop();
+    const after = DesiredState.parse(input);
+    const conf = renderRadvdConf(after, deriveDeprecatedPrefixes(before, after, [], 0, 7200))!;
+    expect(conf).toContain('AdvDefaultLifetime 0;');
+    expect(conf).toContain('AdvValidLifetime 0;');
+    const result = radvdCheck(conf);
     expect(result.status, result.stderr).toBe(0);
   });
 

@@ -53,7 +53,9 @@ describe('Agent on the in-memory host', () => {
     await agent.handleMessage({ type: 'desired', generation: 7, spec: other });
     await agent.idle();
     expect(acks().map((a) => [a.generation, a.status])).toEqual([[6, 'accepted'], [7, 'accepted']]);
-    expect(host.addresses.map((a) => a.address)).toEqual(['2001:db8:200:7::1']);
+    // The old prefix is deprecated (RFC 9096), its gateway kept for the window.
+    expect(host.addresses.map((a) => a.address).sort()).toEqual(['2001:db8:200:1::1', '2001:db8:200:7::1']);
+    expect(host.files.get('/vr/run/radvd.conf')).toMatch(/prefix 2001:db8:200:1::\/64\n    \{\n[^}]*AdvValidLifetime 0;\n        AdvPreferredLifetime 0;/);
   });
 
   it('rejects a bad spec with JSON paths and keeps the host as it was', async () => {
