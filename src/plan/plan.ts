@@ -125,7 +125,8 @@ function planRadvd(rendered: RenderedHost, observed: ObservedHost, ledger: Ledge
   }
   const steps: Step[] = config === content ? [] : [{ kind: 'writeRadvdConfig', content }];
   // SIGHUP, never a restart: radvd's exit sends router lifetime 0 and guests lose their default router.
-  if (pid === null) steps.push({ kind: 'startRadvd' });
+  // A radvd that ran our config and is gone died: restarting it is a repair worth reporting.
+  if (pid === null) steps.push({ kind: 'startRadvd', drift: ledger.radvdLoaded === null ? [] : ['radvd was not running'] });
   else if (config !== content || ledger.radvdLoaded !== content) steps.push({ kind: 'reloadRadvd', pid });
   return steps;
 }

@@ -19,7 +19,7 @@ export type Step =
   | { readonly kind: 'writeInterfacesFile'; readonly content: string }
   | { readonly kind: 'writeRadvdConfig'; readonly content: string }
   | { readonly kind: 'removeRadvdConfig' }
-  | { readonly kind: 'startRadvd' }
+  | { readonly kind: 'startRadvd'; readonly drift: readonly string[] }
   | { readonly kind: 'reloadRadvd'; readonly pid: number }
   | { readonly kind: 'stopRadvd'; readonly pid: number };
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './netns.js';
+import { isPidAlive, waitFor } from './netns.js';
 import { addRoute, readAddresses, tcpConnect, tcpListen, waitForPing, waitForSlaacAddress } from './probes.js';
 import { GUEST_BLOCK, IF, NS, PUBLIC_PREFIX, TIER1, TIER2, UPSTREAM_ADDRESS } from './topology.js';
 import { canRunLab } from './lab-guard.js';
@@ -162,6 +162,22 @@ describeLab('agent in the namespace lab', () => {
     // tier-web's chains were listed long ago, so their emptying is drift the agent can name; chains
     // the last push rewrote may not be listed yet, and those it rewrites without a claim.
     expect(applied.repaired).toContain('chain ingress_eth2 was changed');
+  });
+
+  it('restarts a radvd that died, says so, and the guests keep their default route', async () => {
+    const defaultRouter = async () => (await vrLab.lab.exec(NS.g1, ['ip', '-6', 'route', 'show', 'default'])).stdout.trim();
+    const before = await defaultRouter();
+    expect(before).toMatch(/^default via fe80::/);
+    const pid = radvdPid();
+    const from = simEventCount(vrLab);
+    // SIGKILL: a crash sends no goodbye RA, unlike SIGTERM (shared/FIELD-NOTES.md).
+    process.kill(pid, 'SIGKILL');
+    const applied = await waitForMessage(vrLab, 'applied', (m) => m.repaired.includes('radvd was not running'), 12_000, from);
+    expect(applied.ok).toBe(true);
+    expect(radvdPid()).not.toBe(pid);
+    expect(isPidAlive(radvdPid())).toBe(true);
+    expect(await defaultRouter()).toBe(before);
+    await waitForPing(vrLab.lab, NS.upstream, guestAddress[NS.g1]!, 5000);
   });
 
   it("warns about another table's base chain that could drop what it accepts, and leaves that table alone", async () => {

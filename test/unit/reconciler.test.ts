@@ -244,3 +244,18 @@ describe('a large table with no base chain yet', () => {
     expect(host.listings).toBe(listings + 1);
   });
 });
+
+describe('supervising radvd', () => {
+  it('restarts a radvd that died and reports it as a repair', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    await reconciler.reconcile(states().vpc!);
+    const [pid] = host.radvdPids();
+    host.processes.delete(pid!);
+    const result = await reconciler.reconcile(states().vpc!);
+    expect(result.repaired).toEqual(['radvd was not running']);
+    expect(host.radvdPids()).toHaveLength(1);
+    expect(host.radvdPids()[0]).not.toBe(pid);
+  });
+});
