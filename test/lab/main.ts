@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { addRoute, isInPrefix as isInCidr, tcpConnect, tcpListen, waitForPing, waitForSlaacAddress } from './probes.js';
+import { waitFor } from './netns.js';
+import { addRoute, isInPrefix as isInCidr, readAddresses, tcpConnect, tcpListen, waitForPing, waitForSlaacAddress } from './probes.js';
 import { GUEST_BLOCK, IF, INTERNET_HOST, NS, PUBLIC_PREFIX, TIER1, TIER2, UPSTREAM_ADDRESS } from './topology.js';
 import { labDesiredState, pushDesired, startAgent, startVrLab, waitForMessage, waitForSimEvent, type VrLab } from './vr-lab.js';
 
@@ -34,6 +35,11 @@ async function runChecks(vrLab: VrLab): Promise<void> {
   await startAgent(vrLab);
   await waitForSimEvent(vrLab, (e) => e.event === 'hello', 'the agent to say hello', 10_000);
   const { pushedAt } = await pushDesired(vrLab, labDesiredState());
+  // The kernel makes a (tentative) address the moment it processes the RA: its appearance times the RA on the wire.
+  const firstRaMs = waitFor(
+    async () => ((await readAddresses(lab, NS.g1, IF.guest)).some((a) => isInCidr(a.address, TIER1)) ? Date.now() - pushedAt : undefined),
+    { timeoutMs: 20_000, what: `an address in ${TIER1} on g1`, intervalMs: 10 },
+  ).catch(() => null);
   let publicAddress = '';
 
   await check('agent accepts the desired state', async () => {
@@ -84,6 +90,8 @@ async function runChecks(vrLab: VrLab): Promise<void> {
     }
     throw new Error('the control listener on 9090 is not up, so the check proves nothing');
   });
+  const raMs = await firstRaMs;
+  if (raMs !== null) console.log(`TIME  desired state pushed -> first RA with the tier prefix at guest g1 (radvd): ${raMs} ms`);
   if (firstPingMs) console.log(`TIME  desired state pushed -> first successful ping upstream -> guest: ${firstPingMs} ms`);
 }
 
