@@ -24,12 +24,11 @@ export interface GenidReader {
   readonly argv: readonly string[];
 }
 
-/** Compiles bench/nft-genid.c into the temp dir when gcc is there, and offers python3's version too. */
-export function prepareGenidReaders(benchDir: string, tempDir: string): GenidReader[] {
+/** The product's helper (dist/vr6-nft-genid, which `make bench` builds), and python3's version to compare. */
+export function prepareGenidReaders(benchDir: string): GenidReader[] {
   const readers: GenidReader[] = [];
-  const binary = join(tempDir, 'nft-genid');
-  const compiled = spawnSync('gcc', ['-O2', '-o', binary, join(benchDir, 'nft-genid.c')], { encoding: 'utf8' });
-  if (compiled.status === 0) readers.push({ label: 'generation id, C helper (NFT_MSG_GETGEN)', argv: [binary] });
+  const binary = join(benchDir, '..', 'dist', 'vr6-nft-genid');
+  if (spawnSync(binary, []).status === 0) readers.push({ label: 'generation id, vr6-nft-genid (NFT_MSG_GETGEN)', argv: [binary] });
   const python = ['/usr/bin/python3', 'python3'].find((candidate) => spawnSync(candidate, ['-c', '']).status === 0);
   if (python !== undefined) readers.push({ label: 'generation id, python3 helper', argv: [python, '-S', '-I', join(benchDir, 'nft-genid.py')] });
   return readers;
