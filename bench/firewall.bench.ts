@@ -106,7 +106,7 @@ async function runBench(options: Options, bundlePath: string): Promise<BenchRepo
     const check = measureCheckAndFailure(context);
     log('resync');
     restoreAgentTable(context);
-    const resync = measureResync(context, prepareGenidReaders(join(dirname(bundlePath), '..', '..', 'bench'), dir));
+    const resync = measureResync(context, prepareGenidReaders(join(dirname(bundlePath), '..', '..', 'bench')));
     log('nft monitor');
     const monitor = await measureMonitor(context);
     log('shadow chains');
