@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DesiredState } from '../src/schema/desired-state.js';
-import { renderRuleset, renderRulesetDocument } from '../src/render/ruleset.js';
+import { renderRuleset } from '../src/render/ruleset.js';
+import { renderRulesetDocument } from '../src/render/ruleset-document.js';
 
 /**
  * The agent side's memory: a fresh Node process (the same binary as the

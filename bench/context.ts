@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DesiredState } from '../src/schema/desired-state.js';
-import { renderRuleset, renderRulesetDocument } from '../src/render/ruleset.js';
+import { renderRuleset } from '../src/render/ruleset.js';
+import { renderRulesetDocument } from '../src/render/ruleset-document.js';
 import { groupDocument, type Document, type GroupedDocument } from './documents.js';
 import { runNft, type Measured } from './nft-process.js';
 import { createSample, type Sample } from './stats.js';

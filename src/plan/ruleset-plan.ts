@@ -1,6 +1,7 @@
 import type { ObservedRuleset } from '../observe/ruleset-listing.js';
 import type { RenderedHost } from '../render/host-facts.js';
-import { renderRulesetDocument, renderRulesetStagedDocuments, renderRulesetUpdateDocument, type NftRuleset, type RulesetChange } from '../render/ruleset.js';
+import { type NftRuleset } from '../render/ruleset.js';
+import { renderRulesetDocument, renderRulesetStagedDocuments, renderRulesetUpdateDocument, type RulesetChange } from '../render/ruleset-document.js';
 import type { Step } from './steps.js';
 
 /**

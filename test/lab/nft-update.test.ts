@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseRulesetListing } from '../../src/observe/ruleset-listing.js';
 import { planRuleset } from '../../src/plan/ruleset-plan.js';
 import { renderHost } from '../../src/render/host-facts.js';
-import { renderRulesetDocument, renderRulesetStagedDocuments } from '../../src/render/ruleset.js';
+import { renderRulesetDocument, renderRulesetStagedDocuments } from '../../src/render/ruleset-document.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { canRunLab } from './lab-guard.js';
 

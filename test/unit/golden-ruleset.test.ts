@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { renderRuleset, renderRulesetDocument } from '../../src/render/ruleset.js';
+import { renderRuleset } from '../../src/render/ruleset.js';
+import { renderRulesetDocument } from '../../src/render/ruleset-document.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 
 /**

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryHost, type MemoryTable } from '../../src/host/memory-host.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { renderHost } from '../../src/render/host-facts.js';
-import { renderRulesetDocument } from '../../src/render/ruleset.js';
+import { renderRulesetDocument } from '../../src/render/ruleset-document.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { isolatedInput, vpcInput } from '../support/states.js';
