@@ -194,6 +194,11 @@ export class Agent {
     if (!this.hello().capabilities.includes(parsed.value.raBackend)) {
       return { ok: false, errors: [{ path: '$.spec.raBackend', message: `${parsed.value.raBackend} is not supported by this agent version` }] };
     }
+    // Neither radvd 2.19 nor FRR 8.4 (Debian 12) can send PREF64 (docs/research/ra-backends.md).
+    const pref64 = parsed.value.guestNetworks.findIndex((network) => network.ra.pref64 !== undefined);
+    if (pref64 >= 0) {
+      return { ok: false, errors: [{ path: `$.spec.guestNetworks[${pref64}].ra.pref64`, message: `no RA backend of this agent sends PREF64 (RFC 8781)` }] };
+    }
     return parsed;
   }
 

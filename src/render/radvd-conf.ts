@@ -77,6 +77,15 @@ function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly Deprec
     '    };',
     ...renderDeprecatedPrefixLines(network.interface, deprecated),
   );
+  for (const route of ra.routes) {
+    lines.push(
+      `    route ${formatPrefix(route.prefix)}`,
+      '    {',
+      `        AdvRoutePreference ${route.preference};`,
+      `        AdvRouteLifetime ${route.lifetimeSeconds ?? 3 * ra.maxIntervalSeconds};`,
+      '    };',
+    );
+  }
   if (ra.dnsServers.length > 0) {
     // radvd's default RDNSS lifetime is not what its man page says (shared/FIELD-NOTES.md): always state it.
     lines.push(`    RDNSS ${ra.dnsServers.join(' ')}`, '    {', `        AdvRDNSSLifetime ${dnsLifetime};`, '    };');

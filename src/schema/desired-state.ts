@@ -10,6 +10,16 @@ import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, pars
 
 const INFINITE_LIFETIME = 0xffffffff;
 
+// RFC 8781 §4: the prefix lengths a PREF64 option can carry.
+const PREF64_LENGTHS = [32, 40, 48, 56, 64, 96];
+
+/** A route information option (RFC 4191): a more specific route the guests may take via the VR. */
+export const RaRoute = z.strictObject({
+  prefix: Ipv6Cidr,
+  preference: z.enum(['low', 'medium', 'high']).default('medium'),
+  lifetimeSeconds: wholeNumber(INFINITE_LIFETIME).optional().meta({ description: 'default 3 × maxIntervalSeconds' }),
+});
+
 /** Router advertisement settings of one guest network (RFC 4861 §6.2.1). */
 export const RaSettings = z
   .strictObject({
@@ -26,6 +36,8 @@ export const RaSettings = z
     dnsLifetimeSeconds: wholeNumber(INFINITE_LIFETIME)
       .optional()
       .meta({ description: 'RDNSS/DNSSL lifetime; default 2 × maxIntervalSeconds' }),
+    routes: z.array(RaRoute).max(16).default([]).meta({ description: 'route information options (RFC 4191); radvd only' }),
+    pref64: Ipv6Cidr.optional().meta({ description: 'NAT64 prefix for IPv6-only networks (RFC 8781); needs a backend that sends PREF64' }),
   })
   .superRefine((ra, ctx) => {
     // radvd accepts Min > 0.75 × Max, then silently never advertises
@@ -46,6 +58,9 @@ export const RaSettings = z
     }
     if (ra.preferredLifetimeSeconds > ra.validLifetimeSeconds) {
       ctx.addIssue({ code: 'custom', path: ['preferredLifetimeSeconds'], message: 'must not exceed validLifetimeSeconds' });
+    }
+    if (ra.pref64 !== undefined && !PREF64_LENGTHS.includes(ra.pref64.length)) {
+      ctx.addIssue({ code: 'custom', path: ['pref64'], message: `must be a /${PREF64_LENGTHS.join(', /')} (RFC 8781 §4)` });
     }
     const dns = ra.dnsLifetimeSeconds;
     if (dns !== undefined && dns !== 0 && (dns < ra.maxIntervalSeconds || dns > 2 * ra.maxIntervalSeconds)) {

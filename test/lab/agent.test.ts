@@ -83,6 +83,7 @@ describeLab('agent in the namespace lab', () => {
     expect(stdout).toMatch(/Router lifetime\s+:\s+30 \(0x/);
     expect(stdout).toMatch(/Recursive DNS server\s+:\s+2001:db8:100::53/);
     expect(stdout).toMatch(/Stateful address conf\.\s+:\s+No/);
+    expect(stdout).toMatch(/Route\s+:\s+2001:db8:ffff::\/48/);
     expect(stdout).toMatch(/from fe80::/);
   });
 

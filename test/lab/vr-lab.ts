@@ -54,7 +54,13 @@ export function bundlePath(name: 'vr6-agent' | 'vr6-sim'): string {
 
 /** The lab's desired state: a VPC with two tiers behind eth2 and eth3. */
 export function labDesiredState(): Record<string, any> {
-  const ra = { minIntervalSeconds: 3, maxIntervalSeconds: 10, routerLifetimeSeconds: 30, dnsServers: ['2001:db8:100::53'] };
+  const ra = {
+    minIntervalSeconds: 3,
+    maxIntervalSeconds: 10,
+    routerLifetimeSeconds: 30,
+    dnsServers: ['2001:db8:100::53'],
+    routes: [{ prefix: '2001:db8:ffff::/48', preference: 'high' }],
+  };
   return {
     schemaVersion: 1,
     router: { id: 'r-lab-VM', kind: 'vpc' },

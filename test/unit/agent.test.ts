@@ -70,6 +70,14 @@ describe('Agent on the in-memory host', () => {
     expect(JSON.stringify({ a: host.addresses, t: host.listTable(), f: [...host.files] })).toBe(before);
   });
 
+  it('refuses a PREF64 that no backend of it can send, naming the field', async () => {
+    const input = isolatedInput();
+    input.guestNetworks[0].ra = { pref64: '64:ff9b::/96' };
+    await agent.handleMessage({ type: 'desired', generation: 1, spec: input });
+    expect(acks()[0]).toMatchObject({ status: 'rejected', errors: [{ path: '$.spec.guestNetworks[0].ra.pref64' }] });
+    expect(host.writes).toEqual([]);
+  });
+
   it("refuses another router's state and an RA backend it cannot run", async () => {
     const frr = vpcInput();
     frr.router.id = 'r-1-VM';

@@ -54,6 +54,7 @@ describe('desired state v1', () => {
     ['the public interface as a guest', (s: any) => (s.guestNetworks[0].interface = 'eth1'), '$.guestNetworks[0].interface', /public/],
     ['Min > 0.75 × Max', (s: any) => (s.guestNetworks[0].ra = { minIntervalSeconds: 460, maxIntervalSeconds: 600 }), '$.guestNetworks[0].ra.minIntervalSeconds', /0\.75/],
     ['preferred > valid', (s: any) => (s.guestNetworks[0].ra = { validLifetimeSeconds: 100, preferredLifetimeSeconds: 200 }), '$.guestNetworks[0].ra.preferredLifetimeSeconds', /valid/],
+    ['a PREF64 of a length RFC 8781 has no code for', (s: any) => (s.guestNetworks[0].ra = { pref64: '64:ff9b::/80' }), '$.guestNetworks[0].ra.pref64', /\/96/],
     ['a router lifetime below Max', (s: any) => (s.guestNetworks[0].ra = { routerLifetimeSeconds: 10 }), '$.guestNetworks[0].ra.routerLifetimeSeconds', /maxInterval/],
     ['a port above 65535', (s: any) => (s.guestNetworks[0].firewall.ingress[0].ports = { start: 1, end: 70000 }), '$.guestNetworks[0].firewall.ingress[0].ports.end', /65535/],
     ['a reversed port range', (s: any) => (s.guestNetworks[0].firewall.ingress[0].ports = { start: 30, end: 20 }), '$.guestNetworks[0].firewall.ingress[0].ports.end', /exceed/],
