@@ -56,8 +56,16 @@ export interface NftCounter {
   readonly counter: null | string;
 }
 
+/** A verdict map: the value of `key` picks the verdict, e.g. the chain to jump to. */
+export interface NftVerdictMap {
+  readonly vmap: {
+    readonly key: { readonly meta: { readonly key: 'iifname' | 'oifname' } };
+    readonly data: { readonly set: readonly (readonly [string, NftVerdict])[] };
+  };
+}
+
 /** One element of a rule's `expr` array. */
-export type NftExpr = NftMatch | NftCounter | NftVerdict;
+export type NftExpr = NftMatch | NftCounter | NftVerdict | NftVerdictMap;
 
 /** One rule: its `expr` array and an optional comment (shown by `nft list`). */
 export interface NftRule {

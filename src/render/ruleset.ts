@@ -143,8 +143,8 @@ function renderForwardRules(publicInterface: string, networks: readonly GuestNet
     ...renderAntiSpoofingRules(publicInterface, networks),
     ...renderConntrackRules(),
     ...renderForwardIcmpRules(),
-    ...networks.map((network) => renderNetworkJump('iifname', egressChainName(network.interface), network)),
-    ...networks.map((network) => renderNetworkJump('oifname', ingressChainName(network.interface), network)),
+    ...renderDispatchRule('iifname', networks, egressChainName),
+    ...renderDispatchRule('oifname', networks, ingressChainName),
     ...renderUpstreamRules(publicInterface, networks),
   ];
 }
@@ -198,12 +198,16 @@ function renderUsageRules(network: GuestNetwork): NftRule[] {
   }));
 }
 
-/** `<iifname|oifname> "<if>" counter jump <chain>`, counted so per-network traffic can be reported. */
-function renderNetworkJump(key: 'iifname' | 'oifname', chain: string, network: GuestNetwork): NftRule {
-  return {
-    expr: [renderMetaMatch(key, network.interface), { counter: null }, renderJump(chain)],
-    comment: `network ${network.id}`,
-  };
+/**
+ * `<iifname|oifname> vmap { "<if>" : jump <chain>, ... }`: one lookup sends a
+ * packet to its network's chain, where one rule per network would be tried
+ * in turn (up to 98 rules per packet with 50 tiers). A packet of no guest
+ * network matches no element and goes on.
+ */
+function renderDispatchRule(key: 'iifname' | 'oifname', networks: readonly GuestNetwork[], chainOf: (ifname: string) => string): NftRule[] {
+  if (networks.length === 0) return [];
+  const data = networks.map((network) => [network.interface, renderJump(chainOf(network.interface))] as const);
+  return [{ expr: [{ vmap: { key: { meta: { key } }, data: { set: data } } }], comment: `${key === 'iifname' ? 'egress' : 'ingress'} by network` }];
 }
 
 /**

@@ -107,6 +107,16 @@ function runRule(ruleset: NftRuleset, rule: NftRule, p: Packet): Outcome | undef
       if (outcome !== 'return') return outcome;
       return undefined;
     }
+    if ('vmap' in expr) {
+      const value = expr.vmap.key.meta.key === 'oifname' ? p.oif : p.iif;
+      const verdict = expr.vmap.data.set.find(([key]) => key === value)?.[1];
+      if (verdict === undefined) return undefined;
+      if ('jump' in verdict) {
+        const outcome = runChain(ruleset, verdict.jump.target, p);
+        return outcome === 'return' ? undefined : outcome;
+      }
+      return 'accept' in verdict ? 'accept' : 'drop' in verdict ? 'drop' : undefined;
+    }
   }
   return undefined;
 }
@@ -332,12 +342,13 @@ describe('anti-spoofing', () => {
 });
 
 describe('forward chain', () => {
-  it('orders egress jumps, then ingress jumps, then upstream; jumps are counted', () => {
+  it('dispatches by verdict map: egress chains by input interface, then ingress chains by output interface, then upstream', () => {
     const ruleset = renderRuleset(isolatedState(undefined, [{ id: 'net-b', interface: 'eth3', prefix: 'fd00:2::/64' }]));
-    const tail = chainNamed(ruleset, 'forward').rules.slice(-5);
-    const summary = tail.map((r) => r.expr.map((e) => ('jump' in e ? e.jump.target : 'accept' in e ? 'accept' : null)).filter(Boolean));
-    expect(summary).toEqual([['egress_eth2'], ['egress_eth3'], ['ingress_eth2'], ['ingress_eth3'], ['accept']]);
-    for (const rule of tail.slice(0, 4)) expect(rule.expr.at(-2)).toEqual({ counter: null });
+    const tail = chainNamed(ruleset, 'forward').rules.slice(-3);
+    const summary = tail.map((r) =>
+      r.expr.flatMap((e) => ('vmap' in e ? [`${e.vmap.key.meta.key}: ${e.vmap.data.set.map(([k, v]) => `${k}>${'jump' in v ? v.jump.target : '?'}`).join(' ')}`] : 'accept' in e ? ['accept'] : [])),
+    );
+    expect(summary).toEqual([['iifname: eth2>egress_eth2 eth3>egress_eth3'], ['oifname: eth2>ingress_eth2 eth3>ingress_eth3'], ['accept']]);
   });
 
   it('sends nothing upstream from an interface that is not a guest network', () => {
@@ -447,8 +458,8 @@ describe('renderRulesetDocument', () => {
     });
     expect(commands).toContainEqual({ add: { counter: { family: 'ip6', table: 'vr6_agent', name: 'usage_egress_eth2' } } });
     expect(commands).toContainEqual({ add: { chain: { family: 'ip6', table: 'vr6_agent', name: 'egress_eth2' } } });
-    const jump = chainNamed(ruleset, 'forward').rules.find((r) => r.comment === 'network web' && JSON.stringify(r).includes('egress'));
-    expect(commands).toContainEqual({ add: { rule: { family: 'ip6', table: 'vr6_agent', chain: 'forward', comment: 'network web', expr: jump?.expr } } });
+    const dispatch = chainNamed(ruleset, 'forward').rules.find((r) => r.comment === 'egress by network');
+    expect(commands).toContainEqual({ add: { rule: { family: 'ip6', table: 'vr6_agent', chain: 'forward', comment: 'egress by network', expr: dispatch?.expr } } });
   });
 
   it('is deterministic and independent of the order of the networks', () => {
