@@ -1,14 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessage } from '../../src/schema/protocol.js';
 import { ManagementClient } from '../../src/transport/management-client.js';
 
-// The same options as build.mjs, into a private directory so a concurrent build of dist/ is not disturbed.
+// The simulator runs on the VR's Node when it is installed, as in the lab.
 const NODE18 = join(process.cwd(), 'node_modules/node18/bin/node');
 const NODE = existsSync(NODE18) ? NODE18 : process.execPath;
 
@@ -17,21 +16,11 @@ let bundle = '';
 let children: ChildProcess[] = [];
 let clients: ManagementClient[] = [];
 
-beforeAll(async () => {
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'vr6-sim-cli-'));
-  bundle = join(dir, 'vr6-sim.js');
-  await build({
-    entryPoints: ['src/sim/main.ts'],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    target: 'node18',
-    format: 'cjs',
-    sourcemap: 'inline',
-    legalComments: 'none',
-    banner: { js: '#!/usr/bin/env node' },
-    logLevel: 'warning',
-  });
+  // The bundle exactly as the project builds it (build.mjs), so the test cannot drift from the shipped options.
+  execFileSync(process.execPath, ['build.mjs'], { stdio: 'ignore' });
+  bundle = join(process.cwd(), 'dist', 'vr6-sim.js');
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
