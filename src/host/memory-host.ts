@@ -39,6 +39,8 @@ export class MemoryHost implements Host {
   generation = 1;
   /** How many times the agent's table was listed: what the generation id is there to save. */
   listings = 0;
+  /** How many times the addresses were read: one per observation of the host. */
+  observations = 0;
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
   /** Every mutating command, for tests that count writes. */
   readonly writes: string[] = [];
@@ -118,7 +120,10 @@ export class MemoryHost implements Host {
 
   private runIp(args: string[]): string {
     const line = args.join(' ');
-    if (line === '-j -6 addr show') return JSON.stringify(this.listAddresses());
+    if (line === '-j -6 addr show') {
+      this.observations++;
+      return JSON.stringify(this.listAddresses());
+    }
     if (line === '-j link show') {
       return JSON.stringify([...this.links].map(([ifname, l]) => ({ ifname, flags: l.isUp ? ['UP'] : [], address: l.mac })));
     }

@@ -104,6 +104,13 @@ export class Reconciler {
       }
       await this.rememberOwned([...this.ledger.ownedAddresses, ...rendered.addresses]);
       failure = await this.applySteps(plan.steps, rendered, applied, notes);
+      // A plan of nothing but ruleset steps, committed with nobody else's in
+      // between (the generation id says so), has converged: everything else
+      // matched when it was planned, and another pass would only re-read it.
+      if (failure === null && plan.steps.every(isRulesetStep) && this.rulesetWatch.isLastCommitProven) {
+        await this.rememberOwned(rendered.addresses);
+        break;
+      }
     }
     // Other tables can only have changed when nf_tables did.
     if (hasNftChanged) this.foreignTableWarnings = await this.readForeignTableWarnings();
@@ -202,6 +209,10 @@ export class Reconciler {
   private ownedPath(): string {
     return `${this.config.paths.stateDir}/${OWNED_FILE}`;
   }
+}
+
+function isRulesetStep(step: Step): boolean {
+  return step.kind === 'loadRuleset' || step.kind === 'loadRulesetStaged' || step.kind === 'updateRuleset';
 }
 
 function dedupeAddresses(addresses: readonly OwnedAddress[]): OwnedAddress[] {

@@ -35,6 +35,7 @@ export class RulesetWatch {
   /** The generation read by the last observation. */
   private seen: number | null = null;
   private counters: ObservedRuleset['counters'] = new Map();
+  private seenAfterCommit: number | null = null;
   private listedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -42,6 +43,11 @@ export class RulesetWatch {
     private readonly config: AgentConfig,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Whether the last commit was proven to be the only one, so the table is exactly what was rendered. */
+  get isLastCommitProven(): boolean {
+    return this.trusted !== null && this.trusted === this.seenAfterCommit;
+  }
 
   /** What the agent last loaded, for the planner. */
   get rulesetMemory(): RulesetMemory | null {
@@ -91,6 +97,7 @@ export class RulesetWatch {
   /** Records `commits` transactions of the agent's own: `chains` are the ones it wrote, or 'all'. */
   async recordCommit(rendered: RenderedHost, chains: readonly string[] | 'all', commits: number): Promise<void> {
     const after = await this.readGeneration();
+    this.seenAfterCommit = after;
     const isOnlyOurs = after !== null && this.seen !== null && after === this.seen + commits;
     if (isOnlyOurs) {
       // Untouched chains are as listed before; the written ones stand in

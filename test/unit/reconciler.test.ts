@@ -259,3 +259,20 @@ describe('supervising radvd', () => {
     expect(host.radvdPids()[0]).not.toBe(pid);
   });
 });
+
+describe('a change to the firewall alone', () => {
+  it('converges in one pass when the generation id proves the commit was the only one', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    await reconciler.reconcile(states().vpc!);
+    await reconciler.reconcile(states().vpc!);
+    const changed = vpcInput();
+    changed.aclLists[0].items[0].ports = { start: 8443, end: 8443 };
+    const observations = host.observations;
+    const result = await reconciler.reconcile(DesiredState.parse(changed));
+    expect(result.applied).toEqual([expect.stringMatching(/^updateRuleset ingress_eth2 \(/)]);
+    expect(host.observations).toBe(observations + 1);
+    expectConverged(host, DesiredState.parse(changed));
+  });
+});
