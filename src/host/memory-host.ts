@@ -44,6 +44,8 @@ export class MemoryHost implements Host {
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
   /** Every mutating command, for tests that count writes. */
   readonly writes: string[] = [];
+  /** Runs right after each nft load commits: lets a test commit something of its own in between. */
+  afterLoad: (() => void) | null = null;
   /** Makes the next command whose argv joined by spaces matches fail. */
   failOn: RegExp | null = null;
   private nextPid = 1000;
@@ -245,6 +247,7 @@ export class MemoryHost implements Host {
         throw new ExecError(argv, 1, (error as Error).message);
       }
       this.writes.push('nft load');
+      this.afterLoad?.();
       return '';
     }
     throw new ExecError(argv, 1, 'MemoryHost: unsupported nft command');

@@ -98,23 +98,25 @@ export class RulesetWatch {
   async recordCommit(rendered: RenderedHost, chains: readonly string[] | 'all', commits: number): Promise<void> {
     const after = await this.readGeneration();
     this.seenAfterCommit = after;
-    const isOnlyOurs = after !== null && this.seen !== null && after === this.seen + commits;
-    if (isOnlyOurs) {
+    if (after === null) {
+      // No generation id: only a listing right now can tell later edits from this write.
+      const listed = new Map((await readRuleset(this.host, this.config))?.chains ?? []);
+      this.memory = { rendered: rendered.chainFingerprints, listed, unlisted: new Set() };
+      this.trusted = null;
+    } else {
       // Untouched chains are as listed before; the written ones stand in
-      // with their rendering until the next observation lists them.
+      // with their rendering until an observation the id proves lists them.
+      // When someone else committed too, the id proves nothing: the next
+      // observation lists the table, and a written chain is rewritten once.
       const written = chains === 'all' ? [...rendered.chainFingerprints.keys()] : chains.filter((name) => rendered.chainFingerprints.has(name));
       const kept = chains === 'all' ? [] : [...(this.memory?.listed ?? [])].filter(([name]) => rendered.chainFingerprints.has(name) && !written.includes(name));
       const listed = new Map([...kept, ...written.map((name) => [name, `unlisted ${rendered.chainFingerprints.get(name)}`] as const)]);
       const unlisted = new Set([...(this.memory?.unlisted ?? [])].filter((name) => listed.has(name)).concat(written));
       this.memory = { rendered: rendered.chainFingerprints, listed, unlisted };
-      this.trusted = after;
+      this.trusted = this.seen !== null && after === this.seen + commits ? after : null;
       // The counters are now the rendered ones: new ones start at zero, deleted ones are gone.
       const zero = { packets: 0, bytes: 0 };
       this.counters = new Map(rendered.ruleset.counters.map((name) => [name, this.counters.get(name) ?? zero]));
-    } else {
-      const listed = new Map((await readRuleset(this.host, this.config))?.chains ?? []);
-      this.memory = { rendered: rendered.chainFingerprints, listed, unlisted: new Set() };
-      this.trusted = null;
     }
     await this.persist();
   }

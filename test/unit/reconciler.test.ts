@@ -276,3 +276,24 @@ describe('a change to the firewall alone', () => {
     expectConverged(host, DesiredState.parse(changed));
   });
 });
+
+describe('a commit of someone else during our own', () => {
+  it('trusts nothing it wrote, and repairs an edit of a chain it did not touch', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    await reconciler.reconcile(states().vpc!);
+    await reconciler.reconcile(states().vpc!);
+    const changed = vpcInput();
+    changed.aclLists[0].items[0].ports = { start: 8443, end: 8443 };
+    host.afterLoad = () => {
+      host.afterLoad = null;
+      host.editTable((table) => (table!.chains.get('egress_eth3')!.rules.pop(), table));
+    };
+    // The id moved by two: the verifying pass lists the table and finds the edit at once.
+    const result = await reconciler.reconcile(DesiredState.parse(changed));
+    expect(result.repaired).toEqual(['chain egress_eth3 was changed']);
+    expectConverged(host, DesiredState.parse(changed));
+    expect((await reconciler.reconcile(DesiredState.parse(changed))).applied).toEqual([]);
+  });
+});
