@@ -56,7 +56,7 @@ export async function readObservedHost(
   host: Host,
   config: AgentConfig,
   rendered: RenderedHost,
-  observeRuleset: () => Promise<ObservedRuleset | null> = () => readRuleset(host, config),
+  observeRuleset: () => Promise<ObservedRuleset | null>,
 ): Promise<ObservedHost> {
   const sysctlValues = await Promise.all(rendered.sysctls.map(async ({ key }) => [key, await host.readSysctl(key)] as const));
   const [links, addresses, routes, interfacesFile, ruleset, radvdConfig, radvdPid] = await Promise.all([

@@ -47,6 +47,23 @@ function mulberry32(seed: number) {
   };
 }
 
+/** A host converged on the VPC state, resynced once so every chain has been listed. */
+async function converged() {
+  const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+  const reconciler = new Reconciler(host, config, silent);
+  await reconciler.load();
+  await reconciler.reconcile(states().vpc!);
+  await reconciler.reconcile(states().vpc!);
+  return { host, reconciler };
+}
+
+/** The VPC state with one ACL item's port changed: a change to the firewall alone. */
+function withOneItemChanged(): DesiredState {
+  const changed = vpcInput();
+  changed.aclLists[0].items[0].ports = { start: 8443, end: 8443 };
+  return DesiredState.parse(changed);
+}
+
 describe('Reconciler on the in-memory host', () => {
   it('converges through states in pseudorandom order, and a second run writes nothing', async () => {
     const seed = Number(process.env.SEED ?? 4890);
@@ -180,15 +197,6 @@ describe('a restarted agent and its table', () => {
 });
 
 describe('resyncs and the nf_tables generation id', () => {
-  async function converged() {
-    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-    const reconciler = new Reconciler(host, config, silent);
-    await reconciler.load();
-    await reconciler.reconcile(states().vpc!);
-    await reconciler.reconcile(states().vpc!);
-    return { host, reconciler };
-  }
-
   it('does not list an unchanged table', async () => {
     const { host, reconciler } = await converged();
     const listings = host.listings;
@@ -262,38 +270,28 @@ describe('supervising radvd', () => {
 
 describe('a change to the firewall alone', () => {
   it('converges in one pass when the generation id proves the commit was the only one', async () => {
-    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-    const reconciler = new Reconciler(host, config, silent);
-    await reconciler.load();
-    await reconciler.reconcile(states().vpc!);
-    await reconciler.reconcile(states().vpc!);
-    const changed = vpcInput();
-    changed.aclLists[0].items[0].ports = { start: 8443, end: 8443 };
+    const { host, reconciler } = await converged();
+    const changed = withOneItemChanged();
     const observations = host.observations;
-    const result = await reconciler.reconcile(DesiredState.parse(changed));
+    const result = await reconciler.reconcile(changed);
     expect(result.applied).toEqual([expect.stringMatching(/^updateRuleset ingress_eth2 \(/)]);
     expect(host.observations).toBe(observations + 1);
-    expectConverged(host, DesiredState.parse(changed));
+    expectConverged(host, changed);
   });
 });
 
 describe('a commit of someone else during our own', () => {
   it('trusts nothing it wrote, and repairs an edit of a chain it did not touch', async () => {
-    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-    const reconciler = new Reconciler(host, config, silent);
-    await reconciler.load();
-    await reconciler.reconcile(states().vpc!);
-    await reconciler.reconcile(states().vpc!);
-    const changed = vpcInput();
-    changed.aclLists[0].items[0].ports = { start: 8443, end: 8443 };
+    const { host, reconciler } = await converged();
+    const changed = withOneItemChanged();
     host.afterLoad = () => {
       host.afterLoad = null;
       host.editTable((table) => (table!.chains.get('egress_eth3')!.rules.pop(), table));
     };
     // The id moved by two: the verifying pass lists the table and finds the edit at once.
-    const result = await reconciler.reconcile(DesiredState.parse(changed));
+    const result = await reconciler.reconcile(changed);
     expect(result.repaired).toEqual(['chain egress_eth3 was changed']);
-    expectConverged(host, DesiredState.parse(changed));
-    expect((await reconciler.reconcile(DesiredState.parse(changed))).applied).toEqual([]);
+    expectConverged(host, changed);
+    expect((await reconciler.reconcile(changed)).applied).toEqual([]);
   });
 });
