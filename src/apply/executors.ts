@@ -1,6 +1,6 @@
 import type { AgentConfig } from '../schema/agent-config.js';
 import { ExecError, type Host } from '../host/host.js';
-import { readRadvdPid } from '../observe/read-host.js';
+import { frrPaths, readRadvdPid, readZebraPid, readZebraRunning } from '../observe/read-host.js';
 import { ROUTE_PROTOCOL } from '../plan/plan.js';
 import type { Step, StepKind } from '../plan/steps.js';
 
@@ -18,6 +18,9 @@ export interface ApplyContext {
 type Executor<K extends StepKind> = (step: Extract<Step, { kind: K }>, context: ApplyContext) => Promise<string | void>;
 
 const RADVD_START_TIMEOUT_MS = 5000;
+const ZEBRA_START_TIMEOUT_MS = 10_000;
+// zebra drops privileges to this user (FRR's build-time default), so its run directory must be the user's.
+const FRR_USER = 'frr';
 const SOLICIT_DEADLINE_MS = 4000;
 
 const executors: { [K in StepKind]: Executor<K> } = {
@@ -99,9 +102,78 @@ const executors: { [K in StepKind]: Executor<K> } = {
     if (!host.signal(step.pid, 'SIGHUP')) throw new Error(`radvd pid ${step.pid} is gone`);
   },
   async stopRadvd(step, { host }) {
-    host.signal(step.pid, 'SIGTERM');
+    // SIGTERM makes radvd send router lifetime 0; SIGKILL ends it (and its privsep child) without a word.
+    host.signal(step.pid, step.isSilent ? 'SIGKILL' : 'SIGTERM');
+  },
+  async checkFrrConfig(step, { host, config }) {
+    // `zebra -C` exits 0 on a bad config; `vtysh -C` does not. vtysh wants a vtysh.conf in its config dir.
+    const { checkDir } = frrPaths(config);
+    await host.writeFileAtomic(`${checkDir}/vtysh.conf`, '');
+    const candidate = `${checkDir}/frr.conf`;
+    await host.writeFileAtomic(candidate, step.content);
+    try {
+      await host.exec([config.commands.vtysh, '--config_dir', checkDir, '-C', '-f', candidate]);
+    } finally {
+      await host.removeFile(candidate);
+    }
+  },
+  async writeFrrConfig(step, { host, config }) {
+    await makeFrrRunDir(host, config);
+    await host.writeFileAtomic(frrPaths(config).config, step.content);
+  },
+  async removeFrrConfig(_step, { host, config }) {
+    await host.removeFile(frrPaths(config).config);
+  },
+  async startZebra(_step, { host, config }) {
+    const paths = frrPaths(config);
+    await makeFrrRunDir(host, config);
+    // zebra locks its pid file, so a stale one never blocks it; removing it lets the wait below see the new one.
+    await host.removeFile(paths.pidFile);
+    // No -d: zebra runs in place, so its PID is known at once. -P 0: no TCP vty, only the socket.
+    const argv = [config.commands.zebra, '-f', paths.config, '-P', '0', '--vty_socket', paths.dir, '-z', paths.zserv, '-i', paths.pidFile];
+    const pid = await host.spawnDaemon(argv);
+    const deadline = Date.now() + ZEBRA_START_TIMEOUT_MS;
+    for (;;) {
+      if ((await host.readCommandLine(pid)) === null) throw new Error(`zebra (pid ${pid}) exited at start; see its log in the journal`);
+      if ((await readZebraPid(host, config)) === pid) {
+        // Answering on its vty socket means it has read its config.
+        const isAnswering = await readZebraRunning(host, config).then(() => true, () => false);
+        if (isAnswering) return;
+      }
+      if (Date.now() > deadline) throw new Error(`zebra (pid ${pid}) did not answer on ${paths.dir} within ${ZEBRA_START_TIMEOUT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  },
+  async configureZebra(step, context) {
+    const { host, config } = context;
+    const path = `${config.paths.runtimeDir}/frr-commands.conf`;
+    await host.writeFileAtomic(path, step.commands, 0o600);
+    // One vtysh: it goes on past a failing line and exits non-zero; the next pass compares again.
+    await host.exec([config.commands.vtysh, '--vty_socket', frrPaths(config).dir, '-f', path]);
+    // zebra sends no RA when its config changes. A solicitation from the VR itself makes it
+    // answer at once (by multicast, so every guest hears it): 0.1-0.2 s instead of up to ra-interval.
+    const notes = await Promise.all(step.interfaces.map((ifname) => promptRa(ifname, context)));
+    return notes.filter((note) => note !== null).join('; ') || undefined;
+  },
+  async stopZebra(step, { host }) {
+    // zebra's SIGTERM sends router lifetime 0 too.
+    host.signal(step.pid, step.isSilent ? 'SIGKILL' : 'SIGTERM');
   },
 };
+
+async function makeFrrRunDir(host: Host, config: AgentConfig): Promise<void> {
+  await host.exec(['install', '-d', '-o', FRR_USER, '-g', FRR_USER, '-m', '0750', frrPaths(config).dir]);
+}
+
+async function promptRa(ifname: string, { host, config }: ApplyContext): Promise<string | null> {
+  try {
+    await host.exec([config.commands.rdisc6, '-1', '-q', '-r', '1', '-w', '500', ifname], { timeoutMs: 3000 });
+    return null;
+  } catch (error) {
+    const reason = error instanceof ExecError ? error.message : String(error);
+    return `no RA answered the VR's own solicitation on ${ifname} (${reason}); zebra's next periodic RA carries the change, ignoring`;
+  }
+}
 
 /** Loads a libnftables JSON document: one transaction, all or nothing. */
 async function loadNftDocument(document: string, { host, config }: ApplyContext): Promise<void> {

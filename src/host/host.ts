@@ -55,6 +55,11 @@ export interface Host {
   writeSysctl(key: string, value: string): Promise<void>;
   /** Sends a signal to a PID; false when no such process exists. */
   signal(pid: number, signal: NodeJS.Signals): boolean;
+  /**
+   * Starts a long-running program in its own session, detached from the
+   * agent (it outlives an agent restart), with no stdio; resolves with its PID.
+   */
+  spawnDaemon(argv: readonly string[]): Promise<number>;
   /** A process's argv from /proc, or null when it is gone. */
   readCommandLine(pid: number): Promise<string[] | null>;
 }

@@ -1,4 +1,6 @@
 import { ExecError, type ExecOptions, type ExecResult, type Host } from './host.js';
+import { parseFrrRunningConfig } from '../observe/frr-running.js';
+import { settingOf } from '../plan/frr-plan.js';
 
 /** A link of the fake machine. */
 export interface MemoryLink {
@@ -42,6 +44,8 @@ export class MemoryHost implements Host {
   /** How many times the addresses were read: one per observation of the host. */
   observations = 0;
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
+  /** The running zebra's RA settings per interface, as its running-config would print them. */
+  zebraRunning = new Map<string, string[]>();
   /** Every mutating command, for tests that count writes. */
   readonly writes: string[] = [];
   /** Runs right after each nft load commits: lets a test commit something of its own in between. */
@@ -75,6 +79,8 @@ export class MemoryHost implements Host {
     if (command === 'nft') return out(this.runNft(argv));
     if (command === 'radvd') return out(this.runRadvd(argv));
     if (command === 'rdisc6') return out();
+    if (command === 'install') return out();
+    if (command === 'vtysh') return out(this.runVtysh(argv));
     if (command?.endsWith('vr6-nft-genid')) return out(`${this.generation}\n`);
     throw new ExecError(argv, 127, `${command}: not found`);
   }
@@ -111,8 +117,26 @@ export class MemoryHost implements Host {
     return true;
   }
 
+  async spawnDaemon(argv: readonly string[]): Promise<number> {
+    const at = (flag: string) => argv[argv.indexOf(flag) + 1] ?? '';
+    if (!argv[0]?.endsWith('zebra')) throw new ExecError(argv, null, `${argv[0]}: not found`);
+    const config = this.files.get(at('-f'));
+    if (config === undefined) throw new ExecError(argv, null, `cannot open ${at('-f')}`);
+    const pid = this.nextPid++;
+    this.processes.set(pid, { argv: [...argv], hangups: 0 });
+    this.files.set(at('-i'), `${pid}\n`);
+    this.zebraRunning = new Map([...parseFrrRunningConfig(config)].map(([ifname, lines]) => [ifname, [...lines]]));
+    this.writes.push(`start zebra ${pid}`);
+    return pid;
+  }
+
   async readCommandLine(pid: number): Promise<string[] | null> {
     return this.processes.get(pid)?.argv ?? null;
+  }
+
+  /** The PIDs of running zebra processes. */
+  zebraPids(): number[] {
+    return [...this.processes.entries()].filter(([, p]) => p.argv[0]?.endsWith('zebra')).map(([pid]) => pid);
   }
 
   /** The PIDs of running radvd processes. */
@@ -262,6 +286,30 @@ export class MemoryHost implements Host {
     this.processes.set(pid, { argv: [...argv], hangups: 0 });
     this.files.set(argv[argv.indexOf('-p') + 1] ?? '', `${pid}\n`);
     this.writes.push(`start radvd ${pid}`);
+    return '';
+  }
+
+  private runVtysh(argv: readonly string[]): string {
+    if (argv.includes('-C')) return '';
+    if (this.zebraPids().length === 0) throw new ExecError(argv, 1, 'Exiting: failed to connect to any daemons.');
+    if (argv.includes('show running-config')) {
+      const blocks = [...this.zebraRunning].flatMap(([ifname, lines]) => [`interface ${ifname}`, ...lines.map((l) => ` ${l}`), 'exit', '!']);
+      return ['Building configuration...', '', 'Current configuration:', '!', 'frr version 8.4.4', '!', ...blocks, 'end', ''].join('\n');
+    }
+    const commands = this.files.get(argv[argv.indexOf('-f') + 1] ?? '') ?? '';
+    this.writes.push('vtysh -f');
+    let lines: string[] = [];
+    for (const raw of commands.split('\n')) {
+      const header = /^interface (\S+)$/.exec(raw);
+      if (header) lines = this.zebraRunning.get(header[1]!) ?? this.zebraRunning.set(header[1]!, []).get(header[1]!)!;
+      const command = raw.trim();
+      if (!/^(no )?ipv6 nd /.test(command)) continue;
+      const setting = settingOf(command);
+      const kept = lines.filter((line) => settingOf(line) !== setting);
+      // "no ipv6 nd suppress-ra" is itself the setting zebra prints; other "no" forms reset to the default.
+      const isReset = command.startsWith('no ') && command !== 'no ipv6 nd suppress-ra';
+      lines.splice(0, lines.length, ...kept, ...(isReset || command === 'ipv6 nd suppress-ra' ? [] : [command]));
+    }
     return '';
   }
 }

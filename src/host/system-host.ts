@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ExecError, type ExecOptions, type ExecResult, type Host } from './host.js';
@@ -73,6 +73,20 @@ export class SystemHost implements Host {
     } catch {
       return false;
     }
+  }
+
+  spawnDaemon(argv: readonly string[]): Promise<number> {
+    const [file, ...args] = argv;
+    if (file === undefined) return Promise.reject(new ExecError(argv, null, 'empty argv'));
+    return new Promise((resolve, reject) => {
+      const child = spawn(file, args, { detached: true, stdio: 'ignore' });
+      child.once('error', (error) => reject(new ExecError(argv, null, error.message, error)));
+      // Node still reaps it when it exits, so a dead daemon leaves no zombie behind.
+      child.once('spawn', () => {
+        child.unref();
+        resolve(child.pid!);
+      });
+    });
   }
 
   async readCommandLine(pid: number): Promise<string[] | null> {

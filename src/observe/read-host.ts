@@ -5,6 +5,7 @@ import { RULESET_TABLE } from '../render/ruleset.js';
 import type { ObservedHost } from '../plan/plan.js';
 import { parseAddresses, parseLinks, parseRoutes, type ObservedAddress, type ObservedLink, type ObservedRoute } from './ip-json.js';
 import { parseRulesetListing, type ObservedRuleset } from './ruleset-listing.js';
+import { parseFrrRunningConfig, type FrrRunningNd } from './frr-running.js';
 
 /** Reads `ip -j -6 addr show`. */
 export async function readAddresses(host: Host, config: AgentConfig): Promise<ObservedAddress[]> {
@@ -37,14 +38,42 @@ export async function readRuleset(host: Host, config: AgentConfig): Promise<Obse
 }
 
 /** The PID of the radvd the agent runs, or null when none runs. A stale pid file is ignored. */
-export async function readRadvdPid(host: Host, config: AgentConfig): Promise<number | null> {
-  const text = await host.readFile(config.paths.radvdPidFile);
+export function readRadvdPid(host: Host, config: AgentConfig): Promise<number | null> {
+  return readDaemonPid(host, config.paths.radvdPidFile, 'radvd', config.paths.radvdConfig);
+}
+
+/** Where zebra keeps its files under the FRR run directory. */
+export function frrPaths(config: AgentConfig) {
+  const dir = config.paths.frrRunDir;
+  return { dir, config: `${dir}/frr.conf`, pidFile: `${dir}/zebra.pid`, zserv: `${dir}/zserv.api`, checkDir: `${config.paths.runtimeDir}/frr-check` };
+}
+
+/** The PID of the zebra the agent runs, or null when none runs. */
+export function readZebraPid(host: Host, config: AgentConfig): Promise<number | null> {
+  const paths = frrPaths(config);
+  return readDaemonPid(host, paths.pidFile, 'zebra', paths.config);
+}
+
+/** A daemon's PID from its pid file, when that process is the program named and reads our config. */
+async function readDaemonPid(host: Host, pidFile: string, program: string, configPath: string): Promise<number | null> {
+  const text = await host.readFile(pidFile);
   const pid = Number.parseInt(text?.trim() ?? '', 10);
   if (!Number.isInteger(pid) || pid <= 1) return null;
   const argv = await host.readCommandLine(pid);
-  // A recycled PID belongs to another program: only a radvd reading our config counts.
-  const isOurs = argv !== null && argv.some((arg) => arg.endsWith('radvd')) && argv.includes(config.paths.radvdConfig);
+  // A recycled PID belongs to another program: only ours, reading our config, counts.
+  const isOurs = argv !== null && argv.some((arg) => arg.endsWith(program)) && argv.includes(configPath);
   return isOurs ? pid : null;
+}
+
+/** zebra's running RA settings, through its vty socket. */
+export async function readZebraRunning(host: Host, config: AgentConfig): Promise<FrrRunningNd> {
+  const { stdout } = await host.exec([config.commands.vtysh, '--vty_socket', frrPaths(config).dir, '-c', 'show running-config'], { timeoutMs: 5000 });
+  return parseFrrRunningConfig(stdout);
+}
+
+async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['frr']> {
+  const [file, pid] = await Promise.all([host.readFile(frrPaths(config).config), readZebraPid(host, config)]);
+  return { config: file, pid, running: pid === null ? null : await readZebraRunning(host, config) };
 }
 
 /**
@@ -59,7 +88,7 @@ export async function readObservedHost(
   observeRuleset: () => Promise<ObservedRuleset | null>,
 ): Promise<ObservedHost> {
   const sysctlValues = await Promise.all(rendered.sysctls.map(async ({ key }) => [key, await host.readSysctl(key)] as const));
-  const [links, addresses, routes, interfacesFile, ruleset, radvdConfig, radvdPid] = await Promise.all([
+  const [links, addresses, routes, interfacesFile, ruleset, radvdConfig, radvdPid, frr] = await Promise.all([
     readLinks(host, config),
     readAddresses(host, config),
     readDefaultRoutes(host, config),
@@ -67,6 +96,7 @@ export async function readObservedHost(
     observeRuleset(),
     host.readFile(config.paths.radvdConfig),
     readRadvdPid(host, config),
+    readFrr(host, config),
   ]);
   return {
     sysctls: new Map(sysctlValues),
@@ -76,5 +106,6 @@ export async function readObservedHost(
     interfacesFile,
     ruleset,
     radvd: { config: radvdConfig, pid: radvdPid },
+    frr,
   };
 }

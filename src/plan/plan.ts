@@ -2,6 +2,8 @@ import type { OwnedAddress, RenderedHost } from '../render/host-facts.js';
 import { FORWARDING_KEY } from '../render/sysctls.js';
 import type { ObservedAddress, ObservedLink, ObservedRoute } from '../observe/ip-json.js';
 import type { ObservedRuleset } from '../observe/ruleset-listing.js';
+import type { FrrRunningNd } from '../observe/frr-running.js';
+import { planFrrChange } from './frr-plan.js';
 import type { Step } from './steps.js';
 import { planRuleset, type RulesetMemory } from './ruleset-plan.js';
 
@@ -16,6 +18,8 @@ export interface ObservedHost {
   /** The agent's table as nft lists it; null when absent. */
   readonly ruleset: ObservedRuleset | null;
   readonly radvd: { readonly config: string | null; readonly pid: number | null };
+  /** zebra's config file, PID, and running RA settings (read only while it runs). */
+  readonly frr: { readonly config: string | null; readonly pid: number | null; readonly running: FrrRunningNd | null };
 }
 
 /** What the agent itself did before: the memory a level-triggered planner needs to recognise drift. */
@@ -24,6 +28,8 @@ export interface Ledger {
   readonly ruleset: RulesetMemory | null;
   /** The config a running radvd last read. */
   readonly radvdLoaded: string | null;
+  /** The frr.conf the running zebra was last brought to, by start or by commands. */
+  readonly frrApplied: string | null;
   /** Addresses the agent has added and not yet removed; the sweep list. */
   readonly ownedAddresses: readonly OwnedAddress[];
 }
@@ -49,7 +55,7 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
   const present = (ifname: string) => linkNames.has(ifname);
   const warnings = missing.map((name) => `interface ${name} does not exist; its settings wait for it`);
   const steps: Step[] = [
-    ...planRadvdCheck(rendered, observed),
+    ...planRaConfigChecks(rendered, observed),
     ...planRuleset(rendered, observed.ruleset, ledger.ruleset),
     ...planSysctls(rendered, observed, (key) => key !== FORWARDING_KEY),
     ...planLinks(rendered, observed, present),
@@ -57,7 +63,7 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
     ...planDefaultRoute(rendered, observed, present),
     ...(observed.interfacesFile === rendered.interfacesFile ? [] : [{ kind: 'writeInterfacesFile', content: rendered.interfacesFile } as const]),
     ...planSysctls(rendered, observed, (key) => key === FORWARDING_KEY),
-    ...planRadvd(rendered, observed, ledger),
+    ...planRaSenders(rendered, observed, ledger),
   ];
   return { steps, warnings };
 }
@@ -111,22 +117,60 @@ function planDefaultRoute(rendered: RenderedHost, observed: ObservedHost, presen
   return steps;
 }
 
-function planRadvdCheck(rendered: RenderedHost, observed: ObservedHost): Step[] {
-  const content = rendered.radvdConf;
-  return content !== null && content !== observed.radvd.config ? [{ kind: 'checkRadvdConfig', content }] : [];
+function planRaConfigChecks(rendered: RenderedHost, observed: ObservedHost): Step[] {
+  const radvd = rendered.radvdConf;
+  const frr = rendered.frr?.text ?? null;
+  return [
+    ...(radvd !== null && radvd !== observed.radvd.config ? [{ kind: 'checkRadvdConfig', content: radvd } as const] : []),
+    ...(frr !== null && frr !== observed.frr.config ? [{ kind: 'checkFrrConfig', content: frr } as const] : []),
+  ];
+}
+
+/**
+ * Exactly one RA sender per link: the backend that is not wanted stops
+ * first, then the wanted one starts or is brought up to date. When one
+ * backend hands over to the other, the old one is stopped silently: a
+ * goodbye RA (router lifetime 0) would take every guest's default route
+ * away until the new sender's first RA (docs/research/ra-backends.md).
+ */
+function planRaSenders(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
+  const wantsRadvd = rendered.radvdConf !== null;
+  const wantsFrr = rendered.frr !== null;
+  const steps: Step[] = [];
+  if (!wantsRadvd && observed.radvd.pid !== null) steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent: wantsFrr });
+  if (!wantsFrr && observed.frr.pid !== null) steps.push({ kind: 'stopZebra', pid: observed.frr.pid, isSilent: wantsRadvd });
+  if (!wantsRadvd && observed.radvd.config !== null) steps.push({ kind: 'removeRadvdConfig' });
+  if (!wantsFrr && observed.frr.config !== null) steps.push({ kind: 'removeFrrConfig' });
+  return [...steps, ...planRadvd(rendered, observed, ledger), ...planFrr(rendered, observed, ledger)];
 }
 
 function planRadvd(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
   const { config, pid } = observed.radvd;
   const content = rendered.radvdConf;
-  if (content === null) {
-    const stop: Step[] = pid === null ? [] : [{ kind: 'stopRadvd', pid }];
-    return config === null ? stop : [...stop, { kind: 'removeRadvdConfig' }];
-  }
+  if (content === null) return [];
   const steps: Step[] = config === content ? [] : [{ kind: 'writeRadvdConfig', content }];
   // SIGHUP, never a restart: radvd's exit sends router lifetime 0 and guests lose their default router.
   // A radvd that ran our config and is gone died: restarting it is a repair worth reporting.
   if (pid === null) steps.push({ kind: 'startRadvd', drift: ledger.radvdLoaded === null ? [] : ['radvd was not running'] });
   else if (config !== content || ledger.radvdLoaded !== content) steps.push({ kind: 'reloadRadvd', pid });
+  return steps;
+}
+
+function planFrr(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
+  const frr = rendered.frr;
+  if (frr === null) return [];
+  const { config, pid, running } = observed.frr;
+  const steps: Step[] = config === frr.text ? [] : [{ kind: 'writeFrrConfig', content: frr.text }];
+  // zebra starts from the file; a running zebra is changed by commands, never restarted.
+  if (pid === null) {
+    steps.push({ kind: 'startZebra', drift: ledger.frrApplied === null ? [] : ['zebra was not running'] });
+    return steps;
+  }
+  const change = planFrrChange(frr.interfaces, running ?? new Map());
+  if (change.commands !== '') {
+    // The running zebra was at this very config: someone else changed it.
+    const drift = ledger.frrApplied === frr.text ? [`zebra's RA settings differed from frr.conf on ${change.touchedInterfaces.join(', ')}`] : [];
+    steps.push({ kind: 'configureZebra', commands: change.commands, interfaces: change.changedInterfaces, drift });
+  }
   return steps;
 }

@@ -6,6 +6,7 @@ import type { OwnedAddress } from '../render/host-facts.js';
  */
 export type Step =
   | { readonly kind: 'checkRadvdConfig'; readonly content: string }
+  | { readonly kind: 'checkFrrConfig'; readonly content: string }
   | { readonly kind: 'loadRuleset'; readonly document: string; readonly drift: readonly string[] }
   | { readonly kind: 'loadRulesetStaged'; readonly documents: readonly string[]; readonly drift: readonly string[] }
   | { readonly kind: 'updateRuleset'; readonly document: string; readonly chains: readonly string[]; readonly drift: readonly string[] }
@@ -21,16 +22,22 @@ export type Step =
   | { readonly kind: 'removeRadvdConfig' }
   | { readonly kind: 'startRadvd'; readonly drift: readonly string[] }
   | { readonly kind: 'reloadRadvd'; readonly pid: number }
-  | { readonly kind: 'stopRadvd'; readonly pid: number };
+  | { readonly kind: 'stopRadvd'; readonly pid: number; readonly isSilent: boolean }
+  | { readonly kind: 'writeFrrConfig'; readonly content: string }
+  | { readonly kind: 'removeFrrConfig' }
+  | { readonly kind: 'startZebra'; readonly drift: readonly string[] }
+  | { readonly kind: 'configureZebra'; readonly commands: string; readonly interfaces: readonly string[]; readonly drift: readonly string[] }
+  | { readonly kind: 'stopZebra'; readonly pid: number; readonly isSilent: boolean };
 
 /** The kinds of step, for executor maps. */
 export type StepKind = Step['kind'];
 
 /** The component a step belongs to, as reported upstream in `applied`. */
-export type Component = 'firewall' | 'sysctls' | 'links' | 'addresses' | 'routes' | 'interfaces-file' | 'radvd';
+export type Component = 'firewall' | 'sysctls' | 'links' | 'addresses' | 'routes' | 'interfaces-file' | 'radvd' | 'frr';
 
 const COMPONENT_OF: Record<StepKind, Component> = {
   checkRadvdConfig: 'radvd',
+  checkFrrConfig: 'frr',
   loadRuleset: 'firewall',
   loadRulesetStaged: 'firewall',
   updateRuleset: 'firewall',
@@ -47,10 +54,15 @@ const COMPONENT_OF: Record<StepKind, Component> = {
   startRadvd: 'radvd',
   reloadRadvd: 'radvd',
   stopRadvd: 'radvd',
+  writeFrrConfig: 'frr',
+  removeFrrConfig: 'frr',
+  startZebra: 'frr',
+  configureZebra: 'frr',
+  stopZebra: 'frr',
 };
 
 /** Every component, in the order a report lists them. */
-export const COMPONENTS: readonly Component[] = ['firewall', 'sysctls', 'links', 'addresses', 'routes', 'interfaces-file', 'radvd'];
+export const COMPONENTS: readonly Component[] = ['firewall', 'sysctls', 'links', 'addresses', 'routes', 'interfaces-file', 'radvd', 'frr'];
 
 /** The component a step belongs to. */
 export function componentOf(step: Step): Component {
@@ -72,8 +84,12 @@ export function describeStep(step: Step): string {
     case 'solicitRouters':
       return `${step.kind} ${step.interface}`;
     case 'reloadRadvd':
-    case 'stopRadvd':
       return `${step.kind} pid ${step.pid}`;
+    case 'stopRadvd':
+    case 'stopZebra':
+      return `${step.kind} pid ${step.pid}${step.isSilent ? ' silently (SIGKILL: the other backend takes over, guests keep their router)' : ''}`;
+    case 'configureZebra':
+      return `configureZebra ${step.interfaces.join(' ')}: ${step.commands.trim().split('\n').filter((l) => l.startsWith(' ')).map((l) => l.trim()).join('; ')}`;
     case 'loadRuleset':
       return `loadRuleset (${step.document.length} bytes)`;
     case 'loadRulesetStaged':

@@ -37,7 +37,7 @@ const OWNED_FILE = 'owned-addresses.json';
  * a run after a converged one changes nothing.
  */
 export class Reconciler {
-  private ledger: Omit<Ledger, 'ruleset'> = { radvdLoaded: null, ownedAddresses: [] };
+  private ledger: Omit<Ledger, 'ruleset'> = { radvdLoaded: null, frrApplied: null, ownedAddresses: [] };
   private running: Promise<ReconcileResult> | null = null;
   private readonly rulesetWatch: RulesetWatch;
   private foreignTableWarnings: string[] = [];
@@ -162,6 +162,10 @@ export class Reconciler {
       this.ledger = { ...this.ledger, radvdLoaded: rendered.radvdConf };
     } else if (step.kind === 'stopRadvd') {
       this.ledger = { ...this.ledger, radvdLoaded: null };
+    } else if (step.kind === 'startZebra' || step.kind === 'configureZebra') {
+      this.ledger = { ...this.ledger, frrApplied: rendered.frr?.text ?? null };
+    } else if (step.kind === 'stopZebra') {
+      this.ledger = { ...this.ledger, frrApplied: null };
     }
   }
 

@@ -1,6 +1,7 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
 import { renderInterfacesFile } from './interfaces-file.js';
 import { renderRadvdConf } from './radvd-conf.js';
+import { renderFrrConf, type FrrConf } from './frr-conf.js';
 import type { DeprecatedPrefix } from './deprecated-prefixes.js';
 import { renderChainFingerprint, renderRuleset, type NftRuleset } from './ruleset.js';
 import { renderSysctls, type SysctlSetting } from './sysctls.js';
@@ -28,6 +29,8 @@ export interface RenderedHost {
   readonly chainFingerprints: ReadonlyMap<string, string>;
   /** radvd.conf, or null when radvd must not run. */
   readonly radvdConf: string | null;
+  /** zebra's config and RA settings, or null when zebra must not run. */
+  readonly frr: FrrConf | null;
 }
 
 /**
@@ -56,5 +59,6 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     ruleset,
     chainFingerprints: new Map(ruleset.chains.map((chain) => [chain.name, renderChainFingerprint(chain)])),
     radvdConf: renderRadvdConf(state, deprecated),
+    frr: renderFrrConf(state, deprecated),
   };
 }

@@ -37,6 +37,9 @@ export const AgentConfig = z.strictObject({
       interfacesFile: AbsolutePath.default('/etc/network/interfaces.d/vr6-agent'),
       radvdConfig: AbsolutePath.default('/run/vr6-agent/radvd.conf'),
       radvdPidFile: AbsolutePath.default('/run/vr6-agent/radvd.pid'),
+      frrRunDir: AbsolutePath.default('/run/vr6-frr').meta({
+        description: "zebra's frr.conf, pid file and sockets, when FRR sends the RAs; the agent makes it frr:frr 0750",
+      }),
     })
     .prefault({}),
   commands: z
@@ -45,6 +48,8 @@ export const AgentConfig = z.strictObject({
       nft: z.string().default('nft'),
       radvd: z.string().default('radvd'),
       rdisc6: z.string().default('rdisc6'),
+      zebra: z.string().default('/usr/lib/frr/zebra'),
+      vtysh: z.string().default('vtysh'),
       nftGenid: z
         .string()
         .default('/usr/lib/vr6-agent/vr6-nft-genid')

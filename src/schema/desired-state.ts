@@ -168,6 +168,10 @@ function refineDesiredState(state: z.output<typeof DesiredStateShape>, ctx: z.Re
         issue(at('gateway'), 'is the Subnet-Router anycast address (RFC 4291 §2.6.1)');
       }
     }
+    if (state.raBackend === 'frr' && network.ra.routes.length > 0) {
+      // FRR 8.4 has no command for them: refused rather than silently left out.
+      issue(at('ra', 'routes'), 'route information options (RFC 4191) need raBackend radvd: FRR cannot send them');
+    }
     if (state.router.kind === 'isolated' && network.aclId !== undefined) issue(at('aclId'), 'applies only to VPC tiers');
     if (state.router.kind === 'vpc') {
       if (network.firewall !== undefined) issue(at('firewall'), 'applies only to isolated networks; VPC tiers use aclId');

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AckMessage, AppliedMessage, HelloMessage, ObservedMessage } from '../../src/schema/protocol.js';
 import { waitFor, WaitAbortedError, type Lab, type LabProcess } from './netns.js';
@@ -101,7 +101,11 @@ export async function startVrLab(spec: unknown, options: TopologyOptions = {}): 
     const vrLab: VrLab = { topology, lab, sim, simLog, desiredPath, agentDir, agentConfigPath, agent: null };
     await waitForSimEvent(vrLab, (e) => e.event === 'listening', 'the simulator to listen', 5000);
     writeFileSync(agentConfigPath, JSON.stringify(labAgentConfig(agentDir), null, 2));
+    // zebra runs as user frr and needs to reach its run directory inside.
+    chmodSync(lab.tempDir, 0o711);
+    mkdirSync(agentDir, { mode: 0o711 });
     lab.trackPidFile(NS.vr, join(agentDir, 'run/radvd.pid'));
+    lab.trackPidFile(NS.vr, join(agentDir, 'frr/zebra.pid'));
     return vrLab;
   } catch (error) {
     await lab.cleanup();
@@ -118,6 +122,7 @@ function labAgentConfig(agentDir: string) {
       interfacesFile: join(agentDir, 'state/interfaces.d-vr6-agent'),
       radvdConfig: join(agentDir, 'run/radvd.conf'),
       radvdPidFile: join(agentDir, 'run/radvd.pid'),
+      frrRunDir: join(agentDir, 'frr'),
     },
     commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid') },
     resyncSeconds: 5,

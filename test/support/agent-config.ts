@@ -9,6 +9,7 @@ export function agentConfigIn(directory: string, overrides: Record<string, unkno
       interfacesFile: `${directory}/state/interfaces`,
       radvdConfig: `${directory}/run/radvd.conf`,
       radvdPidFile: `${directory}/run/radvd.pid`,
+      frrRunDir: `${directory}/frr`,
     },
     ...overrides,
   });

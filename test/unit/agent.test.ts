@@ -78,13 +78,15 @@ describe('Agent on the in-memory host', () => {
     expect(host.writes).toEqual([]);
   });
 
-  it("refuses another router's state and an RA backend it cannot run", async () => {
+  it("refuses another router's state, and route information options FRR cannot send", async () => {
+    const other = vpcInput();
     const frr = vpcInput();
     frr.router.id = 'r-1-VM';
     frr.raBackend = 'frr';
-    await agent.handleMessage({ type: 'desired', generation: 1, spec: vpcInput() });
+    frr.guestNetworks[1].ra = { routes: [{ prefix: '2001:db8:ffff::/48' }] };
+    await agent.handleMessage({ type: 'desired', generation: 1, spec: other });
     await agent.handleMessage({ type: 'desired', generation: 2, spec: frr });
-    expect(acks().map((a) => a.errors[0]?.path)).toEqual(['$.spec.router.id', '$.spec.raBackend']);
+    expect(acks().map((a) => a.errors[0]?.path)).toEqual(['$.spec.router.id', '$.spec.guestNetworks[1].ra.routes']);
     expect(host.writes).toEqual([]);
   });
 

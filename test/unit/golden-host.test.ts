@@ -3,17 +3,20 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderInterfacesFile } from '../../src/render/interfaces-file.js';
 import { renderRadvdConf } from '../../src/render/radvd-conf.js';
+import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { renderSysctls } from '../../src/render/sysctls.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 
 /**
  * Golden renders of the host facts: each case folder holds desired.json and
- * the expected radvd.conf, sysctls.json and interfaces. UPDATE_GOLDEN=1
+ * the expected radvd.conf, frr.conf, sysctls.json and interfaces. UPDATE_GOLDEN=1
  * rewrites them; review the diff before committing.
  */
 const GOLDEN = 'test/golden';
 const ARTIFACTS: Record<string, (state: DesiredState) => string> = {
   'radvd.conf': (state) => renderRadvdConf(state) ?? '# radvd does not run for this state\n',
+  // The same RAs from zebra, whichever backend the case selects: the two files side by side are the equivalence to review.
+  'frr.conf': (state) => renderFrrConf({ ...state, raBackend: 'frr' })!.text,
   'sysctls.json': (state) => `${JSON.stringify(renderSysctls(state), null, 2)}\n`,
   interfaces: renderInterfacesFile,
 };

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MemoryHost } from '../../src/host/memory-host.js';
+import { parseFrrRunningConfig } from '../../src/observe/frr-running.js';
+import { frrPaths } from '../../src/observe/read-host.js';
+import { planFrrChange } from '../../src/plan/frr-plan.js';
+import { Reconciler } from '../../src/reconcile/reconciler.js';
+import { renderFrrConf } from '../../src/render/frr-conf.js';
+import { DesiredState } from '../../src/schema/desired-state.js';
+import { agentConfigIn } from '../support/agent-config.js';
+import { vpcInput } from '../support/states.js';
+
+/**
+ * The FRR backend's pure parts, and its reconcile loop on the in-memory host.
+ * test/lab/ra-backends.test.ts proves the same against a real zebra.
+ */
+
+const config = agentConfigIn('/vr');
+const silent = pino({ level: 'silent' });
+
+function frrState(edit: (input: Record<string, any>) => void = () => undefined): DesiredState {
+  const input = vpcInput();
+  input.raBackend = 'frr';
+  input.guestNetworks[0].ra = { minIntervalSeconds: 3, maxIntervalSeconds: 10, routerLifetimeSeconds: 30, dnsServers: ['2001:db8:100::53'], searchDomains: ['cloud.example'], mtu: 1480 };
+  edit(input);
+  return DesiredState.parse(input);
+}
+
+const nd = (entries: Record<string, string[]>) => new Map(Object.entries(entries));
+
+describe("zebra's running-config", () => {
+  it('yields the RA lines of each interface in the form the agent renders', () => {
+    // Captured from zebra 8.4.4 after `vtysh -f` changes: defaults are not printed.
+    const running = parseFrrRunningConfig(readFileSync('test/fixtures/frr-show-running-config.txt', 'utf8'));
+    expect(running).toEqual(
+      nd({
+        e1: [
+          'ipv6 nd dnssl a.example 40',
+          'ipv6 nd mtu 1400',
+          'ipv6 nd prefix 2001:db8:1::/64 86400 9720',
+          'ipv6 nd prefix 2001:db8:5::/64 2592000 604800',
+          'ipv6 nd prefix 2001:db8:6::/64 infinite infinite',
+          'ipv6 nd ra-lifetime 0',
+          'ipv6 nd rdnss 2001:db8:1::54 40',
+          'no ipv6 nd suppress-ra',
+        ],
+        e9: ['ipv6 nd ra-interval 20'],
+      }),
+    );
+  });
+
+  it('ignores what other parts of FRR configure on an interface', () => {
+    const text = 'interface eth2\n description web\n ip address 192.0.2.1/24\n ipv6 nd ra-interval msec 5000\nexit\n!\nrouter bgp 65001\n neighbor 2001:db8::1 remote-as 65000\nexit\n';
+    expect(parseFrrRunningConfig(text)).toEqual(nd({ eth2: ['ipv6 nd ra-interval 5'] }));
+  });
+});
+
+describe('the commands that bring zebra to the rendered settings', () => {
+  const rendered = renderFrrConf(frrState())!.interfaces;
+
+  it('are none when zebra runs the rendered settings, defaults left unprinted', () => {
+    const running = new Map([...rendered].map(([ifname, lines]) => [ifname, lines.filter((l) => l !== 'ipv6 nd ra-interval 600')]));
+    expect(running.get('eth3')).not.toEqual(rendered.get('eth3'));
+    expect(planFrrChange(rendered, running)).toEqual({ commands: '', touchedInterfaces: [], changedInterfaces: [] });
+  });
+
+  it('renumber in place: the new prefix and the old one at lifetimes 0, never a removal in between', () => {
+    const deprecated = [{ interface: 'eth2', prefix: '2001:db8:200:1::/64', gateway: '2001:db8:200:1::1', untilSeconds: 9e9 }];
+    const next = renderFrrConf(frrState((input) => (input.guestNetworks[0].prefix = '2001:db8:200:7::/64')), deprecated)!.interfaces;
+    const change = planFrrChange(next, rendered);
+    expect(change.commands).toBe('interface eth2\n ipv6 nd prefix 2001:db8:200:7::/64 86400 9720\n ipv6 nd prefix 2001:db8:200:1::/64 0 0\nexit\n');
+    expect(change.changedInterfaces).toEqual(['eth2']);
+  });
+
+  it('clear the router lifetime before a new interval, which zebra refuses above a configured lifetime', () => {
+    // A link that had left (router lifetime 0) gets a network again.
+    const left = nd({ eth2: ['ipv6 nd ra-lifetime 0', 'ipv6 nd prefix 2001:db8:200:1::/64 0 0', 'no ipv6 nd suppress-ra'] });
+    const lines = planFrrChange(rendered, left).commands.split('\n');
+    const at = (command: string) => lines.indexOf(` ${command}`);
+    expect(at('no ipv6 nd ra-lifetime')).toBeGreaterThan(0);
+    expect(at('no ipv6 nd ra-lifetime')).toBeLessThan(at('ipv6 nd ra-interval 10'));
+    expect(at('ipv6 nd ra-interval 10')).toBeLessThan(at('ipv6 nd ra-lifetime 30'));
+  });
+
+  it('stop a link that no longer advertises first, then clear its settings', () => {
+    const change = planFrrChange(nd({}), nd({ eth4: ['ipv6 nd rdnss 2001:db8::53 20', 'ipv6 nd prefix 2001:db8:4::/64 0 0', 'no ipv6 nd suppress-ra'] }));
+    expect(change.commands).toBe('interface eth4\n ipv6 nd suppress-ra\n no ipv6 nd rdnss 2001:db8::53\n no ipv6 nd prefix 2001:db8:4::/64\nexit\n');
+    expect(change.changedInterfaces).toEqual([]);
+  });
+
+  it('remove what someone added by hand', () => {
+    const running = new Map(rendered);
+    running.set('eth2', [...rendered.get('eth2')!, 'ipv6 nd managed-config-flag', 'ipv6 nd rdnss 2001:db8::99 20']);
+    expect(planFrrChange(rendered, running).commands).toBe('interface eth2\n no ipv6 nd managed-config-flag\n no ipv6 nd rdnss 2001:db8::99\nexit\n');
+  });
+});
+
+describe('the FRR backend on the in-memory host', () => {
+  async function start(state: DesiredState) {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    const first = await reconciler.reconcile(state);
+    return { host, reconciler, first };
+  }
+
+  it('starts zebra from the rendered frr.conf, and a second run changes nothing', async () => {
+    const state = frrState();
+    const { host, reconciler, first } = await start(state);
+    expect(first.ok).toBe(true);
+    expect(host.zebraPids()).toHaveLength(1);
+    expect(host.radvdPids()).toEqual([]);
+    expect(host.files.get(frrPaths(config).config)).toBe(renderFrrConf(state)!.text);
+    const again = await reconciler.reconcile(state);
+    expect(again.applied).toEqual([]);
+  });
+
+  it('hands RAs from radvd to zebra and back, stopping the old sender silently before the new one starts', async () => {
+    const radvd = DesiredState.parse(vpcInput());
+    const { host, reconciler } = await start(radvd);
+    const [radvdPid] = host.radvdPids();
+    const mark = host.writes.length;
+    expect((await reconciler.reconcile(frrState())).ok).toBe(true);
+    const toFrr = host.writes.slice(mark);
+    expect(host.radvdPids()).toEqual([]);
+    const [zebraPid] = host.zebraPids();
+    expect(toFrr.indexOf(`kill -SIGKILL ${radvdPid}`)).toBeLessThan(toFrr.indexOf(`start zebra ${zebraPid}`));
+    expect(host.files.has(config.paths.radvdConfig)).toBe(false);
+
+    const back = host.writes.length;
+    expect((await reconciler.reconcile(radvd)).ok).toBe(true);
+    const toRadvd = host.writes.slice(back);
+    expect(host.zebraPids()).toEqual([]);
+    expect(toRadvd.findIndex((w) => w === `kill -SIGKILL ${zebraPid}`)).toBeLessThan(toRadvd.findIndex((w) => w.startsWith('start radvd')));
+    expect(host.files.has(frrPaths(config).config)).toBe(false);
+  });
+
+  it('restarts a zebra that died, and puts back RA settings someone changed, saying so', async () => {
+    const state = frrState();
+    const { host, reconciler } = await start(state);
+    host.processes.delete(host.zebraPids()[0]!);
+    expect((await reconciler.reconcile(state)).repaired).toEqual(['zebra was not running']);
+    expect(host.zebraPids()).toHaveLength(1);
+    host.zebraRunning.get('eth2')!.push('ipv6 nd managed-config-flag');
+    const repaired = await reconciler.reconcile(state);
+    expect(repaired.repaired).toEqual(["zebra's RA settings differed from frr.conf on eth2"]);
+    expect(host.zebraRunning.get('eth2')).not.toContain('ipv6 nd managed-config-flag');
+  });
+});
