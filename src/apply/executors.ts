@@ -162,7 +162,8 @@ const executors: { [K in StepKind]: Executor<K> } = {
 };
 
 async function makeFrrRunDir(host: Host, config: AgentConfig): Promise<void> {
-  await host.exec(['install', '-d', '-o', FRR_USER, '-g', FRR_USER, '-m', '0750', frrPaths(config).dir]);
+  // As FRR's tmpfiles.d makes /run/frr; a directory zebra cannot write makes it exit at start.
+  await host.exec(['install', '-d', '-o', FRR_USER, '-g', FRR_USER, '-m', '0755', frrPaths(config).dir]);
 }
 
 async function promptRa(ifname: string, { host, config }: ApplyContext): Promise<string | null> {

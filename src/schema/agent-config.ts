@@ -37,8 +37,8 @@ export const AgentConfig = z.strictObject({
       interfacesFile: AbsolutePath.default('/etc/network/interfaces.d/vr6-agent'),
       radvdConfig: AbsolutePath.default('/run/vr6-agent/radvd.conf'),
       radvdPidFile: AbsolutePath.default('/run/vr6-agent/radvd.pid'),
-      frrRunDir: AbsolutePath.default('/run/vr6-frr').meta({
-        description: "zebra's frr.conf, pid file and sockets, when FRR sends the RAs; the agent makes it frr:frr 0750",
+      frrRunDir: AbsolutePath.default('/run/frr').meta({
+        description: "zebra's frr.conf, pid file and sockets when FRR sends the RAs (FRR's own run directory, so a plain vtysh reaches it)",
       }),
     })
     .prefault({}),

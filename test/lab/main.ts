@@ -90,13 +90,36 @@ async function runChecks(vrLab: VrLab): Promise<void> {
     }
     throw new Error('the control listener on 9090 is not up, so the check proves nothing');
   });
+  let frrRaMs: number | null = null;
+  await check('FRR takes over the RAs from radvd: zebra advertises, radvd is gone, guests keep their router', async () => {
+    // The router, not the countdown or the MTU the RA just changed.
+    const route = async () => (await lab.exec(web.ns, ['ip', '-6', 'route', 'show', 'default'])).stdout.replace(/ (expires \d+sec|mtu \d+)/g, '').trim();
+    const mtu = async () => (await lab.exec(web.ns, ['sysctl', '-n', `net.ipv6.conf.${IF.guest}.mtu`])).stdout.trim();
+    const before = await route();
+    const frr = labDesiredState();
+    frr.raBackend = 'frr';
+    // FRR cannot send route information options; a new MTU marks the RAs zebra sends.
+    for (const network of frr.guestNetworks) network.ra = { ...network.ra, routes: [], mtu: 1400 };
+    const pushed = await pushDesired(vrLab, frr);
+    frrRaMs = await waitFor(async () => ((await mtu()) === '1400' ? Date.now() - pushed.pushedAt : undefined), {
+      timeoutMs: 15_000,
+      what: `the MTU option of zebra's RA on ${web.ns}`,
+      intervalMs: 10,
+    });
+    const applied = await waitForMessage(vrLab, 'applied', (m) => m.generation === pushed.generation, 10_000);
+    if (!applied.ok) throw new Error(`applied: ${JSON.stringify(applied.errors)}`);
+    if ((await route()) !== before) throw new Error(`the guest's default route changed: ${before} -> ${await route()}`);
+    await waitForPing(lab, NS.upstream, web.address, 5000);
+    return `${frrRaMs} ms from the push to zebra's first RA at ${web.ns}`;
+  });
   const raMs = await firstRaMs;
   if (raMs !== null) console.log(`TIME  desired state pushed -> first RA with the tier prefix at guest g1 (radvd): ${raMs} ms`);
+  if (frrRaMs !== null) console.log(`TIME  desired state pushed (radvd -> frr) -> first RA from zebra at guest g1: ${frrRaMs} ms`);
   if (firstPingMs) console.log(`TIME  desired state pushed -> first successful ping upstream -> guest: ${firstPingMs} ms`);
 }
 
 async function main(): Promise<void> {
-  console.log('vr6-agent lab: upstream router (radvd) -- VR (agent) -- two VPC tiers, management simulator on the control link');
+  console.log('vr6-agent lab: upstream router (radvd) -- VR (agent; radvd, then zebra) -- two VPC tiers, management simulator on the control link');
   const vrLab = await startVrLab(labDesiredState());
   try {
     await runChecks(vrLab);

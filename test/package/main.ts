@@ -114,6 +114,7 @@ async function runScenario(run: Run, debPath: string): Promise<void> {
   await checkService(container);
   await checkManagement(lab, container, sim);
   await checkRestarts(lab, container);
+  await checkFrr(lab, container, sim);
   await checkJournal(container);
   await checkUpgradeAndRemoval(container, basename(debPath));
 }
@@ -313,6 +314,53 @@ async function checkRestarts(lab: Lab, container: Container): Promise<void> {
     const count = await container.read(['pgrep', '-c', '-x', '-P', '1', 'radvd']);
     if ((await radvdPid(container)) !== radvd || count !== '1') throw new Error(`radvd ${radvd} -> ${await radvdPid(container)}, ${count} running`);
     return `radvd ${radvd} survived the stop; one radvd after the start`;
+  });
+}
+
+/** Pushes a spec as the next generation and waits for its applied report. */
+async function pushAndApply(sim: Simulator, spec: unknown): Promise<Record<string, any>> {
+  const before = readSimEvents(sim).length;
+  writeFileSync(sim.desiredPath, JSON.stringify(spec));
+  process.kill(sim.pid, 'SIGHUP');
+  const applied = await waitForSim(sim, (e) => e.event === 'applied', 'an applied report', 30_000, before);
+  if (applied.message?.ok !== true) throw new Error(`applied: ${JSON.stringify(applied.message)}`);
+  return applied.message;
+}
+
+async function checkFrr(lab: Lab, container: Container, sim: Simulator): Promise<void> {
+  const frrSpec = labDesiredState();
+  frrSpec.raBackend = 'frr';
+  for (const network of frrSpec.guestNetworks) network.ra = { ...network.ra, routes: [] };
+  await check('with raBackend frr, the agent runs zebra inside the unit\'s sandbox, as user frr, and radvd stops', async () => {
+    // What the image builder does (docs/operations.md): the agent runs zebra itself, not frr.service.
+    await container.exec(['systemctl', 'disable', '--now', 'frr.service']);
+    const router = (await lab.exec(NS.g1, ['ip', '-6', 'route', 'show', 'default'])).stdout.replace(/ expires \d+sec/, '').trim();
+    const applied = await pushAndApply(sim, frrSpec);
+    const zebra = await container.read(['cat', '/run/frr/zebra.pid']);
+    const ps = await container.read(['ps', '-o', 'user=,args=', '-p', zebra]);
+    if (!/^frr\s+\/usr\/lib\/frr\/zebra -f \/run\/frr\/frr.conf -P 0 /.test(ps)) throw new Error(`zebra: ${ps}`);
+    const radvd = await container.read(['pgrep', '-c', '-x', 'radvd'], { allowFailure: true });
+    if (radvd !== '0') throw new Error(`${radvd} radvd processes left`);
+    const ra = (await lab.exec(NS.g1, ['rdisc6', '-1', '-r', '3', '-w', '1000', IF.guest])).stdout;
+    if (!ra.includes(`Prefix                   : ${TIER1}`)) throw new Error(`RA at the guest: ${ra}`);
+    const after = (await lab.exec(NS.g1, ['ip', '-6', 'route', 'show', 'default'])).stdout.replace(/ expires \d+sec/, '').trim();
+    if (after !== router) throw new Error(`the guest's default route changed: ${router} -> ${after}`);
+    // A plain vtysh reaches the agent's zebra: /run/frr is FRR's own run directory.
+    const running = await container.read(['vtysh', '-c', 'show running-config']);
+    if (!running.includes(`ipv6 nd prefix ${TIER1} 86400 9720`)) throw new Error(`vtysh: ${running}`);
+    return `generation ${applied.generation}: zebra ${zebra} runs as frr, no radvd, the guest hears ${TIER1} and kept its router`;
+  });
+  await check('an agent restart keeps zebra; going back to radvd stops zebra', async () => {
+    const zebra = await container.read(['cat', '/run/frr/zebra.pid']);
+    await container.exec(['systemctl', 'restart', UNIT]);
+    await waitForActive(container, 30_000);
+    if ((await container.read(['cat', '/run/frr/zebra.pid'])) !== zebra) throw new Error('zebra was replaced');
+    await container.exec(['kill', '-0', zebra]);
+    await pushAndApply(sim, labDesiredState());
+    const left = await container.read(['pgrep', '-c', '-x', 'zebra'], { allowFailure: true });
+    const radvd = await container.read(['pgrep', '-c', '-x', '-P', '1', 'radvd'], { allowFailure: true });
+    if (left !== '0' || radvd !== '1') throw new Error(`${left} zebra and ${radvd} radvd running`);
+    return `zebra ${zebra} survived the restart; then radvd took over`;
   });
 }
 

@@ -5,7 +5,7 @@ import { runCommand } from '../lab/netns.js';
 
 /** What the test container is made of: Debian 12 plus what the VR image has that the agent uses. */
 export const ROOTFS_SUITE = 'bookworm';
-export const ROOTFS_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'nodejs', 'nftables', 'radvd', 'iproute2', 'netbase', 'ndisc6', 'man-db', 'procps'];
+export const ROOTFS_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'nodejs', 'nftables', 'radvd', 'frr', 'iproute2', 'netbase', 'ndisc6', 'man-db', 'procps'];
 
 /** Where cached root filesystems live; outside the repository so a fresh clone reuses them. */
 export const DEFAULT_CACHE_DIR = '/var/cache/vr6-agent-test';

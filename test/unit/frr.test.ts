@@ -116,6 +116,21 @@ describe('the FRR backend on the in-memory host', () => {
     expect(again.applied).toEqual([]);
   });
 
+  it('changes nothing when vtysh -C rejects the config, and leaves radvd sending', async () => {
+    const radvd = DesiredState.parse(vpcInput());
+    const { host, reconciler } = await start(radvd);
+    const writes = host.writes.length;
+    host.failOn = /^vtysh --config_dir/;
+    const result = await reconciler.reconcile(frrState());
+    expect(result.ok).toBe(false);
+    expect(result.components.frr.status).toBe('failed');
+    expect(result.components.radvd.status).toBe('skipped');
+    expect(host.radvdPids()).toHaveLength(1);
+    expect(host.zebraPids()).toEqual([]);
+    // Only the candidate file for the check was written, and removed again.
+    expect(host.writes.slice(writes).filter((w) => !w.includes('frr-check'))).toEqual([]);
+  });
+
   it('hands RAs from radvd to zebra and back, stopping the old sender silently before the new one starts', async () => {
     const radvd = DesiredState.parse(vpcInput());
     const { host, reconciler } = await start(radvd);
