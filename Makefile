@@ -5,7 +5,7 @@ SHELL := /bin/bash
 APT_PACKAGES := nftables radvd frr iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl systemd python3 gcc libc6-dev
 NPM_STAMP := node_modules/.vr6-installed
 
-.PHONY: all deps build test test-unit lab schema clean
+.PHONY: all deps build test test-unit lab soak schema clean
 
 all: build
 
@@ -34,6 +34,12 @@ test: deps build
 	npx tsc --noEmit
 	npx vitest run --reporter=default --reporter=json --outputFile.json=dist/vitest.json; \
 	  status=$$?; node .ci/summary.mjs dist/vitest.json; exit $$status
+
+## soak: the reliability campaigns (issue 6, docs/reliability.md); root. SOAK_TRIALS=100 for the documented run.
+soak: deps build
+	@rm -f dist/soak-figures.txt
+	npx vitest run --config vitest.soak.config.ts; \
+	  status=$$?; echo '--- soak figures ---'; cat dist/soak-figures.txt 2>/dev/null; exit $$status
 
 test-unit: $(NPM_STAMP)
 	npx vitest run test/unit
