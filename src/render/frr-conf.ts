@@ -32,7 +32,7 @@ export function renderFrrConf(state: DesiredState, deprecated: readonly Deprecat
   for (const network of state.guestNetworks) interfaces.set(network.interface, renderNetworkLines(network, deprecated));
   for (const d of deprecated) {
     // A link no network uses any more: deprecate its prefixes, and stop being a default router there.
-    if (!interfaces.has(d.interface)) interfaces.set(d.interface, ['ipv6 nd ra-lifetime 0', ...deprecatedLines(d.interface, deprecated), RA_ON]);
+    if (!interfaces.has(d.interface)) interfaces.set(d.interface, [...LEFT_LINK_TIMING, ...deprecatedLines(d.interface, deprecated), RA_ON]);
   }
   const blocks = [...interfaces].map(([ifname, lines]) => [`interface ${ifname}`, ...lines.map((line) => ` ${line}`), 'exit', '!']);
   const text = [
@@ -48,6 +48,10 @@ export function renderFrrConf(state: DesiredState, deprecated: readonly Deprecat
   ].join('\n');
   return { text: `${text}\n`, interfaces };
 }
+
+// radvd's and zebra's default MaxRtrAdvInterval, stated so that a link leaving a network
+// changes interval and lifetime in the one order zebra accepts (src/plan/frr-plan.ts).
+const LEFT_LINK_TIMING = ['ipv6 nd ra-interval 600', 'ipv6 nd ra-lifetime 0'];
 
 /** The line that makes zebra advertise on an interface; last, so the first RA carries every option. */
 export const RA_ON = 'no ipv6 nd suppress-ra';
@@ -69,7 +73,8 @@ function renderNetworkLines(network: GuestNetwork, deprecated: readonly Deprecat
   lines.push(`ipv6 nd prefix ${formatPrefix(network.prefix)} ${lifetime(ra.validLifetimeSeconds)} ${lifetime(ra.preferredLifetimeSeconds)}`);
   lines.push(...deprecatedLines(network.interface, deprecated));
   lines.push(...ra.dnsServers.map((server) => `ipv6 nd rdnss ${server} ${lifetime(dnsLifetime)}`));
-  lines.push(...ra.searchDomains.map((domain) => `ipv6 nd dnssl ${domain} ${lifetime(dnsLifetime)}`));
+  // zebra drops a trailing dot (same DNSSL on the wire) and prints the name without it: so does the agent.
+  lines.push(...ra.searchDomains.map((domain) => `ipv6 nd dnssl ${domain.replace(/\.$/, '')} ${lifetime(dnsLifetime)}`));
   lines.push(RA_ON);
   return lines;
 }

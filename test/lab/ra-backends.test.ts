@@ -133,6 +133,17 @@ describeLab('RA backends in the namespace lab', () => {
     await apply(spec('frr'));
   });
 
+  it('takes a tier away under zebra: router lifetime 0 and the prefix deprecated on its link, then brings it back', async () => {
+    const { pushedAt } = await apply(spec('frr', (state) => state.guestNetworks.pop()));
+    const goodbye = await listeners[NS.g2]!.waitFor((r) => r.routerLifetime === 0, pushedAt, RA_INTERVAL_MS, 'an RA with router lifetime 0 on the tier that left');
+    expect(goodbye.prefixes).toContainEqual({ prefix: TIER2, valid: 0, preferred: 0 });
+    await waitFor(async () => (await defaultRoute(NS.g2)) === '' || undefined, { timeoutMs: 5000, what: "g2's default route to go" });
+    const back = await apply(spec('frr'));
+    const hello = await listeners[NS.g2]!.waitFor((r) => r.routerLifetime === 30, back.pushedAt, RA_INTERVAL_MS, 'an RA with router lifetime 30 again');
+    expect(hello.prefixes).toContainEqual({ prefix: TIER2, valid: 86400, preferred: 9720 });
+    await waitFor(async () => (await defaultRoute(NS.g2)).startsWith('default via fe80::') || undefined, { timeoutMs: 5000, what: "g2's default route to return" });
+  });
+
   it('restarts a zebra that died, says so, and the guests keep their default route', async () => {
     const before = await defaultRoute(NS.g1);
     const pid = pidIn('frr/zebra.pid');

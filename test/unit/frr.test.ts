@@ -89,6 +89,18 @@ describe('the commands that bring zebra to the rendered settings', () => {
     expect(change.changedInterfaces).toEqual([]);
   });
 
+  it('are none for values zebra prints in its own way: a trailing dot dropped, 0xffffffff as infinite', () => {
+    // As zebra 8.4.4 printed `dnssl Example.COM. 20`, `rdnss … 4294967295` and such a prefix.
+    const state = frrState((input) => {
+      input.guestNetworks[0].ra = { ...input.guestNetworks[0].ra, searchDomains: ['Example.COM.'], validLifetimeSeconds: 4294967295, preferredLifetimeSeconds: 4294967295, dnsLifetimeSeconds: 20 };
+    });
+    const lines = renderFrrConf(state)!.interfaces.get('eth2')!;
+    expect(lines).toContain('ipv6 nd dnssl Example.COM 20');
+    expect(lines).toContain('ipv6 nd prefix 2001:db8:200:1::/64 infinite infinite');
+    const printed = parseFrrRunningConfig(`interface eth2\n${[...lines].sort().map((l) => ` ${l}`).join('\n')}\nexit\n`);
+    expect(planFrrChange(new Map([['eth2', lines]]), printed).commands).toBe('');
+  });
+
   it('remove what someone added by hand', () => {
     const running = new Map(rendered);
     running.set('eth2', [...rendered.get('eth2')!, 'ipv6 nd managed-config-flag', 'ipv6 nd rdnss 2001:db8::99 20']);
