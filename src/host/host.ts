@@ -53,7 +53,7 @@ export interface Host {
   readSysctl(key: string): Promise<string | null>;
   /** Writes a sysctl; rejects when the key does not exist. */
   writeSysctl(key: string, value: string): Promise<void>;
-  /** Sends a signal to a PID; false when no such process exists. */
+  /** Sends a signal to a PID; false when no such process exists, throws when it may not be signalled. */
   signal(pid: number, signal: NodeJS.Signals): boolean;
   /**
    * Starts a long-running program in its own session, detached from the

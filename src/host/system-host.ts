@@ -70,8 +70,10 @@ export class SystemHost implements Host {
     try {
       process.kill(pid, signal);
       return true;
-    } catch {
-      return false;
+    } catch (error) {
+      // Only "no such process" is an answer; EPERM (say, a missing CAP_KILL) is a failure to report.
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+      throw error;
     }
   }
 

@@ -41,15 +41,22 @@ export class Container {
     );
     liveLeaders.set(nspawnPid, leaderPid);
     const container = new Container(nspawn, nspawnPid, leaderPid, options.logPath);
-    await waitFor(
-      async (note) => {
-        if (exited()) throw new WaitAbortedError(`systemd-nspawn exited; see ${options.logPath}`);
-        const state = (await container.exec(['systemctl', 'is-system-running'], { allowFailure: true })).stdout.trim();
-        note(state);
-        return state === 'running' || state === 'degraded';
-      },
-      { timeoutMs: 60_000, what: 'systemd in the container to finish booting', intervalMs: 200 },
-    );
+    try {
+      await waitFor(
+        async (note) => {
+          if (exited()) throw new WaitAbortedError(`systemd-nspawn exited; see ${options.logPath}`);
+          const result = await container.exec(['systemctl', 'is-system-running'], { allowFailure: true });
+          const state = result.stdout.trim();
+          note(state || `exit ${result.exitCode}: ${result.stderr.trim()}`);
+          return state === 'running' || state === 'degraded';
+        },
+        { timeoutMs: 120_000, what: 'systemd in the container to finish booting', intervalMs: 200 },
+      );
+    } catch (error) {
+      // The caller never gets the container, so it could not stop it: stop it here, by PID.
+      await container.stop().catch(() => undefined);
+      throw error;
+    }
     return container;
   }
 

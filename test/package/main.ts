@@ -357,9 +357,17 @@ async function checkFrr(lab: Lab, container: Container, sim: Simulator): Promise
     if ((await container.read(['cat', '/run/frr/zebra.pid'])) !== zebra) throw new Error('zebra was replaced');
     await container.exec(['kill', '-0', zebra]);
     await pushAndApply(sim, labDesiredState());
-    const left = await container.read(['pgrep', '-c', '-x', 'zebra'], { allowFailure: true });
-    const radvd = await container.read(['pgrep', '-c', '-x', '-P', '1', 'radvd'], { allowFailure: true });
-    if (left !== '0' || radvd !== '1') throw new Error(`${left} zebra and ${radvd} radvd running`);
+    // SIGKILL is delivered at once, but the process lingers until systemd, its parent since the restart, reaps it.
+    const counts = await waitFor(
+      async (note) => {
+        const left = await container.read(['pgrep', '-c', '-x', 'zebra'], { allowFailure: true });
+        const radvd = await container.read(['pgrep', '-c', '-x', '-P', '1', 'radvd'], { allowFailure: true });
+        note({ left, radvd });
+        return left === '0' && radvd === '1' ? { left, radvd } : undefined;
+      },
+      { timeoutMs: 5000, what: 'zebra gone and one radvd running', intervalMs: 100 },
+    );
+    void counts;
     return `zebra ${zebra} survived the restart; then radvd took over`;
   });
 }
