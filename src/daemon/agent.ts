@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Host } from '../host/host.js';
 import type { MonitorEvent } from '../observe/address-monitor.js';
 import { observedReportKey, renderObservedReport } from '../observe/public-address.js';
-import { readAddresses, readDefaultRoutes, readLinks } from '../observe/read-host.js';
+import { readNetwork } from '../observe/read-host.js';
 import type { Plan } from '../plan/plan.js';
 import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentConfig } from '../schema/agent-config.js';
@@ -288,7 +288,7 @@ export class Agent {
     if (state === null) return;
     const { host, config } = this.options;
     try {
-      const [addresses, links, routes] = await Promise.all([readAddresses(host, config), readLinks(host, config), readDefaultRoutes(host, config)]);
+      const { addresses, links, routes } = await readNetwork(host, config);
       const observed = renderObservedReport(state, addresses, links, routes, this.counters);
       const report = { ...observed, warnings: [...observed.warnings, ...this.hostWarnings] };
       const isChanged =
