@@ -6,7 +6,8 @@ import { readNetwork } from '../observe/read-host.js';
 import type { Plan } from '../plan/plan.js';
 import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentConfig } from '../schema/agent-config.js';
-import { DesiredState } from '../schema/desired-state.js';
+import type { DesiredState } from '../schema/desired-state.js';
+import { parseDesiredState } from '../schema/desired-state-parser.js';
 import {
   PROTOCOL_VERSION,
   type AckMessage,
@@ -16,7 +17,7 @@ import {
   type ObservedMessage,
   type ServerMessage,
 } from '../schema/protocol.js';
-import { parseWith, type FieldError, type Parsed } from '../schema/validation.js';
+import type { FieldError, Parsed } from '../schema/validation.js';
 import { judgeGeneration } from './generation.js';
 import { DeprecationLedger } from './deprecations.js';
 import { StateStore, type AcceptedState } from './state-store.js';
@@ -184,7 +185,7 @@ export class Agent {
   }
 
   private parseSpec(spec: unknown): Parsed<DesiredState> {
-    const parsed = parseWith(DesiredState, spec, '$.spec');
+    const parsed = parseDesiredState(spec, '$.spec');
     if (!parsed.ok) return parsed;
     const routerId = this.options.config.routerId;
     if (routerId !== undefined && parsed.value.router.id !== routerId) {
