@@ -46,6 +46,8 @@ export class MemoryHost implements Host {
   readonly writes: string[] = [];
   /** Runs right after each nft load commits: lets a test commit something of its own in between. */
   afterLoad: (() => void) | null = null;
+  /** Runs right after each read of the addresses: lets a test change the host while a reconcile observes it. */
+  afterObservation: (() => void) | null = null;
   /** Makes the next command whose argv joined by spaces matches fail. */
   failOn: RegExp | null = null;
   private nextPid = 1000;
@@ -142,7 +144,9 @@ export class MemoryHost implements Host {
   private listIp(command: string): string {
     if (command === 'addr show') {
       this.observations++;
-      return JSON.stringify(this.listAddresses());
+      const listed = JSON.stringify(this.listAddresses());
+      this.afterObservation?.();
+      return listed;
     }
     if (command === 'link show') {
       return JSON.stringify([...this.links].map(([ifname, l]) => ({ ifname, flags: l.isUp ? ['UP'] : [], address: l.mac })));

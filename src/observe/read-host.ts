@@ -8,9 +8,9 @@ import { parseRulesetListing, type ObservedRuleset } from './ruleset-listing.js'
 
 /** The links, IPv6 addresses and IPv6 default routes, as one `ip` process saw them. */
 export interface ObservedNetwork {
-  readonly links: ObservedLink[];
-  readonly addresses: ObservedAddress[];
-  readonly routes: ObservedRoute[];
+  readonly links: readonly ObservedLink[];
+  readonly addresses: readonly ObservedAddress[];
+  readonly routes: readonly ObservedRoute[];
 }
 
 /**
