@@ -8,6 +8,7 @@ import { AgentConfig } from '../src/schema/agent-config.js';
 import type { DesiredState } from '../src/schema/desired-state.js';
 import { parseDesiredState } from '../src/schema/desired-state-parser.js';
 import { readNetNamespace } from './nft-process.js';
+import { readShippedNodeFlags } from './shipped-node-flags.js';
 import { changeOneItem, generateVpcPolicy } from './policy.js';
 import { median } from './stats.js';
 
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
     const text = textBaselineMs(work);
     const agentPeakMb = process.resourceUsage().maxRSS / 1024;
 
-    console.log(`agent path (Reconciler + real nft, Node ${process.version}, ${RUNS} runs), netns ${readNetNamespace()}`);
+    console.log(`agent path (Reconciler + real nft, Node ${process.version} ${process.execArgv.join(' ')}, ${RUNS} runs), netns ${readNetNamespace()}`);
     for (const [name, ms, peaks] of rows) {
       const peak = peaks.length > 0 ? `${(Math.max(...peaks) / 1024).toFixed(1)} MB` : 'no nft write';
       console.log(`  ${name.padEnd(58)} ${ms.toFixed(0).padStart(6)} ms   nft processes: ${peaks.length}, peak ${peak}`);
@@ -144,7 +145,8 @@ async function main(): Promise<void> {
 }
 
 if (process.env[LAUNCHER_ENV] === undefined) {
-  const child = spawn('unshare', ['--net', '--', process.execPath, ...process.argv.slice(1)], {
+  // The measured process is the agent's: it runs with the package's Node flags.
+  const child = spawn('unshare', ['--net', '--', process.execPath, ...readShippedNodeFlags(), ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, [LAUNCHER_ENV]: readNetNamespace() },
   });
