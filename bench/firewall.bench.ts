@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DesiredState } from '../src/schema/desired-state.js';
 import { measureAgentMemory, measureBareNodeKb, type AgentMemoryReport } from './agent-memory.js';
+import { readShippedNodeFlags } from './shipped-node-flags.js';
 import { measureChainUpdate, measureCheckAndFailure, measureCloudStack, measureFullApply } from './apply-cases.js';
 import { renderAgentDocumentText, renderGrouped, type BenchContext, type CaseResult } from './context.js';
 import { measureMergedSets, measureShadowChunks, restoreAgentTable, type ShadowResult } from './explore-cases.js';
@@ -120,10 +121,11 @@ async function runBench(options: Options, bundlePath: string): Promise<BenchRepo
     log('agent memory');
     const children = dirname(bundlePath);
     const documentPath = join(dir, 'agent-child.json');
+    const shippedFlags = readShippedNodeFlags();
     const agentMemory: AgentMemoryReport[] = [
-      measureAgentMemory('inline source map (as dist/ ships)', join(children, 'agent-memory-child-sourcemap.cjs'), [], desiredPath, documentPath),
-      measureAgentMemory('no source map', join(children, 'agent-memory-child.cjs'), [], desiredPath, documentPath),
-      measureAgentMemory('no source map, --max-semi-space-size=1', join(children, 'agent-memory-child.cjs'), ['--max-semi-space-size=1'], desiredPath, documentPath),
+      measureAgentMemory(`as the package ships (no source map, ${shippedFlags.join(' ')})`, join(children, 'agent-memory-child.cjs'), shippedFlags, desiredPath, documentPath),
+      measureAgentMemory('no source map, no flags', join(children, 'agent-memory-child.cjs'), [], desiredPath, documentPath),
+      measureAgentMemory('inline source map (as dist/ builds it), no flags', join(children, 'agent-memory-child-sourcemap.cjs'), [], desiredPath, documentPath),
     ];
     const bareNodeKb = measureBareNodeKb();
     return {

@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import type { Host } from '../host/host.js';
 import type { MonitorEvent } from '../observe/address-monitor.js';
 import { observedReportKey, renderObservedReport } from '../observe/public-address.js';
-import { readAddresses, readDefaultRoutes, readLinks } from '../observe/read-host.js';
+import { readNetwork, type ObservedNetwork } from '../observe/read-host.js';
 import type { Plan } from '../plan/plan.js';
 import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentConfig } from '../schema/agent-config.js';
-import { DesiredState } from '../schema/desired-state.js';
+import type { DesiredState } from '../schema/desired-state.js';
+import { parseDesiredState } from '../schema/desired-state-parser.js';
 import {
   PROTOCOL_VERSION,
   type AckMessage,
@@ -16,7 +17,7 @@ import {
   type ObservedMessage,
   type ServerMessage,
 } from '../schema/protocol.js';
-import { parseWith, type FieldError, type Parsed } from '../schema/validation.js';
+import type { FieldError, Parsed } from '../schema/validation.js';
 import { judgeGeneration } from './generation.js';
 import { DeprecationLedger } from './deprecations.js';
 import { StateStore, type AcceptedState } from './state-store.js';
@@ -55,6 +56,8 @@ export class Agent {
   private readonly reconciler: Reconciler;
   private readonly deprecations: DeprecationLedger;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** Kernel address and link events so far: a reconcile's observation is reused only when none came during it. */
+  private monitorEvents = 0;
   private readonly log: Logger;
   /** When the reconcile loop last completed a run, for the watchdog. */
   lastLoopAt = Date.now();
@@ -133,6 +136,7 @@ export class Agent {
 
   /** Reacts to a kernel address or link event. */
   onMonitorEvent(event: MonitorEvent): void {
+    this.monitorEvents++;
     const state = this.desired;
     if (state === null || event.interface === null) return;
     const isPublic = event.interface === state.public.interface;
@@ -184,7 +188,7 @@ export class Agent {
   }
 
   private parseSpec(spec: unknown): Parsed<DesiredState> {
-    const parsed = parseWith(DesiredState, spec, '$.spec');
+    const parsed = parseDesiredState(spec, '$.spec');
     if (!parsed.ok) return parsed;
     const routerId = this.options.config.routerId;
     if (routerId !== undefined && parsed.value.router.id !== routerId) {
@@ -246,6 +250,7 @@ export class Agent {
       this.lastLoopAt = Date.now();
       return;
     }
+    const events = this.monitorEvents;
     const result = await this.reconciler.reconcile(desired, this.deprecations.active(desired));
     this.lastLoopAt = Date.now();
     this.scheduleExpiry(desired);
@@ -254,7 +259,8 @@ export class Agent {
     this.hostWarnings = result.warnings;
     // Level-triggered: a failed run is simply tried again, the resync being the slow backstop.
     if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
-    await this.refreshObserved();
+    // The run's own observation saves a process, unless an event may have made a fresher report meanwhile.
+    await this.refreshObserved(events === this.monitorEvents ? (result.network ?? undefined) : undefined);
   }
 
   // When a deprecation window ends, its prefix leaves radvd.conf and its gateway the link.
@@ -283,12 +289,12 @@ export class Agent {
     this.options.send(message);
   }
 
-  private async refreshObserved(): Promise<void> {
+  private async refreshObserved(network?: ObservedNetwork): Promise<void> {
     const state = this.desired;
     if (state === null) return;
     const { host, config } = this.options;
     try {
-      const [addresses, links, routes] = await Promise.all([readAddresses(host, config), readLinks(host, config), readDefaultRoutes(host, config)]);
+      const { addresses, links, routes } = network ?? (await readNetwork(host, config));
       const observed = renderObservedReport(state, addresses, links, routes, this.counters);
       const report = { ...observed, warnings: [...observed.warnings, ...this.hostWarnings] };
       const isChanged =

@@ -50,6 +50,8 @@ export class MemoryHost implements Host {
   readonly writes: string[] = [];
   /** Runs right after each nft load commits: lets a test commit something of its own in between. */
   afterLoad: (() => void) | null = null;
+  /** Runs right after each read of the addresses: lets a test change the host while a reconcile observes it. */
+  afterObservation: (() => void) | null = null;
   /** Makes the next command whose argv joined by spaces matches fail. */
   failOn: RegExp | null = null;
   private nextPid = 1000;
@@ -67,7 +69,6 @@ export class MemoryHost implements Host {
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    void options;
     const line = argv.join(' ');
     if (this.failOn?.test(line)) {
       this.failOn = null;
@@ -75,7 +76,7 @@ export class MemoryHost implements Host {
     }
     const out = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
     const [command, ...args] = argv;
-    if (command === 'ip') return out(this.runIp(args));
+    if (command === 'ip') return out(this.runIp(args, options.input ?? ''));
     if (command === 'nft') return out(this.runNft(argv));
     if (command === 'radvd') return out(this.runRadvd(argv));
     if (command === 'rdisc6') return out();
@@ -144,17 +145,10 @@ export class MemoryHost implements Host {
     return [...this.processes.entries()].filter(([, p]) => p.argv[0] === 'radvd').map(([pid]) => pid);
   }
 
-  private runIp(args: string[]): string {
+  private runIp(args: string[], input: string): string {
     const line = args.join(' ');
-    if (line === '-j -6 addr show') {
-      this.observations++;
-      return JSON.stringify(this.listAddresses());
-    }
-    if (line === '-j link show') {
-      return JSON.stringify([...this.links].map(([ifname, l]) => ({ ifname, flags: l.isUp ? ['UP'] : [], address: l.mac })));
-    }
-    if (line === '-j -6 route show default') {
-      return JSON.stringify(this.routes.map((r) => ({ dst: 'default', gateway: r.gateway, dev: r.interface, protocol: r.protocol })));
+    if (line === '-6 -j -batch -') {
+      return input.split('\n').filter((command) => command !== '').map((command) => `${this.listIp(command)}\n`).join('');
     }
     this.writes.push(`ip ${line}`);
     const link = /^link set dev (\S+) up$/.exec(line);
@@ -168,6 +162,23 @@ export class MemoryHost implements Host {
       return '';
     }
     throw new ExecError(['ip', ...args], 255, 'MemoryHost: unsupported ip command');
+  }
+
+  // What `ip -6 -j <command>` prints: one line of JSON.
+  private listIp(command: string): string {
+    if (command === 'addr show') {
+      this.observations++;
+      const listed = JSON.stringify(this.listAddresses());
+      this.afterObservation?.();
+      return listed;
+    }
+    if (command === 'link show') {
+      return JSON.stringify([...this.links].map(([ifname, l]) => ({ ifname, flags: l.isUp ? ['UP'] : [], address: l.mac })));
+    }
+    if (command === 'route show default') {
+      return JSON.stringify(this.routes.map((r) => ({ dst: 'default', gateway: r.gateway, dev: r.interface, protocol: r.protocol })));
+    }
+    throw new ExecError(['ip', '-6', '-j', command], 255, 'MemoryHost: unsupported ip batch command');
   }
 
   private listAddresses() {

@@ -42,6 +42,17 @@ const asArray = (value: unknown): Json[] => (Array.isArray(value) ? (value.filte
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 const lifetime = (value: unknown): number | null => (typeof value === 'number' && value !== FOREVER ? value : null);
 
+/**
+ * Splits the output of `ip -j -batch -`: one line of JSON per command, in
+ * order. Throws when the count is not `commands`, so a half-read host is
+ * never taken for one without links or addresses.
+ */
+export function parseIpBatch(stdout: string, commands: number): unknown[] {
+  const lines = stdout.split('\n').filter((line) => line.trim() !== '');
+  if (lines.length !== commands) throw new Error(`ip -batch printed ${lines.length} results for ${commands} commands`);
+  return lines.map((line) => JSON.parse(line) as unknown);
+}
+
 /** Parses `ip -j -6 addr show`. Entries without `local` (iproute2 6.1 emits `{}` for filtered ones) are skipped. */
 export function parseAddresses(json: unknown): ObservedAddress[] {
   return asArray(json).flatMap((link) => {

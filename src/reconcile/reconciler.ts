@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { applyStep } from '../apply/executors.js';
 import type { Host } from '../host/host.js';
 import { readForeignTableWarnings } from '../observe/foreign-tables.js';
-import { readObservedHost } from '../observe/read-host.js';
+import { readObservedHost, type ObservedNetwork } from '../observe/read-host.js';
 import { planSteps, type Ledger, type ObservedHost, type Plan } from '../plan/plan.js';
 import { COMPONENTS, componentOf, describeStep, type Component, type Step } from '../plan/steps.js';
 import type { DeprecatedPrefix } from '../render/deprecated-prefixes.js';
@@ -25,6 +25,11 @@ export interface ReconcileResult {
   readonly applied: string[];
   /** The table's named counters as last observed, for usage reports. */
   readonly counters: ReadonlyMap<string, { readonly packets: number; readonly bytes: number }>;
+  /**
+   * Links, addresses and default routes as the last pass observed them, when
+   * nothing applied after it could change them (ruleset steps cannot); else null.
+   */
+  readonly network: ObservedNetwork | null;
 }
 
 const MAX_PASSES = 3;
@@ -91,11 +96,13 @@ export class Reconciler {
     let failure: { step: Step; error: string; skipped: Step[] } | null = null;
     let warnings: string[] = [];
     let counters: ReconcileResult['counters'] = new Map();
+    let network: ObservedNetwork | null = null;
     let hasNftChanged = false;
     for (let pass = 0; pass < MAX_PASSES && failure === null; pass++) {
       const { observed, isListed } = await this.observe(rendered, pass === 0);
       hasNftChanged ||= isListed;
       counters = observed.ruleset?.counters ?? new Map();
+      network = { links: observed.links, addresses: observed.addresses, routes: observed.routes };
       const plan = planSteps(rendered, observed, this.fullLedger());
       warnings = plan.warnings;
       if (plan.steps.length === 0) {
@@ -104,6 +111,7 @@ export class Reconciler {
       }
       await this.rememberOwned([...this.ledger.ownedAddresses, ...rendered.addresses]);
       failure = await this.applySteps(plan.steps, rendered, applied, notes);
+      if (!plan.steps.every(isRulesetStep)) network = null;
       // A plan of nothing but ruleset steps, committed with nobody else's in
       // between (the generation id says so), has converged: everything else
       // matched when it was planned, and another pass would only re-read it.
@@ -125,6 +133,7 @@ export class Reconciler {
       repaired: applied.flatMap((step) => ('drift' in step ? step.drift : [])),
       applied: applied.map(describeStep),
       counters,
+      network,
     };
     const { ok, durationMs, repaired } = result;
     this.log.info({ ok, durationMs, steps: applied.length, errors, warnings: result.warnings, repaired }, 'reconciled');

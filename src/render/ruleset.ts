@@ -227,8 +227,18 @@ function renderUpstreamRules(publicInterface: string, networks: readonly GuestNe
 function renderNetworkChains(state: DesiredState, network: GuestNetwork): NftChain[] {
   const list = state.router.kind === 'vpc' ? (state.aclLists.find((l) => l.id === network.aclId) ?? null) : null;
   // A push repeats the whole state; most networks' policies are as before.
-  const key = JSON.stringify([state.router.kind, network.interface, network.firewall ?? null, list]);
+  const key = `${JSON.stringify([state.router.kind, network.interface, network.firewall ?? null])}${renderListKey(list)}`;
   return policyChains.get(key) ?? policyChains.set(key, renderPolicyChains(state.router.kind, network, list));
+}
+
+// An unchanged list is the same object from push to push (desired-state-parser.ts): its JSON is made once.
+function renderListKey(list: AclList | null): string {
+  if (list === null) return 'null';
+  const known = listKeys.get(list);
+  if (known !== undefined) return known;
+  const key = JSON.stringify(list);
+  listKeys.set(list, key);
+  return key;
 }
 
 function renderPolicyChains(kind: DesiredState['router']['kind'], network: GuestNetwork, list: AclList | null): NftChain[] {
@@ -255,6 +265,7 @@ class Memo<K, V> {
 
 const policyChains = new Memo<string, NftChain[]>(1024);
 const chainDigests = new WeakMap<NftChain, string>();
+const listKeys = new WeakMap<AclList, string>();
 
 /** A digest of a chain's rendered content: equal digests, equal chains. Memoised per chain object. */
 export function renderChainFingerprint(chain: NftChain): string {

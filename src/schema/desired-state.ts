@@ -128,20 +128,37 @@ export const GuestNetwork = z.strictObject({
 });
 export type GuestNetwork = z.output<typeof GuestNetwork>;
 
-const DesiredStateShape = z.strictObject({
-  schemaVersion: z.literal(1),
-  router: z.strictObject({ id: Identifier, kind: z.enum(['isolated', 'vpc']) }),
-  public: PublicInterface,
-  guestNetworks: z.array(GuestNetwork).max(256).default([]),
-  aclLists: z.array(AclList).max(256).default([]),
-  raBackend: z.enum(['radvd', 'frr']).default('radvd'),
-});
+/**
+ * The desired state with `aclList` for each entry of aclLists: AclList itself,
+ * or (desired-state-parser.ts) a stand-in that returns lists AclList has
+ * already accepted, so both schemas accept and refuse exactly the same input.
+ */
+export function desiredStateSchema(aclList: z.ZodType<AclList>) {
+  return z
+    .strictObject({
+      schemaVersion: z.literal(1),
+      router: z.strictObject({ id: Identifier, kind: z.enum(['isolated', 'vpc']) }),
+      public: PublicInterface,
+      guestNetworks: z.array(GuestNetwork).max(256).default([]),
+      aclLists: z.array(aclList).max(256).default([]),
+      raBackend: z.enum(['radvd', 'frr']).default('radvd'),
+    })
+    .superRefine(refineDesiredState);
+}
 
 /** The whole desired state, version 1, with the checks that span fields. */
-export const DesiredState = DesiredStateShape.superRefine(refineDesiredState);
+export const DesiredState = desiredStateSchema(AclList);
 export type DesiredState = z.output<typeof DesiredState>;
 
-function refineDesiredState(state: z.output<typeof DesiredStateShape>, ctx: z.RefinementCtx): void {
+interface DesiredStateShape {
+  readonly router: { readonly kind: 'isolated' | 'vpc' };
+  readonly public: PublicInterface;
+  readonly guestNetworks: readonly GuestNetwork[];
+  readonly aclLists: readonly AclList[];
+  readonly raBackend: 'radvd' | 'frr';
+}
+
+function refineDesiredState(state: DesiredStateShape, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   firstDuplicates(state.guestNetworks.map((n) => n.id), (i, j) => issue(['guestNetworks', i, 'id'], `duplicates guestNetworks[${j}].id`));
   firstDuplicates(state.aclLists.map((l) => l.id), (i, j) => issue(['aclLists', i, 'id'], `duplicates aclLists[${j}].id`));

@@ -90,6 +90,29 @@ describe('Agent on the in-memory host', () => {
     expect(host.writes).toEqual([]);
   });
 
+  it('reports what a resync that changed nothing observed, reading the host once', async () => {
+    await agent.handleMessage({ type: 'desired', generation: 2, spec: isolatedInput() });
+    await agent.idle();
+    host.addresses.push({ interface: 'eth1', address: '2001:db8:100::5', prefixLength: 64 });
+    const observations = host.observations;
+    await agent.reconcileNow();
+    expect(host.observations).toBe(observations + 1);
+    expect(agent.snapshot().lastObserved?.publicAddress?.address).toBe('2001:db8:100::5');
+  });
+
+  it('reads the host again for its report when an address event came during the reconcile', async () => {
+    await agent.handleMessage({ type: 'desired', generation: 2, spec: isolatedInput() });
+    await agent.idle();
+    // The event arrives while the reconcile runs (here: as it reads the host), with an address the run did not see.
+    host.afterObservation = () => {
+      host.afterObservation = null;
+      host.addresses.push({ interface: 'eth1', address: '2001:db8:100::5', prefixLength: 64 });
+      agent.onMonitorEvent({ kind: 'link', interface: 'eth9', isDeleted: false });
+    };
+    await agent.reconcileNow();
+    expect(agent.snapshot().lastObserved?.publicAddress?.address).toBe('2001:db8:100::5');
+  });
+
   it('re-applies the persisted state on start, before any server speaks', async () => {
     await agent.handleMessage({ type: 'desired', generation: 9, spec: isolatedInput() });
     await agent.idle();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseMonitorLine } from '../../src/observe/address-monitor.js';
-import { parseAddresses, parseLinks, parseRoutes } from '../../src/observe/ip-json.js';
+import { parseAddresses, parseIpBatch, parseLinks, parseRoutes } from '../../src/observe/ip-json.js';
 import { observedReportKey, renderObservedReport } from '../../src/observe/public-address.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { isolatedInput } from '../support/states.js';
@@ -63,6 +63,19 @@ describe('observing the public address', () => {
     const later = { ...report, publicAddress: { ...report.publicAddress!, validLifetimeSeconds: 80000 } };
     expect(observedReportKey(later)).toBe(observedReportKey(report));
     expect(observedReportKey({ ...report, defaultRouter: null })).not.toBe(observedReportKey(report));
+  });
+});
+
+describe('ip -6 -j -batch -', () => {
+  const names = ['ip-j-link-show', 'ip-j-6-addr-show', 'ip-j-6-route-show-default'];
+  const printed = names.map((name) => `${JSON.stringify(fixture(name))}\n`).join('');
+
+  it('splits one JSON line per command, in order', () => {
+    expect(parseIpBatch(printed, 3)).toEqual(names.map(fixture));
+  });
+
+  it('refuses output with a result missing, rather than observe a host without links', () => {
+    expect(() => parseIpBatch(printed.split('\n').slice(1).join('\n'), 3)).toThrow(/2 results for 3 commands/);
   });
 });
 

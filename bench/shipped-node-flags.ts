@@ -1,0 +1,12 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The Node flags the package's wrapper (debian/bin/vr6-agent) starts the
+ * agent with, so the bench measures the agent's process as it ships. Run
+ * from the repository root, as `make bench` does.
+ */
+export function readShippedNodeFlags(wrapperPath = 'debian/bin/vr6-agent'): string[] {
+  const match = /^exec \/usr\/bin\/node (.*?)\s*\/usr\/lib\/vr6-agent\/vr6-agent\.js/m.exec(readFileSync(wrapperPath, 'utf8'));
+  if (match === null) throw new Error(`no node command line in ${wrapperPath}`);
+  return match[1]!.split(/\s+/).filter((flag) => flag !== '');
+}

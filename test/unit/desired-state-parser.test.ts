@@ -1,0 +1,94 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseDesiredState } from '../../src/schema/desired-state-parser.js';
+import { DesiredState } from '../../src/schema/desired-state.js';
+import { parseWith } from '../../src/schema/validation.js';
+import { vpcInput } from '../support/states.js';
+
+/**
+ * parseDesiredState validates only ACL lists it has not accepted before; its
+ * answer must be the schema's own, whatever the cache holds.
+ */
+
+function vpcWithLists(): Record<string, any> {
+  const input = vpcInput();
+  input.aclLists[1].items = Array.from({ length: 60 }, (_, i) => ({
+    number: i + 1,
+    action: i % 3 === 0 ? 'deny' : 'allow',
+    direction: i % 2 === 0 ? 'ingress' : 'egress',
+    protocol: 'udp',
+    ports: { start: 1000 + i, end: 1000 + i },
+    cidrs: [`2001:db8:${i}::/48`],
+  }));
+  return input;
+}
+
+function expectSameAsSchema(input: unknown): void {
+  parseDesiredState(vpcWithLists(), '$.spec');
+  expect(parseDesiredState(input, '$.spec')).toEqual(parseWith(DesiredState, input, '$.spec'));
+}
+
+describe('parsing a desired state with known ACL lists', () => {
+  it.each([
+    ['an unchanged state', () => undefined],
+    ['one item changed', (s: any) => (s.aclLists[1].items[51].action = 'allow')],
+    ['a bad CIDR in a known list', (s: any) => (s.aclLists[1].items[51].cidrs[0] = '2001:db8::/129')],
+    ['a host name as CIDR', (s: any) => (s.aclLists[1].items[51].cidrs = ['2001:db8::/48', 'example.com'])],
+    ['a duplicate item number', (s: any) => (s.aclLists[1].items[7].number = 3)],
+    ['a duplicate number and a tier naming a missing list', (s: any) => ((s.aclLists[1].items[7].number = 3), (s.guestNetworks[0].aclId = 'nope'))],
+    ['a bad list and a bad prefix', (s: any) => ((s.aclLists[0].items[0].protocol = 1), (s.guestNetworks[1].prefix = '2001:db8::/56'))],
+    ['a tier naming a missing list', (s: any) => (s.guestNetworks[0].aclId = 'nope')],
+    ['duplicate list ids', (s: any) => (s.aclLists[1].id = 'acl-web')],
+    ['a list that is not an object', (s: any) => (s.aclLists[1] = 'acl-db')],
+    ['aclLists that is not an array', (s: any) => (s.aclLists = { 0: s.aclLists[0] })],
+    ['no aclLists', (s: any) => delete s.aclLists],
+    ['the same list twice', (s: any) => s.aclLists.push(s.aclLists[1])],
+    ['an unknown key beside known lists', (s: any) => (s.extra = 1)],
+    ['a hole in a CIDR list', (s: any) => (s.aclLists[1].items[2].cidrs = [, '::/0'])],
+    ['a Date where a list id belongs', (s: any) => (s.aclLists[1].id = new Date(0))],
+  ])('answers as the schema does for %s', (_name, mutate) => {
+    const input = vpcWithLists();
+    mutate(input);
+    expectSameAsSchema(input);
+  });
+
+  it('answers as the schema does when any one value is replaced', () => {
+    const paths = [
+      ['aclLists', 1, 'items', 51, 'cidrs', 0],
+      ['aclLists', 1, 'items', 51, 'ports'],
+      ['aclLists', 1, 'items', 0, 'number'],
+      ['aclLists', 1, 'defaultEgress'],
+      ['aclLists', 0, 'id'],
+      ['guestNetworks', 1, 'aclId'],
+      ['router', 'kind'],
+    ];
+    fc.assert(
+      fc.property(fc.constantFrom(...paths), fc.jsonValue(), (path, value) => {
+        const input = vpcWithLists();
+        const parent = path.slice(0, -1).reduce((node: any, key) => node[key], input);
+        parent[path.at(-1)!] = value;
+        expectSameAsSchema(input);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('returns the very output of a list it accepted before, and a new one for a changed list', () => {
+    const first = parseDesiredState(vpcWithLists());
+    const input = vpcWithLists();
+    input.aclLists[1].items[51].action = 'allow';
+    const second = parseDesiredState(input);
+    if (!first.ok || !second.ok) throw new Error('expected both states to be accepted');
+    expect(second.value.aclLists[0]).toBe(first.value.aclLists[0]);
+    expect(second.value.aclLists[1]).not.toBe(first.value.aclLists[1]);
+    expect(second.value.aclLists[1]?.items[51]?.action).toBe('allow');
+  });
+
+  it('gives the failing item its full path', () => {
+    const input = vpcWithLists();
+    input.aclLists[1].items[51].cidrs[0] = '10.0.0.0/8';
+    parseDesiredState(vpcWithLists(), '$.spec');
+    const parsed = parseDesiredState(input, '$.spec');
+    expect(parsed.ok ? [] : parsed.errors.map((e) => e.path)).toEqual(['$.spec.aclLists[1].items[51].cidrs[0]']);
+  });
+});
