@@ -80,6 +80,14 @@ export class FaultServer {
     return this.received.flatMap(({ message }) => (message.type === 'hello' ? [message] : []));
   }
 
+  /** True once the newest connection has said hello and, when the server answered it, acked that answer. */
+  get isLatestSettled(): boolean {
+    const latest = [...this.connections].filter((c) => c.hello !== null && c.ws.readyState === WebSocket.OPEN).at(-1);
+    if (!latest) return false;
+    if (!this.isAnsweringHello || this.current === null) return true;
+    return this.received.some(({ connection, message }) => connection === latest.id && message.type === 'ack');
+  }
+
   /** Open connections that have said hello. */
   get openCount(): number {
     return [...this.connections].filter((c) => c.hello !== null && c.ws.readyState === WebSocket.OPEN).length;

@@ -132,8 +132,9 @@ describe('management server faults', () => {
     expect(plan.ok && plan.value.plan.steps).toEqual([]);
   }
 
+  /** The agent is connected, and has acked the server's answer to its hello, so no old frame is still in flight. */
   async function waitReconnected(): Promise<void> {
-    await waitUntil('the agent to say hello again', () => server.openCount > 0);
+    await waitUntil('the agent to say hello again', () => server.isLatestSettled);
   }
 
   /** Runs one fault starting from generation `g`, converged; returns the stale acks it provoked. */
