@@ -140,11 +140,18 @@ async function createClient(
   const m = config.management;
   // The boot parameter wins: the management server sets it per VR.
   const token = bootToken ?? (m.tokenFile ? (await host.readFile(m.tokenFile))?.trim() : undefined);
-  const ca = m.caFile ? ((await host.readFile(m.caFile)) ?? undefined) : undefined;
+  // A configured file that is missing stops the agent: falling back to the system
+  // trust store, or dialling without the client certificate, would fail open.
+  const ca = m.caFile ? await readConfiguredFile(host, 'management.caFile', m.caFile) : undefined;
+  const clientCertificate =
+    m.certFile && m.keyFile
+      ? { cert: await readConfiguredFile(host, 'management.certFile', m.certFile), key: await readConfiguredFile(host, 'management.keyFile', m.keyFile) }
+      : undefined;
   return new ManagementClient({
     urls: m.urls,
     ...(token ? { token } : {}),
     ...(ca ? { ca } : {}),
+    ...(clientCertificate ? { clientCertificate } : {}),
     heartbeatMs: m.heartbeatSeconds * 1000,
     maxMessageBytes: m.maxMessageBytes,
     backoffInitialMs: m.backoffInitialSeconds * 1000,
@@ -152,6 +159,13 @@ async function createClient(
     hello,
     logger: log,
   });
+}
+
+/** The text of a file the config names; throws (the agent stops) when it does not exist. */
+async function readConfiguredFile(host: SystemHost, key: string, path: string): Promise<string> {
+  const text = await host.readFile(path);
+  if (text === null) throw new Error(`${key}: ${path} does not exist`);
+  return text;
 }
 
 main().catch((error: unknown) => {

@@ -24,10 +24,16 @@ export const AgentConfig = z.strictObject({
       urls: z.array(ManagementUrl).max(16).default([]).meta({ description: 'tried in turn; empty runs from the persisted state only' }),
       tokenFile: AbsolutePath.optional(),
       caFile: AbsolutePath.optional(),
+      certFile: AbsolutePath.optional().meta({ description: 'PEM client certificate (chain) for mutual TLS over wss://; needs keyFile' }),
+      keyFile: AbsolutePath.optional().meta({ description: 'PEM private key of certFile; needs certFile' }),
       heartbeatSeconds: z.number().min(1).max(3600).default(15),
       maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
       backoffInitialSeconds: z.number().min(0.05).max(60).default(1),
       backoffMaxSeconds: z.number().min(1).max(3600).default(60),
+    })
+    .refine((management) => (management.certFile === undefined) === (management.keyFile === undefined), {
+      path: ['certFile'],
+      message: 'certFile and keyFile go together (mutual TLS needs both)',
     })
     .prefault({}),
   paths: z

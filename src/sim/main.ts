@@ -7,15 +7,16 @@ import { ManagementSimulator } from './management-simulator.js';
  * vr6-sim: the management-server simulator as a process, for the lab.
  *
  *   vr6-sim --listen HOST:PORT [--token-file F] [--desired FILE [--hold]] [--generation N]
- *           [--tls-cert F --tls-key F]
+ *           [--tls-cert F --tls-key F [--tls-ca F]]
  *
- * Writes one JSON object per line on stdout for every event. Reads commands
+ * --tls-ca requires every agent to present a client certificate signed by
+ * that CA (mutual TLS). Writes one JSON object per line on stdout for every event. Reads commands
  * on stdin, one per line: `push FILE`, `push-json {...}`, `reconcile`,
  * `drop`, `quit`. SIGHUP pushes --desired again as the next generation.
  * Exits on `quit`, SIGTERM or SIGINT; the end of stdin is not a reason.
  */
 
-const USAGE = 'usage: vr6-sim --listen HOST:PORT [--token-file F] [--desired FILE [--hold]] [--generation N] [--tls-cert F --tls-key F]';
+const USAGE = 'usage: vr6-sim --listen HOST:PORT [--token-file F] [--desired FILE [--hold]] [--generation N] [--tls-cert F --tls-key F [--tls-ca F]]';
 
 interface CliOptions {
   readonly host: string;
@@ -23,7 +24,7 @@ interface CliOptions {
   readonly token?: string;
   readonly desiredFile?: string;
   readonly generation?: number;
-  readonly tls?: { cert: string; key: string };
+  readonly tls?: { cert: string; key: string; clientCa?: string };
   /** Keep --desired until SIGHUP instead of pushing it at start, so a lab can time the push. */
   readonly isHolding: boolean;
 }
@@ -46,6 +47,7 @@ function readCliOptions(argv: string[]): CliOptions {
       generation: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
       hold: { type: 'boolean' },
     },
   });
@@ -55,6 +57,7 @@ function readCliOptions(argv: string[]): CliOptions {
     throw new Error('--generation must be a whole number from 1');
   }
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new Error('--tls-cert and --tls-key go together');
+  if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) throw new Error('--tls-ca needs --tls-cert and --tls-key');
   return {
     ...parseListen(values.listen),
     isHolding: values.hold === true,
@@ -63,7 +66,13 @@ function readCliOptions(argv: string[]): CliOptions {
     ...(generation === undefined ? {} : { generation }),
     ...(values['tls-cert'] === undefined || values['tls-key'] === undefined
       ? {}
-      : { tls: { cert: readFileSync(values['tls-cert'], 'utf8'), key: readFileSync(values['tls-key'], 'utf8') } }),
+      : {
+          tls: {
+            cert: readFileSync(values['tls-cert'], 'utf8'),
+            key: readFileSync(values['tls-key'], 'utf8'),
+            ...(values['tls-ca'] === undefined ? {} : { clientCa: readFileSync(values['tls-ca'], 'utf8') }),
+          },
+        }),
   };
 }
 

@@ -20,8 +20,11 @@ export interface ManagementSimulatorOptions {
   readonly port: number;
   /** When set, an upgrade without `Authorization: Bearer <token>` gets HTTP 401. */
   readonly token?: string;
-  /** PEM certificate and key: serve wss instead of ws. */
-  readonly tls?: { readonly cert: string; readonly key: string };
+  /**
+   * PEM certificate and key: serve wss instead of ws. With `clientCa`, every
+   * agent must present a client certificate that chains to it (mutual TLS).
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string };
   /** Largest frame accepted from an agent; default 4 MiB. */
   readonly maxMessageBytes?: number;
   /** Keep every event for events/waitForEvent; default true. Long-running CLIs turn it off. */
@@ -33,6 +36,7 @@ export type SimulatorEvent =
   | { readonly event: 'connected'; readonly agent: number; readonly remoteAddress: string }
   | { readonly event: 'disconnected'; readonly agent: number; readonly code: number; readonly reason: string }
   | { readonly event: 'refused'; readonly remoteAddress: string; readonly status: number }
+  | { readonly event: 'tls-refused'; readonly remoteAddress: string; readonly reason: string }
   | { readonly event: 'hello'; readonly agent: number; readonly message: HelloMessage }
   | { readonly event: 'ack'; readonly agent: number; readonly message: AckMessage }
   | { readonly event: 'applied'; readonly agent: number; readonly message: AppliedMessage }
@@ -65,11 +69,16 @@ export class ManagementSimulator {
 
   constructor(options: ManagementSimulatorOptions) {
     this.options = options;
-    this.server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : createHttpServer();
+    const tls = options.tls;
+    const clientAuth = tls?.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true };
+    this.server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, ...clientAuth }) : createHttpServer();
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes ?? 4 * 1024 * 1024 });
     this.server.on('request', (_request, response) => response.writeHead(426, { Connection: 'close' }).end());
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(request, socket, head));
-    this.server.on('tlsClientError', (_error: Error, socket: Duplex) => socket.destroy());
+    this.server.on('tlsClientError', (error: Error, socket: Duplex) => {
+      this.record({ event: 'tls-refused', remoteAddress: (socket as { remoteAddress?: string }).remoteAddress ?? '', reason: error.message });
+      socket.destroy();
+    });
     this.wss.on('connection', (ws, request) => this.handleConnection(ws, request));
   }
 

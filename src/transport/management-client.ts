@@ -32,6 +32,8 @@ export interface ManagementClientOptions {
   readonly token?: string;
   /** PEM text of the CA(s) that sign the server's certificate; replaces the system store. */
   readonly ca?: string;
+  /** PEM client certificate and its key, for servers that require mutual TLS; the key is never logged. */
+  readonly clientCertificate?: { readonly cert: string; readonly key: string };
   /** A ws ping is sent this often; a peer silent for two intervals is dropped. */
   readonly heartbeatMs: number;
   /** Largest frame accepted; a larger one closes the connection (1009). */
@@ -173,6 +175,7 @@ export class ManagementClient {
       ws = new WebSocket(url, {
         headers: this.options.token === undefined ? {} : { Authorization: `Bearer ${this.options.token}` },
         ...(this.options.ca === undefined ? {} : { ca: this.options.ca }),
+        ...(this.options.clientCertificate === undefined ? {} : { cert: this.options.clientCertificate.cert, key: this.options.clientCertificate.key }),
         maxPayload: this.options.maxMessageBytes,
         // Compression would let a small frame inflate past any budget; specs are small.
         perMessageDeflate: false,

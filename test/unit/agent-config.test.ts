@@ -55,6 +55,13 @@ describe('agent config', () => {
     expect(loaded.errors.map((e) => e.path)).toEqual(['$.management.urls[0]', '$.logLevel']);
   });
 
+  it('takes a client certificate for mutual TLS only with its key', async () => {
+    const both = await load({ [CONFIG]: JSON.stringify({ management: { certFile: '/etc/vr6-agent/client.crt', keyFile: '/etc/vr6-agent/client.key' } }) });
+    expect(both.ok && both.value.config.management).toMatchObject({ certFile: '/etc/vr6-agent/client.crt', keyFile: '/etc/vr6-agent/client.key' });
+    const alone = await load({ [CONFIG]: JSON.stringify({ management: { certFile: '/etc/vr6-agent/client.crt' } }) });
+    expect(alone).toEqual({ ok: false, errors: [{ path: '$.management.certFile', message: 'certFile and keyFile go together (mutual TLS needs both)' }] });
+  });
+
   it('refuses a file that is not JSON or not an object', async () => {
     for (const text of ['{ "a": ', '[1]']) {
       const loaded = await load({ [CONFIG]: text });

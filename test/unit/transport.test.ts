@@ -272,7 +272,7 @@ describe('ManagementClient with the simulator', () => {
 
 describe('ManagementClient over wss', () => {
   let dir = '';
-  const pem = { cert: '', key: '', otherCert: '' };
+  const pem = { cert: '', key: '', otherCert: '', otherKey: '' };
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'vr6-transport-'));
@@ -289,6 +289,7 @@ describe('ManagementClient over wss', () => {
     pem.cert = readFileSync(join(dir, 'server.crt'), 'utf8');
     pem.key = readFileSync(join(dir, 'server.key'), 'utf8');
     pem.otherCert = readFileSync(join(dir, 'other.crt'), 'utf8');
+    pem.otherKey = readFileSync(join(dir, 'other.key'), 'utf8');
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -320,5 +321,22 @@ describe('ManagementClient over wss', () => {
     expect(mismatch).toMatchObject({ kind: 'error', wasConnected: false });
     expect(mismatch.detail).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
     expect([...simulator.events, ...ipv6.events].filter(isHello)).toHaveLength(0);
+  });
+
+  it('with mutual TLS, connects only with a client certificate the server trusts', async () => {
+    // "other" is the client's self-signed certificate; the server trusts it as the client CA.
+    const tls = { cert: pem.cert, key: pem.key, clientCa: pem.otherCert };
+    const { simulator, url } = await startSimulator({ tls });
+    const anonymous = startClient([url], { ca: pem.cert });
+    const [refused] = await anonymous.log.waitFor('disconnected');
+    expect(refused).toMatchObject({ wasConnected: false });
+    const untrusted = startClient([url], { ca: pem.cert, clientCertificate: { cert: pem.cert, key: pem.key } });
+    await untrusted.log.waitFor('disconnected');
+    expect(simulator.events.filter(isHello)).toHaveLength(0);
+    expect(simulator.events.filter((event) => event.event === 'tls-refused').length).toBeGreaterThanOrEqual(2);
+
+    const trusted = startClient([url], { ca: pem.cert, clientCertificate: { cert: pem.otherCert, key: pem.otherKey } });
+    await trusted.log.waitFor('connected');
+    await simulator.waitForEvent(isHello);
   });
 });
