@@ -10,7 +10,9 @@ import { Ipv6SyntaxError, parseIpv6Address, parseIpv6Interface, parseIpv6Prefix 
 function ipv6Field<T>(parse: (text: string) => T, description: string) {
   return z
     .string()
-    .max(64)
+    // Aborting: a refinement of the enclosing object must never see the raw text
+    // (zod runs it after a mere length issue, and ipaddr.js would throw on it).
+    .max(64, { abort: true })
     .transform((text, ctx) => {
       try {
         return parse(text);
