@@ -1,5 +1,6 @@
 import { gatewayOf, type DesiredState, type GuestNetwork } from '../schema/desired-state.js';
 import { formatPrefix } from '../schema/ipv6.js';
+import { isRadvdToken } from '../schema/radvd-words.js';
 import type { DeprecatedPrefix } from './deprecated-prefixes.js';
 import { GENERATED_HEADER } from './interfaces-file.js';
 
@@ -105,6 +106,5 @@ function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly Deprec
  * "on" alike (send.c, serialize_domain_names).
  */
 function renderRadvdDomain(domain: string): string {
-  const isMisread = !domain.includes('.') || /^[0-9]+\.[0-9]+$/.test(domain);
-  return isMisread ? `${domain}.` : domain;
+  return !domain.includes('.') || isRadvdToken(domain) ? `${domain}.` : domain;
 }

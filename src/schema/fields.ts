@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Ipv6SyntaxError, parseIpv6Address, parseIpv6Interface, parseIpv6Prefix } from './ipv6.js';
+import { isRadvdToken } from './radvd-words.js';
 
 /**
  * Field types shared by the desired state, the protocol and the agent config.
@@ -49,6 +50,8 @@ export const InterfaceName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, {
     message: 'must be a Linux interface name: 1-15 of A-Z a-z 0-9 _ . -, starting with a letter or digit',
   })
+  // radvd.conf cannot quote a name: "on" or "0" there is a keyword or a number, and radvd refuses the file.
+  .refine((name) => !isRadvdToken(name), { message: 'is a keyword or number to radvd.conf, not an interface name' })
   .meta({ description: 'Linux interface name, e.g. eth2' });
 
 /** An identifier from the management server: a CloudStack uuid, name or number as text. */

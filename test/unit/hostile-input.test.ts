@@ -132,6 +132,18 @@ describe('no value can inject into a rendered config', () => {
     }
   });
 
+  it.each(['0', '42', '1.5', 'on', 'prefix', 'infinity', 'AdvSendAdvert'])('refuses the interface name %s, a keyword or number to radvd.conf', (name) => {
+    const input = isolatedInput();
+    input.guestNetworks[0].interface = name;
+    expect(parseWith(DesiredState, input)).toMatchObject({ ok: false, errors: [{ path: '$.guestNetworks[0].interface', message: expect.stringMatching(/radvd/) }] });
+  });
+
+  it.each(['ON', '1a', '1.5.6', 'eth0', 'prefix0'])('accepts the interface name %s', (name) => {
+    const input = isolatedInput();
+    input.guestNetworks[0].interface = name;
+    expect(parseWith(DesiredState, input).ok).toBe(true);
+  });
+
   it('writes search domains radvd would read as a keyword or a number as names', () => {
     const input = isolatedInput();
     input.guestNetworks[0].ra = { searchDomains: ['on', '8', '12.34', 'prefix', 'cloud.example.com', 'corp.'] };
