@@ -12,7 +12,18 @@ export function judgeGeneration(
 ): GenerationVerdict {
   if (current === null || incoming.generation > current.generation) return 'new';
   if (incoming.generation < current.generation) return 'stale';
-  return stableStringify(incoming.spec) === stableStringify(current.spec) ? 'duplicate' : 'conflict';
+  return isSameSpec(incoming.spec, current.spec) ? 'duplicate' : 'conflict';
+}
+
+// A spec too deeply nested to stringify (JSON.parse takes any depth, JSON.stringify
+// overflows the stack) cannot equal an accepted one, which was stringified to be persisted.
+function isSameSpec(incoming: unknown, current: unknown): boolean {
+  try {
+    return stableStringify(incoming) === stableStringify(current);
+  } catch (error) {
+    if (error instanceof RangeError) return false;
+    throw error;
+  }
 }
 
 /** JSON with object keys sorted, so two equal values give equal text. */

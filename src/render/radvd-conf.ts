@@ -1,5 +1,6 @@
 import { gatewayOf, type DesiredState, type GuestNetwork } from '../schema/desired-state.js';
 import { formatPrefix } from '../schema/ipv6.js';
+import { isRadvdToken } from '../schema/radvd-words.js';
 import type { DeprecatedPrefix } from './deprecated-prefixes.js';
 import { GENERATED_HEADER } from './interfaces-file.js';
 
@@ -91,8 +92,19 @@ function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly Deprec
     lines.push(`    RDNSS ${ra.dnsServers.join(' ')}`, '    {', `        AdvRDNSSLifetime ${dnsLifetime};`, '    };');
   }
   if (ra.searchDomains.length > 0) {
-    lines.push(`    DNSSL ${ra.searchDomains.join(' ')}`, '    {', `        AdvDNSSLLifetime ${dnsLifetime};`, '    };');
+    lines.push(`    DNSSL ${ra.searchDomains.map(renderRadvdDomain).join(' ')}`, '    {', `        AdvDNSSLLifetime ${dnsLifetime};`, '    };');
   }
   lines.push('};', '');
   return lines.join('\n');
+}
+
+/**
+ * A search domain as radvd's lexer reads it: a bare label such as "on",
+ * "prefix" or "8", or a decimal such as "12.34", is a keyword or a number
+ * token to it, and the DNSSL line is refused. The root dot makes it a name
+ * again; it is the same domain (RFC 1034 §3.1), and radvd encodes "on." and
+ * "on" alike (send.c, serialize_domain_names).
+ */
+function renderRadvdDomain(domain: string): string {
+  return !domain.includes('.') || isRadvdToken(domain) ? `${domain}.` : domain;
 }

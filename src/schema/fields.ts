@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Ipv6SyntaxError, parseIpv6Address, parseIpv6Interface, parseIpv6Prefix } from './ipv6.js';
+import { isRadvdToken } from './radvd-words.js';
 
 /**
  * Field types shared by the desired state, the protocol and the agent config.
@@ -10,7 +11,9 @@ import { Ipv6SyntaxError, parseIpv6Address, parseIpv6Interface, parseIpv6Prefix 
 function ipv6Field<T>(parse: (text: string) => T, description: string) {
   return z
     .string()
-    .max(64)
+    // Aborting: a refinement of the enclosing object must never see the raw text
+    // (zod runs it after a mere length issue, and ipaddr.js would throw on it).
+    .max(64, { abort: true })
     .transform((text, ctx) => {
       try {
         return parse(text);
@@ -47,6 +50,8 @@ export const InterfaceName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, {
     message: 'must be a Linux interface name: 1-15 of A-Z a-z 0-9 _ . -, starting with a letter or digit',
   })
+  // radvd.conf cannot quote a name: "on" or "0" there is a keyword or a number, and radvd refuses the file.
+  .refine((name) => !isRadvdToken(name), { message: 'is a keyword or number to radvd.conf, not an interface name' })
   .meta({ description: 'Linux interface name, e.g. eth2' });
 
 /** An identifier from the management server: a CloudStack uuid, name or number as text. */

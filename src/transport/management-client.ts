@@ -236,7 +236,7 @@ export class ManagementClient {
   private handleFrame(attempt: Attempt, data: WebSocket.RawData, isBinary: boolean): void {
     if (this.current !== attempt) return;
     this.touch(attempt);
-    const parsed = parseFrame(data, isBinary);
+    const parsed = parseServerFrame(data, isBinary);
     if (!parsed.ok) {
       this.log?.warn({ errors: parsed.errors }, 'invalid server frame, ignoring');
       this.emit('invalid', parsed.errors);
@@ -312,7 +312,12 @@ export class ManagementClient {
 
 type ParsedFrame = { ok: true; value: ServerMessage } | { ok: false; errors: FieldError[] };
 
-function parseFrame(data: WebSocket.RawData, isBinary: boolean): ParsedFrame {
+/**
+ * One received frame as a server message, or why it is not one. Never
+ * throws: binary frames, text that is not JSON (however deeply nested) and
+ * JSON that is not a ServerMessage all come back as errors with a path.
+ */
+export function parseServerFrame(data: WebSocket.RawData, isBinary: boolean): ParsedFrame {
   if (isBinary) return { ok: false, errors: [{ path: '$', message: 'binary frames are not part of the protocol' }] };
   const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
   let json: unknown;

@@ -1,0 +1,268 @@
+import fc from 'fast-check';
+
+/**
+ * fast-check arbitraries for hostile-input testing (docs/reliability.md §4):
+ * desired states shaped like the schema, so that many are accepted, the same
+ * states with one value replaced by something hostile, and plain garbage.
+ * Shared by the soak campaign (real nft, radvd, vtysh) and the unit tests.
+ */
+
+/** Interface names the schema accepts; the campaign's in-memory host has a link for each. */
+export const INTERFACE_POOL = ['eth1', 'eth2', 'eth3', 'eth4', 'eth5', 'ens3', 'ens192', 'bond0.100', 'br-guest', 'veth_a1', 'abcdefghijklmno'];
+
+/**
+ * Values that must never reach a config unescaped: line breaks, braces,
+ * quotes, the comment characters of radvd.conf (#), frr.conf (!) and the
+ * statement end of radvd (;), spaces, long tokens, unicode, shell syntax.
+ */
+export const HOSTILE_STRINGS: readonly string[] = [
+  'eth2\ninterface evil',
+  'eth2\n}',
+  'eth2\r',
+  'eth2 ',
+  ' eth2',
+  'eth 2',
+  'eth2;',
+  'eth2#x',
+  '#eth2',
+  '!eth2',
+  'eth2!',
+  'eth2{',
+  '}',
+  '"eth2"',
+  "eth2'",
+  'eth2\t',
+  'eth2\u0000',
+  'eth2\u2028',
+  'éth2',
+  'eth２',
+  '💥',
+  '-eth2',
+  '0',
+  '8',
+  '12.34',
+  'on',
+  'prefix',
+  'interface',
+  '$(reboot)',
+  '`id`',
+  '../../etc/passwd',
+  'a'.repeat(16),
+  'a'.repeat(4096),
+  '',
+  'cloud.example.com\nipv6 forwarding',
+  'cloud.example.com { AdvDNSSLLifetime 0; }',
+  'cloud.example.com"',
+  "cloud'example.com",
+  'cloud.example.com;',
+  'cloud.example.com #x',
+  'cloud.example.com!',
+  'clöud.example.com',
+  `${'a'.repeat(64)}.example.com`,
+  `${'abcdefghi.'.repeat(26)}com`,
+  '2001:db8::1\n',
+  '2001:db8::1 2001:db8::2',
+  '2001:db8::/64;',
+  'fe80::1%eth0',
+  '10.0.0.1',
+  '::ffff:192.0.2.1',
+];
+
+/** Any hostile value: a hostile string, an out-of-range or odd number, or a wrong shape. */
+export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
+  { arbitrary: fc.constantFrom(...HOSTILE_STRINGS), weight: 6 },
+  fc.constantFrom(-1, 0, 1.5, 2 ** 32, 2 ** 53, Number.MAX_VALUE, 1e308 * 10),
+  fc.constantFrom(null, true, [], {}, [[]], { __proto__: null }, '0', 'NaN'),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+);
+
+const hex = (max: number) => fc.integer({ min: 0, max }).map((n) => n.toString(16));
+const address = fc.oneof(
+  fc.tuple(hex(0xffff), hex(0xffff)).map(([a, b]) => `2001:db8:${a}::${b}`),
+  hex(0xffff).map((n) => `fe80::${n}`),
+);
+// Routed prefixes and RA routes live in 2001:db8:c8::/40 and up, away from guests (2001:db8:0-3::) and the public /64.
+const farCidr = fc.tuple(fc.integer({ min: 200, max: 0xfff0 }), hex(0xffff), fc.integer({ min: 40, max: 128 })).map(([a, b, len]) => `2001:db8:${a.toString(16)}:${b}::/${len}`);
+const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/);
+const domain = fc.oneof(
+  fc.tuple(fc.array(label, { minLength: 1, maxLength: 4 }), fc.boolean()).map(([labels, isRooted]) => `${labels.join('.')}${isRooted ? '.' : ''}`),
+  fc.constantFrom('cloud.example.com', 'xn--bcher-kva.example', `${'a'.repeat(63)}.example.com`, '123.example', 'a-b.c-d'),
+);
+const port = fc.integer({ min: 0, max: 65535 });
+const portRange = fc.tuple(port, port).map(([a, b]) => ({ start: Math.min(a, b), end: Math.max(a, b) }));
+const cidrs = fc.array(fc.oneof(fc.constant('::/0'), farCidr, address.map((a) => `${a}/128`)), { minLength: 1, maxLength: 3 });
+
+const match = fc.oneof(
+  fc.record({ protocol: fc.constantFrom('tcp', 'udp'), ports: portRange, cidrs }, { requiredKeys: ['protocol'] }),
+  fc.record({ protocol: fc.constant('icmpv6'), icmp: fc.record({ type: fc.integer({ min: 0, max: 255 }), code: fc.integer({ min: 0, max: 255 }) }, { requiredKeys: ['type'] }), cidrs }, { requiredKeys: ['protocol'] }),
+  fc.record({ protocol: fc.oneof(fc.constant('all'), fc.integer({ min: 2, max: 255 })), cidrs }, { requiredKeys: ['protocol'] }),
+);
+const firewallRule = fc.tuple(match, fc.option(fc.stringMatching(/^[a-z0-9][a-z0-9_.:-]{0,20}$/), { nil: undefined })).map(([m, id]) => (id === undefined ? m : { id, ...m }));
+
+/** RA settings within the documented ranges; the cross-field rules hold most of the time. */
+const raSettings = fc
+  .record({
+    maxIntervalSeconds: fc.integer({ min: 4, max: 1800 }),
+    minShare: fc.double({ min: 0, max: 0.8, noNaN: true }),
+    routerLifetime: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 9000 })),
+    validLifetimeSeconds: fc.oneof(fc.constantFrom(0, 86400, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff })),
+    preferredShare: fc.double({ min: 0, max: 1, noNaN: true }),
+    dnsServers: fc.array(address, { maxLength: 3 }),
+    searchDomains: fc.array(domain, { maxLength: 4 }),
+    mtu: fc.option(fc.integer({ min: 1280, max: 65535 }), { nil: undefined }),
+    dnsShare: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+    routes: fc.array(fc.record({ prefix: farCidr, preference: fc.constantFrom('low', 'medium', 'high'), lifetimeSeconds: fc.integer({ min: 0, max: 0xffffffff }) }, { requiredKeys: ['prefix'] }), { maxLength: 2 }),
+  })
+  .map((r) => {
+    const max = r.maxIntervalSeconds;
+    const ra: Record<string, unknown> = {
+      maxIntervalSeconds: max,
+      minIntervalSeconds: Math.max(3, Math.floor(max * r.minShare)),
+      routerLifetimeSeconds: r.routerLifetime === 0 ? 0 : Math.min(9000, max + r.routerLifetime),
+      validLifetimeSeconds: r.validLifetimeSeconds,
+      preferredLifetimeSeconds: Math.floor(r.validLifetimeSeconds * r.preferredShare),
+      dnsServers: r.dnsServers,
+      searchDomains: r.searchDomains,
+      routes: r.routes,
+    };
+    if (r.mtu !== undefined) ra.mtu = r.mtu;
+    if (r.dnsShare !== undefined) ra.dnsLifetimeSeconds = r.dnsShare < 0.1 ? 0 : Math.round(max * (1 + r.dnsShare));
+    return ra;
+  });
+
+function guestNetwork(index: number, kind: 'isolated' | 'vpc', ifname: string) {
+  return fc
+    .record({
+      subnet: hex(0xffff),
+      gatewayId: fc.option(fc.integer({ min: 1, max: 0xffff }), { nil: undefined }),
+      ra: fc.option(raSettings, { nil: undefined }),
+      firewall: fc.record({ defaultEgress: fc.constantFrom('allow', 'deny'), ingress: fc.array(firewallRule, { maxLength: 4 }), egress: fc.array(firewallRule, { maxLength: 4 }) }, { requiredKeys: [] }),
+      aclId: fc.constantFrom('acl-0', 'acl-1'),
+      vrServices: fc.array(fc.record({ protocol: fc.constantFrom('tcp', 'udp'), port }), { maxLength: 3 }),
+      routedPrefixes: fc.array(farCidr, { maxLength: 2 }),
+    })
+    .map((n) => {
+      const prefix = `2001:db8:${index}:${n.subnet}::`;
+      const network: Record<string, unknown> = { id: `net-${index}`, interface: ifname, prefix: `${prefix}/64`, vrServices: n.vrServices, routedPrefixes: n.routedPrefixes };
+      if (n.gatewayId !== undefined) network.gateway = `${prefix}${n.gatewayId.toString(16)}`;
+      if (n.ra !== undefined) network.ra = n.ra;
+      if (kind === 'isolated') network.firewall = n.firewall;
+      else network.aclId = n.aclId;
+      return network;
+    });
+}
+
+const aclList = (id: string) =>
+  fc
+    .record({ defaultEgress: fc.constantFrom('allow', 'deny'), numbers: fc.uniqueArray(fc.integer({ min: 1, max: 2 ** 31 - 1 }), { maxLength: 5 }) })
+    .chain(({ defaultEgress, numbers }) =>
+      fc.tuple(...numbers.map((number) => fc.tuple(match, fc.constantFrom('allow', 'deny'), fc.constantFrom('ingress', 'egress')).map(([m, action, direction]) => ({ number, action, direction, ...m })))).map((items) => ({ id, defaultEgress, items })),
+    );
+
+const publicInterface = fc.oneof(
+  fc.record({ interface: fc.constant('eth1'), mode: fc.constant('slaac'), expectedPrefix: fc.constant('2001:db8:ffff:1::/64') }, { requiredKeys: ['interface'] }),
+  fc.record({
+    interface: fc.constant('eth1'),
+    mode: fc.constant('static'),
+    address: hex(0xffff).map((n) => `2001:db8:ffff:1::${n}/64`),
+    gateway: fc.constantFrom('fe80::1', '2001:db8:ffff:1::1'),
+    expectedPrefix: fc.constant('2001:db8:ffff:1::/64'),
+  }, { requiredKeys: ['interface', 'mode', 'address', 'gateway'] }),
+);
+
+/** A desired state shaped like schema v1: most are accepted, some break a cross-field rule. */
+export const desiredStateShaped: fc.Arbitrary<Record<string, unknown>> = fc
+  .record({
+    routerId: fc.constantFrom('r-1-VM', 'r-42-VM', '7f3c-uuid'),
+    kind: fc.constantFrom('isolated', 'vpc'),
+    count: fc.integer({ min: 0, max: 4 }),
+    raBackend: fc.option(fc.constantFrom('radvd', 'frr'), { nil: undefined }),
+    public: publicInterface,
+  })
+  .chain((base) =>
+    fc
+      .shuffledSubarray(INTERFACE_POOL.slice(1), { minLength: base.count, maxLength: base.count })
+      .chain((ifnames) => fc.tuple(fc.tuple(...ifnames.map((ifname, i) => guestNetwork(i, base.kind, ifname))), fc.tuple(aclList('acl-0'), aclList('acl-1'))))
+      .map(([networks, lists]) => {
+        const state: Record<string, unknown> = { schemaVersion: 1, router: { id: base.routerId, kind: base.kind }, public: base.public, guestNetworks: networks };
+        if (base.raBackend !== undefined) state.raBackend = base.raBackend;
+        if (base.kind === 'vpc') state.aclLists = lists;
+        return state;
+      }),
+  );
+
+type Json = Record<string, unknown> | unknown[];
+
+/** Every path to a value inside a JSON tree, the root excluded. */
+function pathsOf(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+  if (value === null || typeof value !== 'object') return [];
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : Object.entries(value);
+  return entries.flatMap(([key, child]) => [[...prefix, key], ...pathsOf(child, [...prefix, key])]);
+}
+
+/** The state with one value replaced by a hostile one, one key removed or one unknown key added. */
+export const desiredStateMutated: fc.Arbitrary<unknown> = fc
+  .tuple(desiredStateShaped, fc.nat(), fc.constantFrom('replace', 'replace', 'replace', 'remove', 'add-key', 'duplicate'), hostileValue)
+  .map(([state, pick, action, value]) => {
+    const copy = structuredClone(state);
+    const paths = pathsOf(copy);
+    const path = paths[pick % paths.length] ?? ['schemaVersion'];
+    const parent = path.slice(0, -1).reduce<Json>((node, key) => (node as Record<string | number, Json>)[key]!, copy);
+    const key = path[path.length - 1]!;
+    const slot = parent as Record<string | number, unknown>;
+    if (action === 'replace') slot[key] = value;
+    else if (action === 'remove') Array.isArray(parent) ? parent.splice(Number(key), 1) : delete slot[key];
+    else if (action === 'duplicate' && Array.isArray(parent)) parent.push(structuredClone(parent[Number(key)]));
+    else if (typeof slot[key] === 'object' && slot[key] !== null && !Array.isArray(slot[key])) (slot[key] as Record<string, unknown>)[String(value).slice(0, 20) || 'x'] = value;
+    else slot[key] = value;
+    return copy;
+  });
+
+/** Anything at all in place of a spec. */
+export const desiredStateGarbage: fc.Arbitrary<unknown> = fc.oneof(fc.jsonValue({ maxDepth: 4 }), hostileValue);
+
+/** A spec to push: mostly schema-shaped, often mutated, sometimes garbage. */
+export const desiredSpec: fc.Arbitrary<unknown> = fc.oneof(
+  { arbitrary: desiredStateShaped, weight: 8 },
+  { arbitrary: desiredStateMutated, weight: 3 },
+  { arbitrary: desiredStateGarbage, weight: 1 },
+);
+
+/** How a pushed generation relates to the last accepted one. */
+export type GenerationMode = 'next' | 'same' | 'stale';
+
+/** One server → agent frame: a desired push (its generation chosen at send time), a reconcile, or a bad frame. */
+export type ServerFrame =
+  | { readonly kind: 'desired'; readonly mode: GenerationMode; readonly spec: unknown }
+  | { readonly kind: 'text'; readonly text: string };
+
+const badFrameText = fc.oneof(
+  fc.constant('{"type":"reconcile"}'),
+  fc.constantFrom(
+    '{"type":"reconcile","extra":1}',
+    '{"type":"desired","generation":0,"spec":{}}',
+    '{"type":"desired","generation":-1,"spec":{}}',
+    '{"type":"desired","generation":1.5,"spec":{}}',
+    '{"type":"desired","generation":"2","spec":{}}',
+    '{"type":"desired","generation":9007199254740992,"spec":{}}',
+    '{"type":"desired","spec":{}}',
+    '{"type":"hello","protocolVersion":1}',
+    '{"type":"ack","generation":1,"status":"accepted","errors":[]}',
+    '{"type":"__proto__"}',
+    '{"__proto__":{"type":"reconcile"}}',
+    '{"type":"desired","generation":1,"spec":{"__proto__":{"polluted":true},"schemaVersion":1}}',
+    'null',
+    '[]',
+    '',
+    '\uFEFF{"type":"reconcile"}',
+    '{"type":"reconcile"',
+  ),
+  fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+  fc.string({ unit: 'binary', maxLength: 80 }),
+);
+
+/** Frames as a hostile or broken management server may send them. */
+export const serverFrame: fc.Arbitrary<ServerFrame> = fc.oneof(
+  { arbitrary: fc.record({ kind: fc.constant('desired' as const), mode: fc.constantFrom<GenerationMode>('next', 'next', 'next', 'next', 'next', 'same', 'stale'), spec: desiredSpec }), weight: 8 },
+  { arbitrary: badFrameText.map((text) => ({ kind: 'text' as const, text })), weight: 2 },
+);
