@@ -164,13 +164,24 @@ export function expectedRaDaemons(backend: string): { radvd: number; zebra: numb
   return backend === 'frr' ? { radvd: 0, zebra: 1 } : { radvd: 2, zebra: 0 };
 }
 
+function runVr6ctl(vrLab: VrLab, args: string[]) {
+  const argv = [agentNode(), join(process.cwd(), 'dist/vr6ctl.js'), '--socket', agentPaths(vrLab).controlSocket, '--timeout', '30', ...args];
+  return runCommand(argv, { allowFailure: true, timeoutMs: 40_000 });
+}
+
 /** `vr6ctl plan` against the running agent: true when a reconcile would change nothing (exit 0), false on exit 4. */
 export async function isPlanEmpty(vrLab: VrLab): Promise<boolean> {
-  const vr6ctl = join(process.cwd(), 'dist/vr6ctl.js');
-  const argv = [agentNode(), vr6ctl, '--socket', agentPaths(vrLab).controlSocket, '--timeout', '30', 'plan'];
-  const result = await runCommand(argv, { allowFailure: true, timeoutMs: 40_000 });
+  const result = await runVr6ctl(vrLab, ['plan']);
   if (result.exitCode !== 0 && result.exitCode !== 4) throw new Error(`vr6ctl plan: exit ${result.exitCode}: ${result.stderr.trim()}`);
   return result.exitCode === 0;
+}
+
+/** `vr6ctl reconcile`: the generation the agent reconciled and whether that run converged. */
+export async function reconcileNow(vrLab: VrLab): Promise<{ generation: number; ok: boolean; text: string }> {
+  const result = await runVr6ctl(vrLab, ['--json', 'reconcile']);
+  const text = result.stdout.trim();
+  const generation = Number(/"generation":\s*(\d+)/.exec(text)?.[1] ?? NaN);
+  return { generation, ok: result.exitCode === 0, text };
 }
 
 /**
@@ -196,7 +207,7 @@ export async function checkWorldMatches(vrLab: VrLab, spec: Record<string, any>)
     if (!raText.includes(network.prefix)) problems.push(`${raConf} does not name ${network.prefix}`);
   }
   for (const list of spec.aclLists) {
-    for (const item of list.items) {
+    for (const item of list.items.filter((i: any) => i.ports !== undefined)) {
       const { start, end } = item.ports;
       const match = start === end ? `dport ${start}` : `dport ${start}-${end}`;
       if (!ruleset.includes(match)) problems.push(`the ruleset has no ${item.protocol} ${match} (${list.id} #${item.number})`);
