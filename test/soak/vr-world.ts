@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRandom } from '../../bench/policy.js';
 import { runCommand } from '../lab/netns.js';
 import { GUEST_TIERS, NS } from '../lab/topology.js';
 import { agentNode, labDesiredState, type VrLab } from '../lab/vr-lab.js';
@@ -10,17 +11,8 @@ import { agentNode, labDesiredState, type VrLab } from '../lab/vr-lab.js';
  * daemons in the VR namespace, and whether the host has converged.
  */
 
-/** A seeded PRNG (mulberry32): the same seed gives the same campaign. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, shared with the benchmark): the same seed gives the same campaign. */
+export const seededRandom = createRandom;
 
 /** SOAK_SEED when set, else a fresh one. */
 export function campaignSeed(): number {
