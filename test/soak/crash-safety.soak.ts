@@ -65,7 +65,7 @@ describeLab('crash safety: SIGKILL while applying', () => {
   });
 
   it('never loses an accepted generation, never fails open, never half-writes a file, always converges', async () => {
-    const trials = trialCount(10);
+    const trials = trialCount(6);
     const startedAt = Date.now();
     const figures = { converged: 0, lost: 0, halfWritten: 0, leftovers: 0 };
     const failures: string[] = [];
