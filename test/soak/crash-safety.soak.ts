@@ -36,6 +36,8 @@ const TOOLS = ['ip', 'nft', 'radvd', 'vtysh', '/usr/lib/frr/zebra'];
 const describeLab = canRunLab(TOOLS) ? describe : describe.skip;
 const CONVERGE_MS = 60_000;
 
+interface TrialFigures { converged: number; lost: number; halfWritten: number; leftovers: number }
+
 describeLab('crash safety: SIGKILL while applying', () => {
   const seed = campaignSeed();
   const random = seededRandom(seed);
@@ -67,47 +69,9 @@ describeLab('crash safety: SIGKILL while applying', () => {
   it('never loses an accepted generation, never fails open, never half-writes a file, always converges', async () => {
     const trials = trialCount(6);
     const startedAt = Date.now();
-    const figures = { converged: 0, lost: 0, halfWritten: 0, leftovers: 0 };
+    const figures: TrialFigures = { converged: 0, lost: 0, halfWritten: 0, leftovers: 0 };
     const failures: string[] = [];
-    let lastSpec: Record<string, any> = {};
-    let lastGeneration = 0;
-    for (let trial = 1; trial <= trials; trial++) {
-      const killedId = agentId;
-      const agent = vrLab.agent!;
-      // A stream of 1–4 states, 0–600 ms apart; the kill lands anywhere in the first 2.5 s.
-      const killAfterMs = Math.floor(random() * 2500);
-      const pushes = Array.from({ length: 1 + Math.floor(random() * 4) }, () => ({ spec: randomDesiredState(random), gapMs: Math.floor(random() * 600) }));
-      const kill = new Promise<void>((resolve) => setTimeout(() => (process.kill(agent.pid, 'SIGKILL'), resolve()), killAfterMs));
-      for (const push of pushes) {
-        ({ generation: lastGeneration } = await pushDesired(vrLab, push.spec));
-        lastSpec = push.spec;
-        await new Promise((resolve) => setTimeout(resolve, push.gapMs));
-      }
-      await kill;
-      await agent.exited;
-      // Everything the dead agent sent has been read once its connection is seen closed.
-      await waitForSimEvent(vrLab, (e) => e.event === 'disconnected' && e.agent === killedId, 'the killed agent to disconnect', 20_000);
-      const acked = readSimEvents(vrLab).filter((e: any) => e.event === 'ack' && e.agent === killedId && e.message.status === 'accepted');
-      const lastAcked = Math.max(0, ...acked.map((e: any) => Number(e.message.generation)));
-      const note = (what: string) => failures.push(`trial ${trial} (kill after ${killAfterMs} ms): ${what}`);
-
-      const broken = await checkAgentFiles(vrLab);
-      if (broken.length > 0) (figures.halfWritten++, note(`files after the kill: ${broken.join('; ')}`));
-      const persisted = broken.length > 0 ? null : readPersistedGeneration(vrLab);
-      if ((persisted ?? 0) < lastAcked) (figures.lost++, note(`generation ${lastAcked} was acked, ${persisted} persisted`));
-
-      const restartAt = Date.now();
-      const hello = await startAndHello();
-      const helloMs = Date.now() - restartAt;
-      if (hello.lastAcceptedGeneration !== persisted) note(`hello says ${hello.lastAcceptedGeneration} accepted, ${persisted} persisted`);
-      const problems = await convergedProblems(lastGeneration, lastSpec);
-      console.log(`trial ${trial}: ${pushes.length} pushes, kill after ${killAfterMs} ms, acked ${lastAcked}, persisted ${persisted}, ` +
-        `hello after ${helloMs} ms, generation ${lastGeneration} converged after ${Date.now() - restartAt} ms`);
-      if (problems.length === 0) figures.converged++;
-      else note(`generation ${lastGeneration}: ${problems.join('; ')}`);
-      const leftovers = findLeftoverFiles(vrLab);
-      if (leftovers.length > 0) (figures.leftovers++, note(`left over: ${leftovers.join(', ')}`));
-    }
+    for (let trial = 1; trial <= trials; trial++) await runTrial(trial, figures, failures);
     const sampled = await sampler!.stop();
     sampler = null;
     const seconds = Math.round((Date.now() - startedAt) / 1000);
@@ -122,6 +86,52 @@ describeLab('crash safety: SIGKILL while applying', () => {
     expect(sampled.forwardingOn).toBeGreaterThan(0);
     expect(figures.converged).toBe(trials);
   });
+
+  /**
+   * One trial: a stream of 1–4 states, 0–600 ms apart, and a SIGKILL
+   * anywhere in its first 2.5 s; the files after the kill, then the world
+   * after the restart. Adds to `figures`, and a line per problem to `failures`.
+   */
+  async function runTrial(trial: number, figures: TrialFigures, failures: string[]): Promise<void> {
+    const killedId = agentId;
+    const agent = vrLab.agent!;
+    const killAfterMs = Math.floor(random() * 2500);
+    const pushes = Array.from({ length: 1 + Math.floor(random() * 4) }, () => ({ spec: randomDesiredState(random), gapMs: Math.floor(random() * 600) }));
+    const kill = new Promise<void>((resolve) => setTimeout(() => (process.kill(agent.pid, 'SIGKILL'), resolve()), killAfterMs));
+    let last = { generation: 0, spec: {} as Record<string, any> };
+    for (const push of pushes) {
+      last = { generation: (await pushDesired(vrLab, push.spec)).generation, spec: push.spec };
+      await new Promise((resolve) => setTimeout(resolve, push.gapMs));
+    }
+    await kill;
+    await agent.exited;
+    const note = (what: string) => failures.push(`trial ${trial} (kill after ${killAfterMs} ms): ${what}`);
+    const { persisted, lastAcked } = await checkAfterKill(killedId, figures, note);
+    const restartAt = Date.now();
+    const hello = await startAndHello();
+    const helloMs = Date.now() - restartAt;
+    if (hello.lastAcceptedGeneration !== persisted) note(`hello says ${hello.lastAcceptedGeneration} accepted, ${persisted} persisted`);
+    const problems = await convergedProblems(last.generation, last.spec);
+    console.log(`trial ${trial}: ${pushes.length} pushes, kill after ${killAfterMs} ms, acked ${lastAcked}, persisted ${persisted}, ` +
+      `hello after ${helloMs} ms, generation ${last.generation} converged after ${Date.now() - restartAt} ms`);
+    if (problems.length === 0) figures.converged++;
+    else note(`generation ${last.generation}: ${problems.join('; ')}`);
+    const leftovers = findLeftoverFiles(vrLab);
+    if (leftovers.length > 0) (figures.leftovers++, note(`left over: ${leftovers.join(', ')}`));
+  }
+
+  /** The dead agent's files: whole, and holding at least the last generation it acked. */
+  async function checkAfterKill(killedId: number, figures: TrialFigures, note: (what: string) => void) {
+    // Everything the dead agent sent has been read once its connection is seen closed.
+    await waitForSimEvent(vrLab, (e) => e.event === 'disconnected' && e.agent === killedId, 'the killed agent to disconnect', 20_000);
+    const acked = readSimEvents(vrLab).filter((e: any) => e.event === 'ack' && e.agent === killedId && e.message.status === 'accepted');
+    const lastAcked = Math.max(0, ...acked.map((e: any) => Number(e.message.generation)));
+    const broken = await checkAgentFiles(vrLab);
+    if (broken.length > 0) (figures.halfWritten++, note(`files after the kill: ${broken.join('; ')}`));
+    const persisted = broken.length > 0 ? null : readPersistedGeneration(vrLab);
+    if ((persisted ?? 0) < lastAcked) (figures.lost++, note(`generation ${lastAcked} was acked, ${persisted} persisted`));
+    return { persisted, lastAcked };
+  }
 
   /** Waits for the restarted agent to report `generation` applied, then checks the world; returns what is wrong. */
   async function convergedProblems(generation: number, spec: Record<string, any>): Promise<string[]> {

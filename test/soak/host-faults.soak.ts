@@ -127,7 +127,7 @@ describeLab('faults outside the agent', () => {
   async function stateDirFault(fault: string, inject: () => Promise<void>, heal: () => Promise<void>, cause: RegExp): Promise<FaultResult> {
     const persistedBefore = readFileSync(agentPaths(vrLab).desired, 'utf8');
     const previous = current;
-    const next = spec(previous.spec.raBackend, Math.floor(Math.random() * 100) + 1);
+    const next = spec(previous.spec.raBackend, previous.generation + 1);
     const problems: string[] = [];
     await inject();
     try {
