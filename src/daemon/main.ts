@@ -9,6 +9,7 @@ import { Agent } from './agent.js';
 import { readAgentConfig } from './config-file.js';
 import { readStatus, renderStatusLine, runControlCommand, type ControlContext, type ManagementLink } from './control-commands.js';
 import { ControlSocketServer } from './control-socket.js';
+import { sweepLeftoverFiles } from './leftover-files.js';
 import { sweepLeftoverMonitors } from './leftover-processes.js';
 import { createAgentLogger } from './logger.js';
 import { isLoopHealthy, readWatchdogMs, SystemdNotifier } from './systemd-notify.js';
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
   await mkdir(config.paths.stateDir, { recursive: true, mode: 0o700 });
   const swept = await sweepLeftoverMonitors(host);
   if (swept.length > 0) log.info({ pids: swept }, 'ended address monitors left by an earlier agent');
+  const sweptFiles = await sweepLeftoverFiles(config);
+  if (sweptFiles.length > 0) log.info({ files: sweptFiles }, 'removed temp files left by an earlier agent');
 
   let client: ManagementClient | null = null;
   const agent: Agent = new Agent({ host, config, log: logger.root, version: VERSION, send: (message) => client?.send(message) ?? false });

@@ -46,6 +46,8 @@ export class Reconciler {
   private running: Promise<ReconcileResult> | null = null;
   private readonly rulesetWatch: RulesetWatch;
   private foreignTableWarnings: string[] = [];
+  /** The rendering the host last converged to: a step towards it again repairs someone else's change. */
+  private convergedRendered: RenderedHost | null = null;
   private readonly renderedStates = new WeakMap<DesiredState, { key: string; rendered: RenderedHost }>();
 
   constructor(
@@ -91,6 +93,7 @@ export class Reconciler {
   private async runPasses(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): Promise<ReconcileResult> {
     const started = performance.now();
     const rendered = this.render(state, deprecated);
+    const isRepair = rendered === this.convergedRendered;
     const applied: Step[] = [];
     const notes: string[] = [];
     let failure: { step: Step; error: string; skipped: Step[] } | null = null;
@@ -107,6 +110,7 @@ export class Reconciler {
       warnings = plan.warnings;
       if (plan.steps.length === 0) {
         await this.rememberOwned(rendered.addresses);
+        this.convergedRendered = rendered;
         break;
       }
       await this.rememberOwned([...this.ledger.ownedAddresses, ...rendered.addresses]);
@@ -117,6 +121,7 @@ export class Reconciler {
       // matched when it was planned, and another pass would only re-read it.
       if (failure === null && plan.steps.every(isRulesetStep) && this.rulesetWatch.isLastCommitProven) {
         await this.rememberOwned(rendered.addresses);
+        this.convergedRendered = rendered;
         break;
       }
     }
@@ -130,7 +135,7 @@ export class Reconciler {
       components: summarise(applied, failure),
       errors,
       warnings: [...warnings, ...notes],
-      repaired: applied.flatMap((step) => ('drift' in step ? step.drift : [])),
+      repaired: applied.flatMap((step) => describeRepair(step, isRepair)),
       applied: applied.map(describeStep),
       counters,
       network,
@@ -221,6 +226,31 @@ export class Reconciler {
 
   private ownedPath(): string {
     return `${this.config.paths.stateDir}/${OWNED_FILE}`;
+  }
+}
+
+/**
+ * What a step put back, for `applied.repaired`. Ruleset and daemon steps
+ * name their own drift; any other step taken towards the rendering the host
+ * had already converged to undoes someone else's change (a sysctl flipped, a
+ * gateway removed, a link taken down), since the desired state is the same.
+ */
+export function describeRepair(step: Step, isRepair: boolean): readonly string[] {
+  if ('drift' in step) return step.drift;
+  if (!isRepair) return [];
+  switch (step.kind) {
+    case 'setSysctl':
+      return [`sysctl ${step.key} was ${step.previous ?? 'unset'}`];
+    case 'addAddress':
+      return [`address ${step.address}/${step.prefixLength} was missing on ${step.interface}`];
+    case 'setLinkUp':
+      return [`link ${step.interface} was down`];
+    case 'checkRadvdConfig':
+    case 'checkFrrConfig':
+    case 'solicitRouters':
+      return [];
+    default:
+      return [`${describeStep(step)} (the host had drifted)`];
   }
 }
 

@@ -295,3 +295,28 @@ describe('a commit of someone else during our own', () => {
     expect((await reconciler.reconcile(changed)).applied).toEqual([]);
   });
 });
+
+describe('reporting repairs', () => {
+  it('names a flipped sysctl and a removed gateway when the desired state is the one the host had converged to', async () => {
+    // The agent hands the reconciler the same accepted state object on every resync.
+    const vpc = states().vpc!;
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    await reconciler.reconcile(vpc);
+    expect((await reconciler.reconcile(vpc)).repaired).toEqual([]);
+    const gateway = host.addresses.find((a) => a.interface === 'eth2')!;
+    host.addresses = host.addresses.filter((a) => a !== gateway);
+    host.sysctls.set('net/ipv6/conf/all/forwarding', '0');
+    const result = await reconciler.reconcile(vpc);
+    expect(result.repaired).toEqual(
+      expect.arrayContaining(['sysctl net/ipv6/conf/all/forwarding was 0', `address ${gateway.address}/${gateway.prefixLength} was missing on eth2`]),
+    );
+    expectConverged(host, states().vpc!);
+  });
+
+  it('calls nothing a repair while it applies a new desired state', async () => {
+    const { reconciler } = await converged();
+    expect((await reconciler.reconcile(states().renumbered!)).repaired).toEqual([]);
+  });
+});

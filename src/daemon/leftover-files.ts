@@ -1,0 +1,69 @@
+import { readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { frrPaths } from '../observe/read-host.js';
+import type { AgentConfig } from '../schema/agent-config.js';
+
+/**
+ * Whether a directory entry is a temp file of an atomic write that an
+ * earlier agent started and never finished (SystemHost.writeFileAtomic names
+ * them `.<file>.<pid>.tmp`; a SIGKILL between the write and the rename leaves
+ * one). `names`: the files whose temp files count; null means any name (for
+ * the agent's own directories). The running agent's own PID never counts.
+ */
+export function isLeftoverTempFile(entry: string, names: ReadonlySet<string> | null, selfPid: number): boolean {
+  const match = /^\.(.+)\.(\d+)\.tmp$/.exec(entry);
+  if (match === null || Number(match[2]) === selfPid) return false;
+  return names === null || names.has(match[1] ?? '');
+}
+
+/**
+ * The directories the agent writes into, with the names that are its own
+ * there: everything in the state and runtime directories (and the vtysh
+ * check directory inside it); only the agent's own files where it shares
+ * a directory with others (FRR's run directory, interfaces.d, radvd.conf's).
+ */
+export function listWrittenDirectories(config: AgentConfig): Map<string, ReadonlySet<string> | null> {
+  const { paths } = config;
+  const shared: [string, string][] = [
+    [paths.frrRunDir, basename(frrPaths(config).config)],
+    [dirname(paths.interfacesFile), basename(paths.interfacesFile)],
+    [dirname(paths.radvdConfig), basename(paths.radvdConfig)],
+  ];
+  const directories = new Map<string, Set<string> | null>([
+    [paths.stateDir, null],
+    [paths.runtimeDir, null],
+    [frrPaths(config).checkDir, null],
+  ]);
+  for (const [directory, name] of shared) {
+    const names = directories.get(directory);
+    if (names === null) continue;
+    directories.set(directory, new Set([...(names ?? []), name]));
+  }
+  return directories;
+}
+
+/** The candidates the config checks write and remove again (apply/executors.ts); a kill during a check leaves them. */
+export function listCheckCandidates(config: AgentConfig): string[] {
+  return [`${config.paths.runtimeDir}/radvd.conf.check`, `${frrPaths(config).checkDir}/frr.conf`];
+}
+
+/**
+ * Removes the temp files and check candidates earlier agents left behind;
+ * returns their paths. Run at start, before the first write: none of them
+ * is ever read, but they are debris that would pile up over crashes.
+ */
+export async function sweepLeftoverFiles(config: AgentConfig, selfPid = process.pid): Promise<string[]> {
+  const removed: string[] = [];
+  for (const path of listCheckCandidates(config)) {
+    if (await rm(path).then(() => true, () => false)) removed.push(path);
+  }
+  for (const [directory, names] of listWrittenDirectories(config)) {
+    const entries = await readdir(directory).catch(() => [] as string[]);
+    for (const entry of entries.filter((name) => isLeftoverTempFile(name, names, selfPid))) {
+      const path = join(directory, entry);
+      await rm(path, { force: true });
+      removed.push(path);
+    }
+  }
+  return removed;
+}
