@@ -52,6 +52,8 @@ export class MemoryHost implements Host {
   afterLoad: (() => void) | null = null;
   /** Runs right after each read of the addresses: lets a test change the host while a reconcile observes it. */
   afterObservation: (() => void) | null = null;
+  /** Paths whose writes fail as on a full disk; null when none. */
+  fullPaths: RegExp | null = null;
   /** Makes the next command whose argv joined by spaces matches fail. */
   failOn: RegExp | null = null;
   private nextPid = 1000;
@@ -91,6 +93,7 @@ export class MemoryHost implements Host {
   }
 
   async writeFileAtomic(path: string, content: string): Promise<void> {
+    if (this.fullPaths?.test(path)) throw new Error(`ENOSPC: no space left on device, open '${path}'`);
     this.writes.push(`write ${path}`);
     this.files.set(path, content);
   }

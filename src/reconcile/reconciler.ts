@@ -46,6 +46,7 @@ export class Reconciler {
   private running: Promise<ReconcileResult> | null = null;
   private readonly rulesetWatch: RulesetWatch;
   private foreignTableWarnings: string[] = [];
+  private ownedWarning: string | null = null;
   /** The rendering the host last converged to: a step towards it again repairs someone else's change. */
   private convergedRendered: RenderedHost | null = null;
   private readonly renderedStates = new WeakMap<DesiredState, { key: string; rendered: RenderedHost }>();
@@ -127,7 +128,7 @@ export class Reconciler {
     }
     // Other tables can only have changed when nf_tables did.
     if (hasNftChanged) this.foreignTableWarnings = await this.readForeignTableWarnings();
-    warnings = [...warnings, ...this.foreignTableWarnings];
+    warnings = [...warnings, ...this.foreignTableWarnings, ...(this.ownedWarning === null ? [] : [this.ownedWarning])];
     const errors = failure ? [`${describeStep(failure.step)}: ${failure.error}`] : [];
     const result: ReconcileResult = {
       ok: failure === null,
@@ -219,8 +220,16 @@ export class Reconciler {
   private async rememberOwned(addresses: readonly OwnedAddress[]): Promise<void> {
     const unique = dedupeAddresses(addresses);
     const text = `${JSON.stringify(unique, null, 2)}\n`;
-    if (text === `${JSON.stringify(this.ledger.ownedAddresses, null, 2)}\n`) return;
-    await this.host.writeFileAtomic(this.ownedPath(), text, 0o600);
+    if (text === `${JSON.stringify(this.ledger.ownedAddresses, null, 2)}\n` && this.ownedWarning === null) return;
+    try {
+      await this.host.writeFileAtomic(this.ownedPath(), text, 0o600);
+      this.ownedWarning = null;
+    } catch (error) {
+      // A full or read-only state directory must not stop the reconcile: the host matters more than
+      // the sweep list, which this agent still holds in memory. A restarted agent may miss these addresses.
+      this.ownedWarning = `cannot save the addresses the agent owns (${(error as Error).message}); a restarted agent would not sweep them`;
+      this.log.warn({ err: error }, 'cannot save the owned-address list, going on');
+    }
     this.ledger = { ...this.ledger, ownedAddresses: unique };
   }
 

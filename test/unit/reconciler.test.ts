@@ -121,6 +121,20 @@ describe('Reconciler on the in-memory host', () => {
     expect(host.sysctls.get('net/ipv6/conf/all/forwarding')).toBe('0');
   });
 
+  it('still converges when the sweep list cannot be saved (a full disk), and warns about it', async () => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    host.fullPaths = /owned-addresses\.json$/;
+    const result = await reconciler.reconcile(states().vpc!);
+    expect(result.ok).toBe(true);
+    expect(result.warnings).toEqual([expect.stringMatching(/^cannot save the addresses the agent owns \(ENOSPC/)]);
+    expectConverged(host, states().vpc!);
+    host.fullPaths = null;
+    expect((await reconciler.reconcile(states().vpc!)).warnings).toEqual([]);
+    expect(host.files.get(`${config.paths.stateDir}/owned-addresses.json`)).toContain('2001:db8:200:1::1');
+  });
+
   it('never turns forwarding on when the ruleset fails to load', async () => {
     const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
     host.failOn = /^nft -j -f/;
