@@ -6,7 +6,8 @@ import { dirname } from 'node:path';
  * line of figures it prints (docs/reliability.md lists them).
  *
  *   make soak                      # CI: SOAK_TRIALS unset, each campaign runs its small default
- *   make soak SOAK_TRIALS=100      # the documented manual run
+ *   SOAK_TRIALS=100 npx vitest run --config vitest.soak.config.ts test/soak/<campaign>.soak.ts
+ *                                  # a manual run of one campaign; the count is in its own unit
  */
 
 /** The number of trials: SOAK_TRIALS when set, else the campaign's small CI default. */
