@@ -36,6 +36,11 @@ function resetCommand(line: string): string {
   return line.startsWith('no ') ? line.slice(3) : `no ${settingOf(line)}`;
 }
 
+/**
+ * The commands from zebra's running RA settings to the desired ones, per
+ * interface: an interface only in `running` has its settings reset, so it
+ * stops advertising. Empty commands when the two agree, defaults included.
+ */
 export function planFrrChange(desired: FrrRunningNd, running: FrrRunningNd): FrrChange {
   const blocks: string[] = [];
   const touchedInterfaces: string[] = [];
