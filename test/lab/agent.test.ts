@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isPidAlive, waitFor } from './netns.js';
 import { addRoute, readAddresses, tcpConnect, tcpListen, waitForPing, waitForSlaacAddress } from './probes.js';
 import { GUEST_BLOCK, IF, NS, PUBLIC_PREFIX, TIER1, TIER2, UPSTREAM_ADDRESS } from './topology.js';
@@ -53,6 +53,13 @@ describeLab('agent in the namespace lab', () => {
 
   afterAll(async () => {
     await vrLab?.lab.cleanup();
+  });
+
+  // A failed case shows what the agent was doing; the lab's files go with its cleanup.
+  afterEach((context) => {
+    const log = vrLab?.agent?.logPath;
+    if (context.task.result?.state !== 'fail' || log === undefined || !existsSync(log)) return;
+    console.log(`--- last lines of ${log} ---\n${readFileSync(log, 'utf8').split('\n').slice(-60).join('\n')}`);
   });
 
   it('accepts the desired state and reports its SLAAC public address with the routes upstream needs', async () => {
