@@ -50,6 +50,8 @@ export class MemoryHost implements Host {
   readonly writes: string[] = [];
   /** Runs right after each nft load commits: lets a test commit something of its own in between. */
   afterLoad: (() => void) | null = null;
+  /** Runs right before nft lists the agent's table: lets a test commit something between a generation read and a listing. */
+  beforeList: (() => void) | null = null;
   /** Runs right after each read of the addresses: lets a test change the host while a reconcile observes it. */
   afterObservation: (() => void) | null = null;
   /** Paths whose writes fail as on a full disk; null when none. */
@@ -264,6 +266,7 @@ export class MemoryHost implements Host {
   private runNft(argv: readonly string[]): string {
     const [, json, verb, path] = argv;
     if (json === 'list' && verb === 'table') {
+      this.beforeList?.();
       const text = this.listTableText();
       this.listings++;
       if (text === null) throw new ExecError(argv, 1, 'Error: No such file or directory');

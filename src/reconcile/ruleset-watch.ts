@@ -79,8 +79,11 @@ export class RulesetWatch {
     const ruleset = await readRuleset(this.host, this.config);
     this.counters = ruleset?.counters ?? new Map();
     this.listedAt = this.now();
-    if (isProven && ruleset !== null && pending.length > 0) this.learn(ruleset, pending);
-    else if (!isProven && generation !== null && ruleset !== null && this.isAsRemembered(ruleset)) {
+    if (isProven && ruleset !== null && pending.length > 0) {
+      // The listing tells how nft prints what the agent wrote only if nobody committed while it
+      // was taken: an `nft flush table` between the id and the listing would be learned as ours.
+      if ((await this.readGeneration()) === generation) this.learn(ruleset, pending);
+    } else if (!isProven && generation !== null && ruleset !== null && this.isAsRemembered(ruleset)) {
       // Someone committed elsewhere (another table, say): ours is intact, so
       // this generation proves it until the next commit.
       this.trusted = generation;

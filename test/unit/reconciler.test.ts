@@ -310,6 +310,25 @@ describe('a commit of someone else during our own', () => {
   });
 });
 
+describe('a commit of someone else while the table is listed', () => {
+  it('learns nothing from that listing, and repairs the table at once', async () => {
+    const { host, reconciler } = await converged();
+    const changed = withOneItemChanged();
+    await reconciler.reconcile(changed);
+    // The next reconcile reads the generation id, then lists to learn the chain it wrote;
+    // an `nft flush table` lands in between, as in the lab when a test flushes right after an event.
+    host.beforeList = () => {
+      host.beforeList = null;
+      host.editTable((table) => {
+        for (const chain of table!.chains.values()) chain.rules = [];
+        return table;
+      });
+    };
+    await reconciler.reconcile(changed);
+    expectConverged(host, changed);
+  });
+});
+
 describe('reporting repairs', () => {
   it('names a flipped sysctl and a removed gateway when the desired state is the one the host had converged to', async () => {
     // The agent hands the reconciler the same accepted state object on every resync.
