@@ -213,10 +213,16 @@ export const desiredStateMutated: fc.Arbitrary<unknown> = fc
     if (action === 'replace') slot[key] = value;
     else if (action === 'remove') Array.isArray(parent) ? parent.splice(Number(key), 1) : delete slot[key];
     else if (action === 'duplicate' && Array.isArray(parent)) parent.push(structuredClone(parent[Number(key)]));
-    else if (typeof slot[key] === 'object' && slot[key] !== null && !Array.isArray(slot[key])) (slot[key] as Record<string, unknown>)[String(value).slice(0, 20) || 'x'] = value;
+    else if (typeof slot[key] === 'object' && slot[key] !== null && !Array.isArray(slot[key])) (slot[key] as Record<string, unknown>)[unknownKeyFor(value)] = value;
     else slot[key] = value;
     return copy;
   });
+
+// A key for an added unknown field. String(value) throws for objects that have no usable toString
+// (a null prototype, or a "toString" key from fc.jsonValue), as seed 393244445 found.
+function unknownKeyFor(value: unknown): string {
+  return typeof value === 'string' ? value.slice(0, 20) || 'x' : `x-${typeof value}`;
+}
 
 /** Anything at all in place of a spec. */
 export const desiredStateGarbage: fc.Arbitrary<unknown> = fc.oneof(fc.jsonValue({ maxDepth: 4 }), hostileValue);
