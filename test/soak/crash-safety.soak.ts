@@ -11,17 +11,15 @@ import {
   waitForSimEvent,
   type VrLab,
 } from '../lab/vr-lab.js';
-import { reportFigures, trialCount } from './campaign.js';
+import { campaignSeed, reportFigures, seededRandom, trialCount } from './campaign.js';
 import { startForwardingSampler, type ForwardingSampler } from './forwarding-sampler.js';
 import {
-  campaignSeed,
   checkAgentFiles,
   checkWorldMatches,
   findLeftoverFiles,
   isPlanEmpty,
   randomDesiredState,
   readPersistedGeneration,
-  seededRandom,
 } from './vr-world.js';
 
 /**

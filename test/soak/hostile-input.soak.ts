@@ -23,7 +23,7 @@ import { canRunLab } from '../lab/lab-guard.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { INTERFACE_POOL, serverFrame, type ServerFrame } from '../support/hostile-arbitraries.js';
 import { isolatedInput } from '../support/states.js';
-import { reportFigures, trialCount } from './campaign.js';
+import { campaignSeed, reportFigures, trialCount } from './campaign.js';
 import { checkRenderedConfigs, type RenderedConfigs } from './config-checks.js';
 
 /**
@@ -38,10 +38,11 @@ import { checkRenderedConfigs, type RenderedConfigs } from './config-checks.js';
  * whose memory is measured.
  *
  *   make soak                                    # CI: 1000 frames
- *   SOAK_TRIALS=10000 SOAK_SEED=<seed> make soak # the documented run; the seed replays one
+ *   SOAK_TRIALS=10000 SOAK_SEED=<seed> npx vitest run --config vitest.soak.config.ts test/soak/hostile-input.soak.ts
+ *                                                # the documented run; the seed replays one
  */
 const TRIALS = trialCount(1000);
-const SEED = process.env.SOAK_SEED ? Number(process.env.SOAK_SEED) : Date.now() % 2 ** 31;
+const SEED = campaignSeed();
 const STATE_FILE = '/vr/state/desired.json';
 const work = mkdtempSync(join(tmpdir(), 'vr6-hostile-'));
 

@@ -9,7 +9,7 @@ import type { AgentMessage } from '../../src/schema/protocol.js';
 import { ManagementClient, type Disconnect } from '../../src/transport/management-client.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { isolatedInput } from '../support/states.js';
-import { reportFigures, trialCount } from './campaign.js';
+import { campaignSeed, reportFigures, seededRandom, trialCount } from './campaign.js';
 import { FaultServer, type ServedDesired } from './fault-server.js';
 
 /**
@@ -36,18 +36,6 @@ const HEARTBEAT_MS = 1000;
 const BACKOFF_MAX_MS = 1000;
 const CONVERGE_MS = 30_000;
 
-/** A small seeded PRNG (mulberry32), so a failing run can be repeated with SOAK_SEED. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Every generation has its own spec: the allowed ingress port is 1000 + generation. */
 function desiredOf(generation: number): ServedDesired {
   const spec = isolatedInput();
@@ -66,7 +54,7 @@ async function waitUntil(what: string, probe: () => boolean | Promise<boolean>, 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('management server faults', () => {
-  const seed = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const seed = campaignSeed();
   const random = seededRandom(seed);
   const trials = trialCount(24);
   let dir = '';

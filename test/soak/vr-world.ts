@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRandom } from '../../bench/policy.js';
 import { runCommand } from '../lab/netns.js';
 import { GUEST_TIERS, NS } from '../lab/topology.js';
 import { agentNode, labDesiredState, type VrLab } from '../lab/vr-lab.js';
@@ -11,14 +10,6 @@ import { agentNode, labDesiredState, type VrLab } from '../lab/vr-lab.js';
  * daemons in the VR namespace, and whether the host has converged.
  */
 
-/** A seeded PRNG (mulberry32, shared with the benchmark): the same seed gives the same campaign. */
-export const seededRandom = createRandom;
-
-/** SOAK_SEED when set, else a fresh one. */
-export function campaignSeed(): number {
-  const text = process.env.SOAK_SEED;
-  return text ? Number(text) >>> 0 : Math.floor(Math.random() * 2 ** 32);
-}
 
 const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 

@@ -5,6 +5,7 @@ import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { renderRulesetDocument } from '../../src/render/ruleset-document.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
+import { createRandom } from '../../bench/policy.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { isolatedInput, vpcInput } from '../support/states.js';
 
@@ -37,16 +38,6 @@ function expectConverged(host: MemoryHost, state: DesiredState) {
   expect(host.routes.filter((r) => r.protocol === '118').map((r) => r.gateway)).toEqual(rendered.defaultRoute ? [rendered.defaultRoute.gateway] : []);
 }
 
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A host converged on the VPC state, resynced once so every chain has been listed. */
 async function converged() {
   const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
@@ -67,7 +58,7 @@ function withOneItemChanged(): DesiredState {
 describe('Reconciler on the in-memory host', () => {
   it('converges through states in pseudorandom order, and a second run writes nothing', async () => {
     const seed = Number(process.env.SEED ?? 4890);
-    const random = mulberry32(seed);
+    const random = createRandom(seed);
     const all = states();
     const names = Object.keys(all);
     const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
