@@ -39,10 +39,26 @@ export interface ExecOptions {
   readonly timeoutMs?: number;
 }
 
+/** Options of one question to a resident command. */
+export interface AskOptions {
+  /** Give up on the process after this long without its answer; default 5 s. */
+  readonly timeoutMs?: number;
+  /** End the running process and ask a new one. */
+  readonly fresh?: boolean;
+}
+
 /** The machine, as the agent sees it. */
 export interface Host {
   /** Runs argv without a shell; resolves only on exit code 0, else rejects with ExecError. */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Asks a long-running line-oriented command (`ip -j -batch -`, say): writes
+   * the requests, one per line, and resolves with its next as many lines of
+   * output. The command starts at the first question and stays for the next;
+   * one that exits, fails or misses the timeout rejects with ExecError, and
+   * the next question starts it again. `fresh` starts a new one first.
+   */
+  ask(argv: readonly string[], requests: readonly string[], options?: AskOptions): Promise<string[]>;
   /** A file's text, or null when it does not exist. */
   readFile(path: string): Promise<string | null>;
   /** Replaces a file so that readers see the old or the new content, never a mix: temp file, fsync, rename, fsync dir. */
@@ -51,6 +67,8 @@ export interface Host {
   removeFile(path: string): Promise<void>;
   /** A sysctl such as "net/ipv6/conf/eth1/accept_ra", trimmed, or null when the key does not exist. */
   readSysctl(key: string): Promise<string | null>;
+  /** Several sysctls at once, each as readSysctl would answer. */
+  readSysctls(keys: readonly string[]): Promise<Map<string, string | null>>;
   /** Writes a sysctl; rejects when the key does not exist. */
   writeSysctl(key: string, value: string): Promise<void>;
   /** Sends a signal to a PID; false when no such process exists, throws when it may not be signalled. */

@@ -90,6 +90,14 @@ export class MemoryHost implements Host {
     throw new ExecError(argv, 127, `${command}: not found`);
   }
 
+  /** A resident command answers as its one-shot run does: one line per request. */
+  async ask(argv: readonly string[], requests: readonly string[]): Promise<string[]> {
+    const isGenid = argv[0]?.endsWith('vr6-nft-genid') === true;
+    const input = requests.map((request) => `${request}\n`).join('');
+    const lines = (await this.exec(argv, { input })).stdout.split('\n').slice(0, -1);
+    return isGenid ? requests.map(() => lines[0]!) : lines;
+  }
+
   async readFile(path: string): Promise<string | null> {
     return this.files.get(path) ?? null;
   }
@@ -106,6 +114,10 @@ export class MemoryHost implements Host {
 
   async readSysctl(key: string): Promise<string | null> {
     return this.sysctls.get(key) ?? null;
+  }
+
+  async readSysctls(keys: readonly string[]): Promise<Map<string, string | null>> {
+    return new Map(keys.map((key) => [key, this.sysctls.get(key) ?? null]));
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

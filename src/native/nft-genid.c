@@ -9,6 +9,11 @@
  * skipped. nft itself has no command that prints the id, and Node cannot
  * open netlink sockets. Exit status 0 and one decimal line, or 1 and a
  * message on stderr.
+ *
+ * With --serve it stays: one decimal line for every line read on stdin,
+ * flushed at once, until stdin ends (exit 0) or a read fails (exit 1). The
+ * agent keeps it running, because spawning it from Node costs more than
+ * the read (bench/README.md).
  */
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_tables.h>
@@ -24,7 +29,8 @@ static int fail(const char *what) {
   return 1;
 }
 
-int main(void) {
+/* Prints the current generation id; 0 when it did. */
+static int print_generation(void) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
   if (fd < 0) return fail("socket");
   struct {
@@ -56,10 +62,23 @@ int main(void) {
       unsigned int id;
       memcpy(&id, reply + offset + NLA_HDRLEN, sizeof id);
       printf("%u\n", ntohl(id));
-      return 0;
+      return fflush(stdout) == 0 ? 0 : fail("stdout");
     }
     offset += NLA_ALIGN(attr->nla_len);
   }
   fprintf(stderr, "vr6-nft-genid: no generation id in the reply\n");
   return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 1) return print_generation();
+  if (argc != 2 || strcmp(argv[1], "--serve") != 0) {
+    fprintf(stderr, "usage: vr6-nft-genid [--serve]\n");
+    return 2;
+  }
+  char line[256];
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    if (print_generation() != 0) return 1;
+  }
+  return 0;
 }

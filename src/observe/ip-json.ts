@@ -90,6 +90,16 @@ export function parseLinks(json: unknown): ObservedLink[] {
   });
 }
 
+/** The interface names of `ip -j link show` by index. */
+export function parseLinkIndexes(json: unknown): Map<number, string> {
+  return new Map(
+    asArray(json).flatMap((link) => {
+      const name = text(link.ifname);
+      return typeof link.ifindex === 'number' && name !== null ? [[link.ifindex, name] as const] : [];
+    }),
+  );
+}
+
 /** Parses `ip -j -6 route show`. */
 export function parseRoutes(json: unknown): ObservedRoute[] {
   return asArray(json).flatMap((route) => {

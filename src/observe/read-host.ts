@@ -3,7 +3,7 @@ import { ExecError, type Host } from '../host/host.js';
 import type { RenderedHost } from '../render/host-facts.js';
 import { RULESET_TABLE } from '../render/ruleset.js';
 import type { ObservedHost } from '../plan/plan.js';
-import { parseAddresses, parseIpBatch, parseLinks, parseRoutes, type ObservedAddress, type ObservedLink, type ObservedRoute } from './ip-json.js';
+import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseRoutes, type ObservedAddress, type ObservedLink, type ObservedRoute } from './ip-json.js';
 import { parseRulesetListing, type ObservedRuleset } from './ruleset-listing.js';
 import { parseFrrRunningConfig, type FrrRunningNd } from './frr-running.js';
 
@@ -16,20 +16,35 @@ export interface ObservedNetwork {
 
 /**
  * Reads links, IPv6 addresses and IPv6 default routes with one `ip -6 -j
- * -batch -`: each spawn blocks the agent's event loop for 6-10 ms (Node forks
- * the whole process), so one process instead of three is most of a resync.
- * The batch's `-6` leaves `link show` as it is and equals `ip -6 addr show`
- * and `ip -6 route show default` for the other two.
+ * -batch -` that stays running between reads (Host.ask): a spawn blocks the
+ * agent's event loop for 6-15 ms (Node forks the whole process), more than
+ * the read itself. The batch's `-6` leaves `link show` as it is and equals
+ * `ip -6 addr show` and `ip -6 route show default` for the other two.
+ *
+ * A resident ip remembers interface names by index and goes on printing a
+ * renamed link's old name in routes. `link show` names come fresh from the
+ * kernel each time, so when one names a known index differently, the read is
+ * asked again of a new ip.
  */
 export async function readNetwork(host: Host, config: AgentConfig): Promise<ObservedNetwork> {
-  const { stdout } = await host.exec([config.commands.ip, ...IP_BATCH_ARGS], { input: IP_BATCH_INPUT });
-  const [links, addresses, routes] = parseIpBatch(stdout, IP_BATCH_COMMANDS.length);
+  const argv = [config.commands.ip, ...IP_BATCH_ARGS];
+  const read = async (fresh: boolean) => parseIpBatch((await host.ask(argv, IP_BATCH_COMMANDS, { fresh })).join('\n'), IP_BATCH_COMMANDS.length);
+  let results = await read(false);
+  const known = linkNamesSeen.get(host);
+  if (known !== undefined && isAnyRenamed(known, parseLinkIndexes(results[0]))) results = await read(true);
+  linkNamesSeen.set(host, parseLinkIndexes(results[0]));
+  const [links, addresses, routes] = results;
   return { links: parseLinks(links), addresses: parseAddresses(addresses), routes: parseRoutes(routes) };
 }
 
 const IP_BATCH_ARGS = ['-6', '-j', '-batch', '-'];
 const IP_BATCH_COMMANDS = ['link show', 'addr show', 'route show default'];
-const IP_BATCH_INPUT = `${IP_BATCH_COMMANDS.join('\n')}\n`;
+/** Per host, the names by interface index that its resident ip has printed. */
+const linkNamesSeen = new WeakMap<Host, ReadonlyMap<number, string>>();
+
+function isAnyRenamed(before: ReadonlyMap<number, string>, now: ReadonlyMap<number, string>): boolean {
+  return [...now].some(([index, name]) => before.has(index) && before.get(index) !== name);
+}
 
 /** Reads the agent's table; null when the table does not exist. */
 export async function readRuleset(host: Host, config: AgentConfig): Promise<ObservedRuleset | null> {
@@ -93,18 +108,18 @@ export async function readObservedHost(
   rendered: RenderedHost,
   observeRuleset: () => Promise<ObservedRuleset | null>,
 ): Promise<ObservedHost> {
-  // The two processes first: the file reads run while they do.
-  const [{ links, addresses, routes }, ruleset, sysctlValues, interfacesFile, radvdConfig, radvdPid, frr] = await Promise.all([
+  // The questions to the resident readers first: the file reads run while they are answered.
+  const [{ links, addresses, routes }, ruleset, sysctls, interfacesFile, radvdConfig, radvdPid, frr] = await Promise.all([
     readNetwork(host, config),
     observeRuleset(),
-    Promise.all(rendered.sysctls.map(async ({ key }) => [key, await host.readSysctl(key)] as const)),
+    host.readSysctls(rendered.sysctls.map(({ key }) => key)),
     host.readFile(config.paths.interfacesFile),
     host.readFile(config.paths.radvdConfig),
     readRadvdPid(host, config),
     readFrr(host, config),
   ]);
   return {
-    sysctls: new Map(sysctlValues),
+    sysctls,
     links,
     addresses,
     routes,

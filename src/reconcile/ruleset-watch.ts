@@ -147,8 +147,9 @@ export class RulesetWatch {
     const command = this.config.commands.nftGenid;
     if (command === '') return null;
     try {
-      const { stdout } = await this.host.exec([command], { timeoutMs: 5000 });
-      const id = Number(stdout.trim());
+      // Kept running: a spawn from the agent costs more than the read.
+      const [line] = await this.host.ask([command, '--serve'], [''], { timeoutMs: 5000 });
+      const id = Number(line?.trim() || 'NaN');
       return Number.isSafeInteger(id) ? id : null;
     } catch (error) {
       if (error instanceof ExecError) return null;
