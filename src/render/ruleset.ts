@@ -276,9 +276,6 @@ export function renderChainFingerprint(chain: NftChain): string {
   return digest;
 }
 
-
-
-
 // Plain code-unit order: localeCompare would depend on the host's locale.
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

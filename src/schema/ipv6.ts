@@ -20,13 +20,15 @@ export class Ipv6SyntaxError extends Error {
 const ADDRESS_CHARS = /^[0-9A-Fa-f:.]{2,45}$/;
 
 function parseAddressObject(text: string): ipaddr.IPv6 {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    throw new Ipv6SyntaxError(text, 'is an IPv4 address where IPv6 is required');
+  if (!ADDRESS_CHARS.test(text)) throw new Ipv6SyntaxError(text, 'is not an IPv6 address');
+  let address: ipaddr.IPv6;
+  try {
+    // One parse: isValid() would parse it once more only to say the same.
+    address = ipaddr.IPv6.parse(text);
+  } catch {
+    const isIpv4 = ipaddr.IPv4.isValidFourPartDecimal(text);
+    throw new Ipv6SyntaxError(text, isIpv4 ? 'is an IPv4 address where IPv6 is required' : 'is not an IPv6 address');
   }
-  if (!ADDRESS_CHARS.test(text) || !ipaddr.IPv6.isValid(text)) {
-    throw new Ipv6SyntaxError(text, 'is not an IPv6 address');
-  }
-  const address = ipaddr.IPv6.parse(text);
   if (address.isIPv4MappedAddress()) {
     throw new Ipv6SyntaxError(text, 'is an IPv4-mapped address where IPv6 is required');
   }
@@ -54,24 +56,33 @@ function memoise<T>(parse: (text: string) => T): (text: string) => T {
 export const parseIpv6Address = memoise((text: string): string => parseAddressObject(text).toRFC5952String());
 
 /** Parses "address/length"; the address keeps its host bits (use for interface addresses). */
-export const parseIpv6Interface = memoise(parseInterfaceText);
+export const parseIpv6Interface = memoise((text: string) => {
+  const { address, length } = parseCidrObject(text);
+  return { address: address.toRFC5952String(), length };
+});
 
-function parseInterfaceText(text: string): { readonly address: string; readonly length: number } {
+function parseCidrObject(text: string): { readonly address: ipaddr.IPv6; readonly length: number } {
   const slash = text.indexOf('/');
   if (slash < 0) throw new Ipv6SyntaxError(text, 'needs a prefix length, as in 2001:db8::1/64');
   const lengthText = text.slice(slash + 1);
   if (!/^\d{1,3}$/.test(lengthText) || Number(lengthText) > 128) {
     throw new Ipv6SyntaxError(text, 'has a prefix length outside 0-128');
   }
-  return { address: parseIpv6Address(text.slice(0, slash)), length: Number(lengthText) };
+  return { address: parseAddressObject(text.slice(0, slash)), length: Number(lengthText) };
 }
 
 /** Parses a CIDR and clears its host bits, so "2001:db8::1/64" becomes 2001:db8::/64. */
 export const parseIpv6Prefix = memoise((text: string): Ipv6Prefix => {
-  const { address, length } = parseIpv6Interface(text);
-  const network = ipaddr.IPv6.networkAddressFromCIDR(`${address}/${length}`);
-  return { address: network.toRFC5952String(), length };
+  const { address, length } = parseCidrObject(text);
+  const parts = address.parts.map((part, index) => part & groupMask(length - 16 * index));
+  return { address: new ipaddr.IPv6(parts).toRFC5952String(), length };
 });
+
+// The mask of one 16-bit group that keeps its first `bits` bits (all of them from 16 on).
+function groupMask(bits: number): number {
+  if (bits <= 0) return 0;
+  return bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+}
 
 /** Formats a prefix as "address/length". */
 export function formatPrefix(prefix: Ipv6Prefix): string {
