@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DesiredState, desiredStateSchema } from './desired-state.js';
 import { AclList } from './firewall.js';
+import { jsonSourceOf } from './json-source.js';
 import { parseWith, type Parsed } from './validation.js';
 
 /**
@@ -22,7 +23,8 @@ export function parseDesiredState(input: unknown, root = '$'): Parsed<DesiredSta
   const lists = new Map<string, AclList>();
   for (const raw of rawLists) {
     // Only plain JSON values have a faithful key: a Date or an undefined would print like something else.
-    const key = isPlainJson(raw) ? JSON.stringify(raw) : null;
+    // A frame parser that shares a repeated list has its text: no need to print it again.
+    const key = jsonSourceOf(raw) ?? (isPlainJson(raw) ? JSON.stringify(raw) : null);
     if (key === null) return parseWith(DesiredState, input, root);
     const known = lists.get(key) ?? acceptedLists.get(key);
     const parsed = known === undefined ? AclList.safeParse(raw) : { success: true as const, data: known };
@@ -77,3 +79,4 @@ function isPlainJson(value: unknown): boolean {
   for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key])) return false;
   return true;
 }
+

@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { ServerMessage, type AgentMessage, type HelloMessage } from '../schema/protocol.js';
 import { parseWith, type FieldError } from '../schema/validation.js';
+import { RepeatingJsonParser } from './repeating-json.js';
 
 /**
  * The agent's end of management protocol v1 (docs/protocol.md): dials the
@@ -101,6 +102,8 @@ export class ManagementClient {
     invalid: new Set(),
   };
   private current: Attempt | null = null;
+  /** Parses the ACL lists a push repeats from the last frame only once. */
+  private readonly frameParser = new RepeatingJsonParser(['spec', 'aclLists']);
   private retryTimer: NodeJS.Timeout | null = null;
   private urlIndex = 0;
   private failedAttempts = 0;
@@ -236,7 +239,7 @@ export class ManagementClient {
   private handleFrame(attempt: Attempt, data: WebSocket.RawData, isBinary: boolean): void {
     if (this.current !== attempt) return;
     this.touch(attempt);
-    const parsed = parseServerFrame(data, isBinary);
+    const parsed = parseServerFrame(data, isBinary, this.frameParser);
     if (!parsed.ok) {
       this.log?.warn({ errors: parsed.errors }, 'invalid server frame, ignoring');
       this.emit('invalid', parsed.errors);
@@ -317,12 +320,12 @@ type ParsedFrame = { ok: true; value: ServerMessage } | { ok: false; errors: Fie
  * throws: binary frames, text that is not JSON (however deeply nested) and
  * JSON that is not a ServerMessage all come back as errors with a path.
  */
-export function parseServerFrame(data: WebSocket.RawData, isBinary: boolean): ParsedFrame {
+export function parseServerFrame(data: WebSocket.RawData, isBinary: boolean, parser = new RepeatingJsonParser(['spec', 'aclLists'])): ParsedFrame {
   if (isBinary) return { ok: false, errors: [{ path: '$', message: 'binary frames are not part of the protocol' }] };
   const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
   let json: unknown;
   try {
-    json = JSON.parse(buffer.toString('utf8'));
+    json = parser.parse(buffer);
   } catch (error) {
     return { ok: false, errors: [{ path: '$', message: `not JSON: ${errorMessage(error)}` }] };
   }

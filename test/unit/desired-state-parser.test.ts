@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../src/schema/desired-state-parser.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { parseWith } from '../../src/schema/validation.js';
+import { RepeatingJsonParser } from '../../src/transport/repeating-json.js';
 import { vpcInput } from '../support/states.js';
 
 /**
@@ -90,5 +91,31 @@ describe('parsing a desired state with known ACL lists', () => {
     parseDesiredState(vpcWithLists(), '$.spec');
     const parsed = parseDesiredState(input, '$.spec');
     expect(parsed.ok ? [] : parsed.errors.map((e) => e.path)).toEqual(['$.spec.aclLists[1].items[51].cidrs[0]']);
+  });
+
+  it('answers as the schema does for frames that repeat lists, parsed as the daemon parses them', () => {
+    // The transport shares the lists a frame repeats (with their text); the answer must not change.
+    const paths = [
+      ['aclLists', 1, 'items', 51, 'cidrs', 0],
+      ['aclLists', 1, 'items', 51, 'action'],
+      ['aclLists', 0, 'id'],
+      ['guestNetworks', 1, 'aclId'],
+    ];
+    const parser = new RepeatingJsonParser(['spec', 'aclLists']);
+    const frame = (spec: unknown) => Buffer.from(JSON.stringify({ type: 'desired', generation: 1, spec }));
+    const specOf = (bytes: Buffer) => (parser.parse(bytes) as { spec: unknown }).spec;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...paths), fc.jsonValue()), { maxLength: 4 }), (changes) => {
+        let input = vpcWithLists();
+        for (const [path, value] of [[paths[0]!, '2001:db8::/48'] as const, ...changes]) {
+          input = structuredClone(input);
+          const parent = path.slice(0, -1).reduce((node: any, key) => node[key], input);
+          parent[path.at(-1)!] = value;
+          const viaFrame = parseDesiredState(specOf(frame(input)), '$.spec');
+          expect(viaFrame).toEqual(parseWith(DesiredState, JSON.parse(JSON.stringify(input)), '$.spec'));
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
