@@ -35,8 +35,27 @@ const executors: { [K in StepKind]: Executor<K> } = {
   },
   loadRuleset: (step, context) => loadNftDocument(step.document, context),
   updateRuleset: (step, context) => loadNftDocument(step.document, context),
-  async loadRulesetStaged(step, context) {
-    for (const document of step.documents) await loadNftDocument(document, context);
+  async loadRulesetStaged(step, { host, config }) {
+    // While nft loads one stage, the next is serialised and written (the agent is idle then): two files take turns.
+    const paths = rulesetStagePaths(config);
+    const write = (index: number) => {
+      const written = host.writeFileAtomic(paths[index % 2]!, `${JSON.stringify(step.documents[index])}\n`, 0o600);
+      // Handled now, awaited later: a failed write must not be an unhandled rejection while nft runs.
+      written.catch(() => undefined);
+      return written;
+    };
+    let next: Promise<void> | null = step.documents.length > 0 ? write(0) : null;
+    try {
+      for (let index = 0; index < step.documents.length; index++) {
+        await next;
+        const loading = host.exec([config.commands.nft, '-j', '-f', paths[index % 2]!]);
+        next = index + 1 < step.documents.length ? write(index + 1) : null;
+        await loading;
+      }
+    } finally {
+      await next?.catch(() => undefined);
+      await Promise.all(paths.map((path) => host.removeFile(path)));
+    }
   },
   async setSysctl(step, { host }) {
     await host.writeSysctl(step.key, step.value);
@@ -174,6 +193,11 @@ async function promptRa(ifname: string, { host, config }: ApplyContext): Promise
     const reason = error instanceof ExecError ? error.message : String(error);
     return `no RA answered the VR's own solicitation on ${ifname} (${reason}); zebra's next periodic RA carries the change, ignoring`;
   }
+}
+
+/** The two files a staged load writes its documents to, in turn, and removes at the end. */
+export function rulesetStagePaths(config: AgentConfig): [string, string] {
+  return [`${config.paths.runtimeDir}/ruleset-stage0.json`, `${config.paths.runtimeDir}/ruleset-stage1.json`];
 }
 
 /** Loads a libnftables JSON document: one transaction, all or nothing. */

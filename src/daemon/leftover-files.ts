@@ -1,5 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { rulesetStagePaths } from '../apply/executors.js';
 import { frrPaths } from '../observe/read-host.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 
@@ -42,9 +43,12 @@ export function listWrittenDirectories(config: AgentConfig): Map<string, Readonl
   return directories;
 }
 
-/** The candidates the config checks write and remove again (apply/executors.ts); a kill during a check leaves them. */
+/**
+ * The files the agent writes and removes again (apply/executors.ts): the
+ * config checks' candidates and a staged load's documents. A kill in between leaves them.
+ */
 export function listCheckCandidates(config: AgentConfig): string[] {
-  return [`${config.paths.runtimeDir}/radvd.conf.check`, `${frrPaths(config).checkDir}/frr.conf`];
+  return [`${config.paths.runtimeDir}/radvd.conf.check`, `${frrPaths(config).checkDir}/frr.conf`, ...rulesetStagePaths(config)];
 }
 
 /**

@@ -36,8 +36,8 @@ export function planRuleset(rendered: RenderedHost, observed: ObservedRuleset | 
     // Staging is safe only while no base chain hooks the table into the kernel's paths.
     const isUnhooked = observed === null || BASE_CHAINS.every((name) => !observed.chains.has(name));
     if (isUnhooked && countRules(ruleset) > STAGED_RULES) {
-      const documents = renderRulesetStagedDocuments(ruleset, STAGED_RULES).map((document) => `${JSON.stringify(document)}\n`);
-      return [{ kind: 'loadRulesetStaged', documents, drift }];
+      // Serialised by the executor, each while nft loads the one before.
+      return [{ kind: 'loadRulesetStaged', documents: renderRulesetStagedDocuments(ruleset, STAGED_RULES), drift }];
     }
     return [{ kind: 'loadRuleset', document: `${JSON.stringify(renderRulesetDocument(ruleset))}\n`, drift }];
   }

@@ -1,4 +1,5 @@
 import type { OwnedAddress } from '../render/host-facts.js';
+import type { NftDocument } from '../render/ruleset-document.js';
 
 /**
  * One effect on the host. Each kind has one executor in apply/; a plan is an
@@ -8,7 +9,7 @@ export type Step =
   | { readonly kind: 'checkRadvdConfig'; readonly content: string }
   | { readonly kind: 'checkFrrConfig'; readonly content: string }
   | { readonly kind: 'loadRuleset'; readonly document: string; readonly drift: readonly string[] }
-  | { readonly kind: 'loadRulesetStaged'; readonly documents: readonly string[]; readonly drift: readonly string[] }
+  | { readonly kind: 'loadRulesetStaged'; readonly documents: readonly NftDocument[]; readonly drift: readonly string[] }
   | { readonly kind: 'updateRuleset'; readonly document: string; readonly chains: readonly string[]; readonly drift: readonly string[] }
   | { readonly kind: 'setSysctl'; readonly key: string; readonly value: string; readonly previous: string | null }
   | { readonly kind: 'setLinkUp'; readonly interface: string }
@@ -93,7 +94,7 @@ export function describeStep(step: Step): string {
     case 'loadRuleset':
       return `loadRuleset (${step.document.length} bytes)`;
     case 'loadRulesetStaged':
-      return `loadRulesetStaged (${step.documents.length} transactions, ${step.documents.reduce((n, d) => n + d.length, 0)} bytes)`;
+      return `loadRulesetStaged (${step.documents.length} transactions, ${step.documents.reduce((n, d) => n + d.nftables.length, 0)} commands)`;
     case 'updateRuleset':
       return `updateRuleset ${step.chains.join(' ')} (${step.document.length} bytes)`;
     default:
