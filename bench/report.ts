@@ -104,7 +104,7 @@ export function printReport(report: BenchReport): void {
         .join('\n'),
   );
   section(
-    'Agent process memory (fresh Node child: JSON.parse → DesiredState.parse → render → serialise → write)',
+    'Agent process memory (fresh Node child: JSON.parse → parseDesiredState → renderHost → plan a missing table → serialise and write each stage)',
     `a bare \`node -e\` peaks at ${mb(report.bareNodeKb)}\n\n` +
     formatTable(
       ['child bundle', 'start', 'after JSON.parse', 'after zod parse', 'after render+write', 'peak (VmHWM)', 'zod parse', 'render+write'],
