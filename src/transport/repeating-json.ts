@@ -37,6 +37,8 @@ const COMMA = 0x2c;
 const PREFIX_BYTES = 64;
 /** More elements than this and the frame is parsed whole (the schema allows 256 ACL lists). */
 const MAX_ELEMENTS = 1024;
+/** How many bytes a frame may spend comparing, per byte of the frame: a crowd of elements alike costs no more. */
+const COMPARE_BUDGET_PER_BYTE = 4;
 
 interface Remembered {
   readonly bytes: Buffer;
@@ -122,11 +124,23 @@ export class RepeatingJsonParser {
     this.remembered = remembered;
   }
 
-  private findRepeat(bytes: Buffer, start: number): Remembered | null {
+  /**
+   * The remembered element these bytes start with, if any. Lists may well
+   * start alike (their first items), so candidates share a prefix: the last
+   * bytes are compared first, and the whole of a candidate only when they
+   * match. `budget` bounds the bytes of whole compares in one frame, so many
+   * elements alike but for their middles cannot make it quadratic.
+   */
+  private findRepeat(bytes: Buffer, start: number, budget: { bytes: number }): Remembered | null {
     const candidates = this.remembered.get(bytes.toString('latin1', start, start + PREFIX_BYTES));
     for (const candidate of candidates ?? []) {
-      const end = start + candidate.bytes.length;
-      if (end <= bytes.length && bytes.compare(candidate.bytes, 0, candidate.bytes.length, start, end) === 0) return candidate;
+      const length = candidate.bytes.length;
+      const end = start + length;
+      if (end > bytes.length || budget.bytes < length) continue;
+      // At most MAX_ELEMENTS² of these short compares: not charged.
+      if (bytes.compare(candidate.bytes, length - PREFIX_BYTES, length, end - PREFIX_BYTES, end) !== 0) continue;
+      budget.bytes -= length;
+      if (bytes.compare(candidate.bytes, 0, length, start, end) === 0) return candidate;
     }
     return null;
   }
@@ -150,6 +164,7 @@ export class RepeatingJsonParser {
     let innerSeen = 0;
     let awaitsElement = false;
     let open: Element | null = null;
+    const budget = { bytes: COMPARE_BUDGET_PER_BYTE * bytes.length };
     let i = 0;
     while (i < bytes.length) {
       const byte = bytes[i]!;
@@ -157,7 +172,7 @@ export class RepeatingJsonParser {
         awaitsElement = false;
         if (byte !== CLOSE_ARRAY) {
           if (elements.length >= MAX_ELEMENTS) return null;
-          const repeats = this.findRepeat(bytes, i);
+          const repeats = this.findRepeat(bytes, i, budget);
           if (repeats !== null) {
             elements.push({ start: i, end: i + repeats.bytes.length, repeats });
             i += repeats.bytes.length;

@@ -99,3 +99,32 @@ describe('RepeatingJsonParser', () => {
     }
   });
 });
+
+describe('RepeatingJsonParser under a hostile sender', () => {
+  const frameOf = (lists: string[]) => `{"spec":{"aclLists":[${lists.join(',')}]}}`;
+  const reusedIn = (first: unknown, again: unknown) => {
+    const [a, b] = [first, again].map((v) => (v as { spec: { aclLists: unknown[] } }).spec.aclLists);
+    return b!.filter((list, index) => list === a![index]).length;
+  };
+
+  it('reuses every repeated list even when all start alike (their first items)', () => {
+    const parser = new RepeatingJsonParser(['spec', 'aclLists']);
+    const lists = Array.from({ length: 200 }, (_, i) => `{"items":[{"number":1,"action":"allow","protocol":"tcp","note":"${'x'.repeat(300)}"}],"id":"acl-${i}"}`);
+    const first = parser.parse(Buffer.from(frameOf(lists)));
+    const again = parser.parse(Buffer.from(frameOf(lists)));
+    expect(again).toEqual(JSON.parse(frameOf(lists)));
+    expect(reusedIn(first, again)).toBe(200);
+  });
+
+  it('bounds the bytes one frame compares: lists alike but for their middles are parsed again past the budget', () => {
+    // 1,000 lists of 4 KB with the same first and last bytes: comparing each with all would be 4 GB.
+    const parser = new RepeatingJsonParser(['spec', 'aclLists']);
+    const lists = Array.from({ length: 1000 }, (_, i) => `{"a":"${'x'.repeat(2000)}","n":${1000 + i},"b":"${'y'.repeat(2000)}"}`);
+    const first = parser.parse(Buffer.from(frameOf(lists)));
+    const again = parser.parse(Buffer.from(frameOf(lists)));
+    expect(again).toEqual(JSON.parse(frameOf(lists)));
+    const reused = reusedIn(first, again);
+    expect(reused).toBeGreaterThan(0);
+    expect(reused).toBeLessThan(1000);
+  });
+});
