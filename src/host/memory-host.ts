@@ -41,6 +41,8 @@ export class MemoryHost implements Host {
   generation = 1;
   /** How many times the agent's table was listed: what the generation id is there to save. */
   listings = 0;
+  /** How many times one chain of the agent's table was listed alone. */
+  chainListings = 0;
   /** How many times the addresses were read: one per observation of the host. */
   observations = 0;
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
@@ -283,6 +285,15 @@ export class MemoryHost implements Host {
       this.listings++;
       if (text === null) throw new ExecError(argv, 1, 'Error: No such file or directory');
       return text;
+    }
+    if (json === 'list' && verb === 'chain') {
+      this.beforeList?.();
+      const name = argv[argv.length - 1] ?? '';
+      const chain = this.table?.chains.get(name);
+      this.chainListings++;
+      if (chain === undefined) throw new ExecError(argv, 1, 'Error: No such file or directory');
+      const rules = [chain.definition, ...chain.rules].map((rule) => `\t\t${JSON.stringify(rule)}`);
+      return ['table ip6 vr6_agent {', `\tchain ${name} {`, ...rules, '\t}', '}', ''].join('\n');
     }
     if (json === '-j' && verb === 'list' && path === 'chains') {
       return JSON.stringify({ nftables: [{ metainfo: {} }, ...this.foreignChains.map((chain) => ({ chain }))] });

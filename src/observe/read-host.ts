@@ -58,6 +58,22 @@ export async function readRuleset(host: Host, config: AgentConfig): Promise<Obse
   }
 }
 
+/** Some chains of the agent's table, each listed alone; a chain that is not there is left out. */
+export async function readRulesetChains(host: Host, config: AgentConfig, names: readonly string[]): Promise<Pick<ObservedRuleset, 'chains'>> {
+  const chains = new Map<string, string>();
+  for (const name of names) {
+    try {
+      const { stdout } = await host.exec([config.commands.nft, 'list', 'chain', RULESET_TABLE.family, RULESET_TABLE.name, name]);
+      const digest = parseRulesetListing(stdout).chains.get(name);
+      if (digest !== undefined) chains.set(name, digest);
+    } catch (error) {
+      if (error instanceof ExecError && error.exitCode === 1 && /No such file or directory/.test(error.stderr)) continue;
+      throw error;
+    }
+  }
+  return { chains };
+}
+
 /** The PID of the radvd the agent runs, or null when none runs. A stale pid file is ignored. */
 export function readRadvdPid(host: Host, config: AgentConfig): Promise<number | null> {
   return readDaemonPid(host, config.paths.radvdPidFile, 'radvd', config.paths.radvdConfig);

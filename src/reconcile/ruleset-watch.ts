@@ -1,11 +1,13 @@
 import { ExecError, type Host } from '../host/host.js';
-import { readRuleset } from '../observe/read-host.js';
+import { readRuleset, readRulesetChains } from '../observe/read-host.js';
 import type { ObservedRuleset } from '../observe/ruleset-listing.js';
 import type { RulesetMemory } from '../plan/ruleset-plan.js';
 import type { RenderedHost } from '../render/host-facts.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 
 const MEMORY_FILE = 'ruleset-memory.json';
+/** Up to this many chains waiting to be learned are listed one by one instead of the table. */
+const CHAINS_LEARNED_ALONE = 3;
 
 /** What one observation of the table cost. */
 export interface RulesetObservation {
@@ -24,7 +26,8 @@ export interface RulesetObservation {
  *
  * The memory holds, per chain, the digest of what the agent rendered and the
  * digest of how nft lists it. Chains the agent has just loaded are listed at
- * the next observation, while the id still proves nobody else touched them.
+ * the next observation, while the id still proves nobody else touched them:
+ * one by one when they are few, else with the table.
  * Without the helper (no id) it lists every time, as a plain reconcile would.
  * The memory lives in the runtime directory: a reboot clears it with the table.
  */
@@ -75,6 +78,16 @@ export class RulesetWatch {
     const pending = isLearning ? this.pendingChains() : [];
     if (isProven && !isUsageDue && pending.length === 0) {
       return { ruleset: { chains: this.memory!.listed, counters: this.counters }, isListed: false };
+    }
+    if (isProven && !isUsageDue && pending.length <= CHAINS_LEARNED_ALONE) {
+      // A few chains to learn (a push rewrites one or two): each listed alone costs a quarter of the
+      // table (0.16 s and 11 MB against 0.7 s and 40 MB for 10,000 rules), and nft prints it the same.
+      const listed = await readRulesetChains(this.host, this.config, pending);
+      if ((await this.readGeneration()) === generation) {
+        this.learn(listed, pending);
+        return { ruleset: { chains: this.memory!.listed, counters: this.counters }, isListed: false };
+      }
+      // Someone committed meanwhile: the table is listed whole below, as for any move of the id.
     }
     const ruleset = await readRuleset(this.host, this.config);
     this.counters = ruleset?.counters ?? new Map();
@@ -130,7 +143,7 @@ export class RulesetWatch {
 
   // Learned digests stay in memory only: a resync writes nothing, and a
   // restarted agent learns them again with one listing.
-  private learn(ruleset: ObservedRuleset, pending: readonly string[]): void {
+  private learn(ruleset: Pick<ObservedRuleset, 'chains'>, pending: readonly string[]): void {
     const memory = this.memory!;
     const listed = new Map(memory.listed);
     const unlisted = new Set(memory.unlisted);

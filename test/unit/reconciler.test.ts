@@ -285,6 +285,38 @@ describe('a change to the firewall alone', () => {
   });
 });
 
+describe('learning the chains a push rewrote', () => {
+  it('lists only those chains, once, and a later listing of the whole table agrees with what it learned', async () => {
+    const { host, reconciler } = await converged();
+    const changed = withOneItemChanged();
+    await reconciler.reconcile(changed);
+    const [listings, chainListings] = [host.listings, host.chainListings];
+    expect((await reconciler.reconcile(changed)).applied).toEqual([]);
+    expect([host.listings, host.chainListings]).toEqual([listings, chainListings + 1]);
+    expect((await reconciler.reconcile(changed)).applied).toEqual([]);
+    expect([host.listings, host.chainListings]).toEqual([listings, chainListings + 1]);
+    // A commit elsewhere makes the next resync list the table: the chain learned alone must match it.
+    host.generation += 1;
+    const afterCommitElsewhere = await reconciler.reconcile(changed);
+    expect(host.listings).toBe(listings + 1);
+    expect(afterCommitElsewhere.applied).toEqual([]);
+    expect(afterCommitElsewhere.repaired).toEqual([]);
+  });
+
+  it('lists the table when a push rewrote many chains', async () => {
+    const { host, reconciler } = await converged();
+    const changed = vpcInput();
+    for (const list of changed.aclLists) {
+      list.items = ['ingress', 'egress'].map((direction, i) => ({ number: 7 + i, action: 'deny', direction, protocol: 'udp', ports: { start: 9, end: 9 } }));
+    }
+    const state = DesiredState.parse(changed);
+    expect((await reconciler.reconcile(state)).applied.filter((step) => step.startsWith('updateRuleset'))).toHaveLength(1);
+    const [listings, chainListings] = [host.listings, host.chainListings];
+    await reconciler.reconcile(state);
+    expect([host.listings, host.chainListings]).toEqual([listings + 1, chainListings]);
+  });
+});
+
 describe('a commit of someone else during our own', () => {
   it('trusts nothing it wrote, and repairs an edit of a chain it did not touch', async () => {
     const { host, reconciler } = await converged();
