@@ -30,9 +30,13 @@ export async function readNetwork(host: Host, config: AgentConfig): Promise<Obse
   const argv = [config.commands.ip, ...IP_BATCH_ARGS];
   const read = async (fresh: boolean) => parseIpBatch((await host.ask(argv, IP_BATCH_COMMANDS, { fresh })).join('\n'), IP_BATCH_COMMANDS.length);
   let results = await read(false);
+  let names = parseLinkIndexes(results[0]);
   const known = linkNamesSeen.get(host);
-  if (known !== undefined && isAnyRenamed(known, parseLinkIndexes(results[0]))) results = await read(true);
-  linkNamesSeen.set(host, parseLinkIndexes(results[0]));
+  if (known !== undefined && isAnyRenamed(known, names)) {
+    results = await read(true);
+    names = parseLinkIndexes(results[0]);
+  }
+  linkNamesSeen.set(host, names);
   const [links, addresses, routes] = results;
   return { links: parseLinks(links), addresses: parseAddresses(addresses), routes: parseRoutes(routes) };
 }
