@@ -10,7 +10,8 @@
  * value parsed before. With the value comes each element's text
  * (`sourceOf`), which the schema takes as the element's key instead of
  * printing it again (parseDesiredState's options). Values are shared between
- * frames, which the rule on DesiredState (schema/desired-state.ts) allows.
+ * frames, so the rule stated on DesiredState (schema/desired-state.ts)
+ * covers them: nothing mutates them.
  *
  * The answer is JSON.parse's own. The scanner only tokenises: strings with
  * their escapes, nesting, and the keys on the way to the array. Each
