@@ -1,6 +1,6 @@
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { Host } from '../host/host.js';
-import { RULESET_TABLE } from '../render/ruleset.js';
+import { RULESET_TABLE } from '../model/ownership.js';
 
 type Json = Record<string, unknown>;
 

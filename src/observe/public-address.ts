@@ -1,8 +1,8 @@
 import type { DesiredState } from '../schema/desired-state.js';
 import { eui64Address, formatPrefix, isInPrefix, parseIpv6Prefix } from '../schema/ipv6.js';
 import type { ObservedMessage, PublicAddressReport, UsageReport } from '../schema/protocol.js';
-import { usageCounterName } from '../render/ruleset.js';
-import type { ObservedAddress, ObservedLink, ObservedRoute } from './ip-json.js';
+import type { ObservedAddress, ObservedLink, ObservedRoute } from '../model/observed.js';
+import { usageCounterName } from '../model/ownership.js';
 
 /**
  * Picks the VR's public address from what the kernel reports: a global,

@@ -1,12 +1,5 @@
-import { digestText } from '../render/digest.js';
-
-/** The agent's table as nft lists it. */
-export interface ObservedRuleset {
-  /** Per chain, a digest of its definition and rules, counter values left out. */
-  readonly chains: ReadonlyMap<string, string>;
-  /** Named counters and their values. */
-  readonly counters: ReadonlyMap<string, { readonly packets: number; readonly bytes: number }>;
-}
+import { digestText } from '../model/digest.js';
+import type { CounterValues, ObservedRuleset } from '../model/observed.js';
 
 const CHAIN_START = /^\tchain (\S+) \{$/;
 const COUNTER_START = /^\tcounter (\S+) \{$/;
@@ -25,7 +18,7 @@ const BLOCK_END = '\t}';
  */
 export function parseRulesetListing(text: string): ObservedRuleset {
   const chains = new Map<string, string>();
-  const counters = new Map<string, { packets: number; bytes: number }>();
+  const counters = new Map<string, CounterValues>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;

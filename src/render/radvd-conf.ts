@@ -1,8 +1,8 @@
 import { gatewayOf, type DesiredState, type GuestNetwork } from '../schema/desired-state.js';
 import { formatPrefix } from '../schema/ipv6.js';
 import { isRadvdToken } from '../schema/radvd-words.js';
-import type { DeprecatedPrefix } from './deprecated-prefixes.js';
-import { GENERATED_HEADER } from './interfaces-file.js';
+import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
+import { GENERATED_HEADER } from '../model/ownership.js';
 
 /**
  * radvd.conf(5) for every guest network, or null when no link needs RAs.
@@ -25,7 +25,7 @@ function renderDeprecatedPrefixLines(ifname: string, deprecated: readonly Deprec
   return deprecated
     .filter((d) => d.interface === ifname)
     .flatMap((d) => [
-      `    prefix ${d.prefix}`,
+      `    prefix ${formatPrefix(d.prefix)}`,
       '    {',
       '        AdvOnLink on;',
       '        AdvAutonomous on;',

@@ -1,4 +1,5 @@
-import { RULESET_TABLE, type NftChain, type NftRule, type NftRuleset } from './ruleset.js';
+import { RULESET_TABLE } from '../model/ownership.js';
+import type { NftChain, NftRule, NftRuleset } from './ruleset.js';
 
 /**
  * The libnftables JSON documents that load the rendered table: a whole

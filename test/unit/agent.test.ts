@@ -31,6 +31,20 @@ describe('Agent on the in-memory host', () => {
     expect(agent.hello()).toMatchObject({ lastAppliedGeneration: 3, lastAcceptedGeneration: 3 });
   });
 
+  it('reports a reconcile that did not converge as such, and tries again', async () => {
+    const writeSysctl = host.writeSysctl.bind(host);
+    host.writeSysctl = async (key, value) => (key === 'net/ipv6/conf/eth2/accept_ra' ? undefined : writeSysctl(key, value));
+    await agent.handleMessage({ type: 'desired', generation: 3, spec: isolatedInput() });
+    await agent.idle();
+    expect(sent.find((m) => m.type === 'applied')).toMatchObject({
+      generation: 3,
+      ok: false,
+      isConverged: false,
+      remaining: ['sysctl net/ipv6/conf/eth2/accept_ra: 1 -> 0'],
+    });
+    expect(agent.snapshot().lastApplied).toMatchObject({ ok: false, isConverged: false });
+  });
+
   it('acknowledges stale, duplicate and reused generations without applying them', async () => {
     await agent.handleMessage({ type: 'desired', generation: 5, spec: isolatedInput() });
     await agent.idle();

@@ -22,7 +22,15 @@ function status(overrides: Partial<StatusResult>): StatusResult {
   };
 }
 
-const applied = (generation: number, ok: boolean) => ({ generation, ok, durationMs: 1, components: {}, errors: [] });
+const applied = (generation: number, ok: boolean, remaining: string[] = []) => ({
+  generation,
+  ok,
+  isConverged: ok,
+  durationMs: 1,
+  components: {},
+  errors: ok ? [] : ['a step failed, or the host kept differing'],
+  remaining,
+});
 
 describe('systemd STATUS= line', () => {
   it('says what is applied, whether management is connected, and the public address', () => {
@@ -39,6 +47,9 @@ describe('systemd STATUS= line', () => {
       ),
     ).toBe('generation 3 applied; management connected; public 2001:db8:100::5/64');
     expect(renderStatusLine(status({ desiredGeneration: 4, applied: applied(3, false) }))).toBe('generation 3 FAILED (desired 4); management disconnected; public none');
+    expect(renderStatusLine(status({ desiredGeneration: 3, applied: applied(3, false, ['sysctl net/ipv6/conf/all/forwarding: 0 -> 1']) }))).toBe(
+      'generation 3 NOT CONVERGED; management disconnected; public none',
+    );
     expect(renderStatusLine(status({ management: { isConfigured: false, isConnected: false, url: null, lastDisconnect: null } }))).toContain('management not configured');
   });
 });

@@ -3,11 +3,12 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryHost } from '../../src/host/memory-host.js';
 import { parseFrrRunningConfig } from '../../src/observe/frr-running.js';
-import { frrPaths } from '../../src/observe/read-host.js';
+import { fileLayoutOf } from '../../src/model/file-layout.js';
 import { planFrrChange } from '../../src/plan/frr-plan.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
+import { parseIpv6Prefix } from '../../src/schema/ipv6.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { vpcInput } from '../support/states.js';
 
@@ -66,7 +67,7 @@ describe('the commands that bring zebra to the rendered settings', () => {
   });
 
   it('renumber in place: the new prefix and the old one at lifetimes 0, never a removal in between', () => {
-    const deprecated = [{ interface: 'eth2', prefix: '2001:db8:200:1::/64', gateway: '2001:db8:200:1::1', untilSeconds: 9e9 }];
+    const deprecated = [{ interface: 'eth2', prefix: parseIpv6Prefix('2001:db8:200:1::/64'), gateway: '2001:db8:200:1::1', untilSeconds: 9e9 }];
     const next = renderFrrConf(frrState((input) => (input.guestNetworks[0].prefix = '2001:db8:200:7::/64')), deprecated)!.interfaces;
     const change = planFrrChange(next, rendered);
     expect(change.commands).toBe('interface eth2\n ipv6 nd prefix 2001:db8:200:7::/64 86400 9720\n ipv6 nd prefix 2001:db8:200:1::/64 0 0\nexit\n');
@@ -123,7 +124,7 @@ describe('the FRR backend on the in-memory host', () => {
     expect(first.ok).toBe(true);
     expect(host.zebraPids()).toHaveLength(1);
     expect(host.radvdPids()).toEqual([]);
-    expect(host.files.get(frrPaths(config).config)).toBe(renderFrrConf(state)!.text);
+    expect(host.files.get(fileLayoutOf(config).frr.config)).toBe(renderFrrConf(state)!.text);
     const again = await reconciler.reconcile(state);
     expect(again.applied).toEqual([]);
   });
@@ -160,7 +161,7 @@ describe('the FRR backend on the in-memory host', () => {
     const toRadvd = host.writes.slice(back);
     expect(host.zebraPids()).toEqual([]);
     expect(toRadvd.findIndex((w) => w === `kill -SIGKILL ${zebraPid}`)).toBeLessThan(toRadvd.findIndex((w) => w.startsWith('start radvd')));
-    expect(host.files.has(frrPaths(config).config)).toBe(false);
+    expect(host.files.has(fileLayoutOf(config).frr.config)).toBe(false);
   });
 
   it('restarts a zebra that died, and puts back RA settings someone changed, saying so', async () => {

@@ -126,6 +126,25 @@ describe('Reconciler on the in-memory host', () => {
     expect(host.files.get(`${config.paths.stateDir}/owned-addresses.json`)).toContain('2001:db8:200:1::1');
   });
 
+  it('reports a host that keeps undoing a write as not converged, naming what still differs', async () => {
+    const stubborn = 'net/ipv6/conf/eth2/accept_ra';
+    // A host that takes the write and keeps its old value, as something fighting the agent would.
+    const host = new (class extends MemoryHost {
+      override async writeSysctl(key: string, value: string): Promise<void> {
+        if (key !== stubborn) await super.writeSysctl(key, value);
+      }
+    })(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    const result = await reconciler.reconcile(states().isolated!);
+    expect(result).toMatchObject({ ok: false, isConverged: false, remaining: [`sysctl ${stubborn}: 1 -> 0`] });
+    expect(result.errors).toEqual([`not converged after 3 passes: the host still differs (sysctl ${stubborn}: 1 -> 0)`]);
+    expect(result.components.sysctls).toMatchObject({ status: 'failed', error: `not converged: sysctl ${stubborn}: 1 -> 0` });
+    expect(host.sysctls.get(stubborn)).toBe('1');
+    // Everything else was applied, forwarding last.
+    expect(host.sysctls.get('net/ipv6/conf/all/forwarding')).toBe('1');
+  });
+
   it('never turns forwarding on when the ruleset fails to load', async () => {
     const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
     host.failOn = /^nft -j -f/;
