@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderStatusLine } from '../../src/daemon/control-commands.js';
 import { isLeftoverMonitor, parseServiceCgroup, sweepLeftoverMonitors } from '../../src/daemon/leftover-processes.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import type { StatusResult } from '../../src/schema/control-protocol.js';
 
 function status(overrides: Partial<StatusResult>): StatusResult {

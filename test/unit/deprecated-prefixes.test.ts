@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeprecationLedger } from '../../src/daemon/deprecations.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import { deriveDeprecatedPrefixes } from '../../src/render/deprecated-prefixes.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { DesiredState } from '../../src/schema/desired-state.js';

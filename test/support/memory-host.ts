@@ -1,6 +1,5 @@
-import { ExecError, type ExecOptions, type ExecResult, type Host } from './host.js';
-import { parseFrrRunningConfig } from '../observe/frr-running.js';
-import { settingOf } from '../plan/frr-plan.js';
+import { ExecError, type ExecOptions, type ExecResult, type Host } from '../../src/host/host.js';
+import { MemoryZebra, type ZebraCommandError } from './memory-zebra.js';
 
 /** A link of the fake machine. */
 export interface MemoryLink {
@@ -24,8 +23,13 @@ interface MemoryAddress {
 
 /**
  * An in-memory machine that understands exactly the commands the agent
- * runs (ip, nft, radvd, rdisc6), for fast unit tests of the reconcile loop.
- * It is a model, not a proof: the lab tests prove the real kernel.
+ * runs (ip, nft, radvd, zebra and vtysh, rdisc6), for fast unit tests of the
+ * reconcile loop. It is a model, not a proof: the lab tests prove the real
+ * kernel and daemons. It imports nothing of the agent but the seam it
+ * implements: what it prints in a tool's format it prints from its own
+ * state, and what it is told (nft documents, zebra commands) it reads with
+ * its own small interpreters, so a bug in the agent's planners or parsers
+ * cannot hide in it.
  */
 export class MemoryHost implements Host {
   readonly files = new Map<string, string>();
@@ -46,8 +50,8 @@ export class MemoryHost implements Host {
   /** How many times the addresses were read: one per observation of the host. */
   observations = 0;
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
-  /** The running zebra's RA settings per interface, as its running-config would print them. */
-  zebraRunning = new Map<string, string[]>();
+  /** The RA settings of the zebra last started; what `vtysh` talks to while it runs. */
+  zebra = new MemoryZebra();
   /** Every mutating command, for tests that count writes. */
   readonly writes: string[] = [];
   /** Runs right after each nft load commits: lets a test commit something of its own in between. */
@@ -145,7 +149,9 @@ export class MemoryHost implements Host {
     const pid = this.nextPid++;
     this.processes.set(pid, { argv: [...argv], hangups: 0 });
     this.files.set(at('-i'), `${pid}\n`);
-    this.zebraRunning = new Map([...parseFrrRunningConfig(config)].map(([ifname, lines]) => [ifname, [...lines]]));
+    // zebra reads its config as commands, and starts even when some of them fail.
+    this.zebra = new MemoryZebra();
+    this.zebra.runCommands(config);
     this.writes.push(`start zebra ${pid}`);
     return pid;
   }
@@ -330,26 +336,17 @@ export class MemoryHost implements Host {
   }
 
   private runVtysh(argv: readonly string[]): string {
-    if (argv.includes('-C')) return '';
+    const file = this.files.get(argv[argv.indexOf('-f') + 1] ?? '');
+    if (argv.includes('-C')) return failOnRefusals(argv, MemoryZebra.checkCommands(file ?? ''));
     if (this.zebraPids().length === 0) throw new ExecError(argv, 1, 'Exiting: failed to connect to any daemons.');
-    if (argv.includes('show running-config')) {
-      const blocks = [...this.zebraRunning].flatMap(([ifname, lines]) => [`interface ${ifname}`, ...lines.map((l) => ` ${l}`), 'exit', '!']);
-      return ['Building configuration...', '', 'Current configuration:', '!', 'frr version 8.4.4', '!', ...blocks, 'end', ''].join('\n');
-    }
-    const commands = this.files.get(argv[argv.indexOf('-f') + 1] ?? '') ?? '';
+    if (argv.includes('show running-config')) return this.zebra.printRunningConfig();
     this.writes.push('vtysh -f');
-    let lines: string[] = [];
-    for (const raw of commands.split('\n')) {
-      const header = /^interface (\S+)$/.exec(raw);
-      if (header) lines = this.zebraRunning.get(header[1]!) ?? this.zebraRunning.set(header[1]!, []).get(header[1]!)!;
-      const command = raw.trim();
-      if (!/^(no )?ipv6 nd /.test(command)) continue;
-      const setting = settingOf(command);
-      const kept = lines.filter((line) => settingOf(line) !== setting);
-      // "no ipv6 nd suppress-ra" is itself the setting zebra prints; other "no" forms reset to the default.
-      const isReset = command.startsWith('no ') && command !== 'no ipv6 nd suppress-ra';
-      lines.splice(0, lines.length, ...kept, ...(isReset || command === 'ipv6 nd suppress-ra' ? [] : [command]));
-    }
-    return '';
+    return failOnRefusals(argv, this.zebra.runCommands(file ?? ''));
   }
+}
+
+/** vtysh goes on past a refused line, names each, and exits with the last one's code. */
+function failOnRefusals(argv: readonly string[], refusals: readonly ZebraCommandError[]): string {
+  if (refusals.length === 0) return '';
+  throw new ExecError(argv, refusals[refusals.length - 1]!.exitCode, refusals.map((refusal) => refusal.message).join('\n'));
 }
