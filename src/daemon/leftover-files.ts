@@ -1,5 +1,5 @@
-import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 
@@ -57,16 +57,18 @@ export function listCheckCandidates(config: AgentConfig): string[] {
  * returns their paths. Run at start, before the first write: none of them
  * is ever read, but they are debris that would pile up over crashes.
  */
-export async function sweepLeftoverFiles(config: AgentConfig, selfPid = process.pid): Promise<string[]> {
+export async function sweepLeftoverFiles(host: Host, config: AgentConfig, selfPid = process.pid): Promise<string[]> {
+  // A directory that cannot be listed has nothing to sweep.
+  const list = (directory: string) => host.listDirectory(directory).catch(() => [] as string[]);
   const removed: string[] = [];
   for (const path of listCheckCandidates(config)) {
-    if (await rm(path).then(() => true, () => false)) removed.push(path);
+    if (!(await list(dirname(path))).includes(basename(path))) continue;
+    if (await host.removeFile(path).then(() => true, () => false)) removed.push(path);
   }
   for (const [directory, names] of listWrittenDirectories(config)) {
-    const entries = await readdir(directory).catch(() => [] as string[]);
-    for (const entry of entries.filter((name) => isLeftoverTempFile(name, names, selfPid))) {
+    for (const entry of (await list(directory)).filter((name) => isLeftoverTempFile(name, names, selfPid))) {
       const path = join(directory, entry);
-      await rm(path, { force: true });
+      await host.removeFile(path);
       removed.push(path);
     }
   }

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Agent } from '../../src/daemon/agent.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import { deriveDeprecatedPrefixes } from '../../src/daemon/deprecations.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { renderRadvdConf } from '../../src/render/radvd-conf.js';

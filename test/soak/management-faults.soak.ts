@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/daemon/agent.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import type { AgentMessage } from '../../src/schema/protocol.js';
 import { ManagementClient, type Disconnect } from '../../src/transport/management-client.js';
 import { agentConfigIn } from '../support/agent-config.js';

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/daemon/agent.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import type { AgentMessage } from '../../src/schema/protocol.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { isolatedInput, vpcInput } from '../support/states.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeprecationLedger, deriveDeprecatedPrefixes } from '../../src/daemon/deprecations.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { parseIpv6Prefix } from '../../src/schema/ipv6.js';

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MemoryHost, type MemoryTable } from '../../src/host/memory-host.js';
+import { MemoryHost, type MemoryTable } from '../support/memory-host.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { renderRulesetDocument } from '../../src/render/ruleset-document.js';
