@@ -26,7 +26,7 @@ export function parseMonitorLine(line: string): MonitorEvent | null {
 
 /**
  * Watches address and link events through `ip -o monitor`. Every RA
- * re-announces each SLAAC address (shared/FIELD-NOTES.md), so consumers must
+ * re-announces each SLAAC address (docs/field-notes.md#iproute2), so consumers must
  * treat events as hints to re-read, never as facts.
  */
 export class AddressMonitor {

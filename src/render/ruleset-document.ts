@@ -45,7 +45,7 @@ export interface NftDocument {
  * The libnftables JSON document that replaces our table in one transaction:
  * `add table` first, so that `delete table` cannot fail when it is absent;
  * then the table again, all chains (so every jump target exists), all rules.
- * A failing batch leaves the ruleset unchanged (shared/FIELD-NOTES.md). It
+ * A failing batch leaves the ruleset unchanged (docs/field-notes.md#nftables). It
  * never flushes the ruleset or names another table. Load it from a file:
  * `nft -j -f -` cannot read Node's stdin pipe.
  */

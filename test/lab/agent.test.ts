@@ -203,7 +203,7 @@ describeLab('agent in the namespace lab', () => {
     expect(before).toMatch(/^default via fe80::/);
     const pid = radvdPid();
     const from = simEventCount(vrLab);
-    // SIGKILL: a crash sends no goodbye RA, unlike SIGTERM (shared/FIELD-NOTES.md).
+    // SIGKILL: a crash sends no goodbye RA, unlike SIGTERM (docs/field-notes.md#radvd).
     process.kill(pid, 'SIGKILL');
     const applied = await waitForMessage(vrLab, 'applied', (m) => m.repaired.includes('radvd was not running'), 30_000, from);
     expect(applied.ok).toBe(true);
