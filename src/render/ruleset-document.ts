@@ -97,8 +97,9 @@ export function renderRulesetUpdateDocument(ruleset: NftRuleset, change: Ruleset
  * rules at a time; the last adds the base chains with their rules. Until the
  * last commits, nothing hooks into the kernel's paths, so traffic sees the
  * table all at once, as with one transaction, while no single nft process has
- * to parse the whole document: nft's JSON parser took 115 MB for 10,000 rules
- * in one document (bench/README.md).
+ * to parse the whole document: the memory of nft's JSON parser grows with the
+ * document, past a hundred megabytes for the largest policies
+ * (bench/README.md).
  */
 export function renderRulesetStagedDocuments(ruleset: NftRuleset, rulesPerDocument: number): NftDocument[] {
   const table = { ...RULESET_TABLE };
