@@ -10,10 +10,11 @@ import { canRunLab } from './lab-guard.js';
 import { labDesiredState, pushDesired, simEventCount, startAgent, startVrLab, stopAgent, waitForMessage, type VrLab } from './vr-lab.js';
 
 /**
- * Issue 5 on a real kernel with the real daemons: radvd and zebra send the
- * same RA, the agent hands the RAs from one to the other without guests
- * losing their router, renumbers and supervises under zebra, and prints how
- * long each backend takes from a desired state to its RA on the wire.
+ * The RA backends on a real kernel with the real daemons: radvd and zebra
+ * send the same RA, the agent hands the RAs from one to the other without
+ * guests losing their router, renumbers and supervises under zebra, and
+ * prints how long each backend takes from a desired state to its RA on the
+ * wire.
  */
 
 const TOOLS = ['ip', 'nft', 'radvd', 'ping', 'rdisc6', 'nc', 'python3', 'vtysh', '/usr/lib/frr/zebra'];

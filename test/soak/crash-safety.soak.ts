@@ -23,8 +23,9 @@ import {
 } from './vr-world.js';
 
 /**
- * Issue 6, crash safety: SIGKILL the agent (by PID) at a random moment while
- * a stream of random desired states arrives, restart it, and check the world:
+ * Crash safety (docs/reliability.md §1): SIGKILL the agent (by PID) at a
+ * random moment while a stream of random desired states arrives, restart it,
+ * and check the world:
  * no accepted generation lost, no half-written file, convergence to the last
  * generation, nothing left over; a sampler in the VR namespace watches for
  * forwarding without the filter during the whole campaign.

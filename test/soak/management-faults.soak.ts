@@ -13,7 +13,7 @@ import { campaignSeed, reportFigures, seededRandom, trialCount } from './campaig
 import { FaultServer, type ServedDesired } from './fault-server.js';
 
 /**
- * Issue 6, section 3: the management server misbehaves, the agent must not.
+ * The management server misbehaves, the agent must not (docs/reliability.md §3).
  *
  * The real Agent (generations, persistence, reconcile, reports) and the real
  * ManagementClient (websocket, heartbeat, backoff) talk over a unix socket to
