@@ -213,3 +213,32 @@ export async function waitForMessage<K extends keyof AgentMessages>(
 export function simEventCount(vrLab: SimulatorRun): number {
   return readSimEvents(vrLab).length;
 }
+
+/**
+ * Waits until the agent has finished a whole reconcile that began after
+ * `sinceMs` (epoch ms): a run in flight at `sinceMs` does not count, so
+ * whatever the host held then has been observed, and put right if need be,
+ * when this returns. The runs are read from the agent's `reconciled` log
+ * lines, each one's start being its time less its `durationMs`.
+ */
+export async function waitForReconcileAfter(vrLab: VrLab, sinceMs: number, timeoutMs: number): Promise<void> {
+  const agent = vrLab.agent;
+  if (agent === null) throw new Error('waitForReconcileAfter: the agent is not running');
+  // The log's time is taken a moment after the duration; a run must start clearly after `sinceMs`.
+  const MARGIN_MS = 5;
+  await waitFor(
+    async () => {
+      if (agent.hasExited()) throw new WaitAbortedError(`the agent exited; see ${agent.logPath}`);
+      return readReconcileStarts(agent.logPath).some((startedAt) => startedAt > sinceMs + MARGIN_MS);
+    },
+    { timeoutMs, what: `a reconcile begun after ${new Date(sinceMs).toISOString()} to finish` },
+  );
+}
+
+function readReconcileStarts(logPath: string): number[] {
+  return readFileSync(logPath, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"msg":"reconciled"'))
+    .map((line) => JSON.parse(line) as { time: string; durationMs: number })
+    .map((entry) => Date.parse(entry.time) - entry.durationMs);
+}
