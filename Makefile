@@ -35,7 +35,7 @@ test: deps build
 	npx vitest run --reporter=default --reporter=json --outputFile.json=dist/vitest.json; \
 	  status=$$?; node .ci/summary.mjs dist/vitest.json; exit $$status
 
-## soak: the reliability campaigns at their small CI trial counts (docs/reliability.md); root. SOAK_TRIALS=N sets every campaign's count.
+## soak: the reliability campaigns at their small CI trial counts (docs/reliability.md); root. SOAK_TRIALS=N sets every campaign's count, SEED=N replays one.
 soak: deps build
 	@rm -f dist/soak-figures.txt
 	npx vitest run --config vitest.soak.config.ts; \

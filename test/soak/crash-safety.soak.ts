@@ -11,7 +11,8 @@ import {
   waitForSimEvent,
   type VrLab,
 } from '../lab/vr-lab.js';
-import { campaignSeed, reportFigures, seededRandom, trialCount } from './campaign.js';
+import { freshSeed, readSeed, seededRandom } from '../support/seed.js';
+import { reportFigures, trialCount } from './campaign.js';
 import { startForwardingSampler, type ForwardingSampler } from './forwarding-sampler.js';
 import {
   checkAgentFiles,
@@ -38,7 +39,7 @@ const CONVERGE_MS = 60_000;
 interface TrialFigures { converged: number; lost: number; halfWritten: number; leftovers: number }
 
 describeLab('crash safety: SIGKILL while applying', () => {
-  const seed = campaignSeed();
+  const seed = readSeed(freshSeed);
   const random = seededRandom(seed);
   let vrLab: VrLab;
   let sampler: ForwardingSampler | null = null;
