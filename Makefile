@@ -41,8 +41,9 @@ soak: deps build
 	npx vitest run --config vitest.soak.config.ts; \
 	  status=$$?; echo '--- soak figures ---'; cat dist/soak-figures.txt 2>/dev/null; exit $$status
 
+## test-unit: the unit project alone (vitest.config.ts): no root, no namespaces, files in parallel.
 test-unit: $(NPM_STAMP)
-	npx vitest run test/unit
+	npx vitest run --project unit
 
 ## lab: the CloudStack-like namespace lab, end to end, with PASS/FAIL lines.
 lab: deps build
