@@ -169,8 +169,9 @@ const executors: { [K in StepKind]: Executor<K> } = {
     await host.writeFileAtomic(path, step.commands, 0o600);
     // One vtysh: it goes on past a failing line and exits non-zero; the next pass compares again.
     await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, '-f', path]);
-    // zebra sends no RA when its config changes. A solicitation from the VR itself makes it
-    // answer at once (by multicast, so every guest hears it): 0.1-0.2 s instead of up to ra-interval.
+    // zebra sends no RA when its config changes. A solicitation from the VR itself makes it answer
+    // at once, by multicast, so every guest hears it, instead of up to ra-interval later
+    // (docs/field-notes.md#frr).
     const notes = await Promise.all(step.interfaces.map((ifname) => promptRa(ifname, context)));
     return notes.filter((note) => note !== null).join('; ') || undefined;
   },

@@ -127,9 +127,9 @@ export class SystemHost implements Host {
 
   /**
    * Reads them synchronously, after the questions already asked have gone
-   * out: /proc/sys files are small and never block, and 150 of them through
-   * fs/promises (open, stat, read, close each a thread-pool round trip)
-   * took 7-10 ms of a resync against 2-3 ms this way (bench/README.md).
+   * out: /proc/sys files are small and never block, and reading a resync's
+   * worth of them through fs/promises (open, stat, read, close each a
+   * thread-pool round trip) took several times as long (bench/README.md).
    */
   async readSysctls(keys: readonly string[]): Promise<Map<string, string | null>> {
     await new Promise((resolve) => setImmediate(resolve));

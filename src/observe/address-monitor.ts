@@ -32,7 +32,8 @@ export function parseMonitorLine(line: string): MonitorEvent | null {
 /**
  * Watches address and link events through `ip -o monitor` on the host. The
  * kernel reports a SLAAC address again with every RA that refreshes its
- * lifetimes, so consumers must treat events as hints to re-read, never as facts.
+ * lifetimes (docs/field-notes.md#iproute2), so consumers must treat events as
+ * hints to re-read, never as facts.
  */
 export class AddressMonitor {
   private watched: WatchedCommand | null = null;

@@ -9,7 +9,7 @@ import { usageCounterName } from '../model/ownership.js';
  * stable address on the public interface. Temporary (RFC 8981), tentative,
  * DAD-failed and deprecated addresses never qualify: the upstream's static
  * route must point at an address that stays. `mngtmpaddr` is on every kernel
- * SLAAC address, so `temporary` is the flag that tells (shared/FIELD-NOTES.md).
+ * SLAAC address, so `temporary` is the flag that tells (docs/field-notes.md#kernel).
  */
 export function selectPublicAddress(
   state: DesiredState,

@@ -11,8 +11,8 @@ import { parseFrrRunningConfig } from './frr-running.js';
 /**
  * Reads links, IPv6 addresses and IPv6 default routes with one `ip -6 -j
  * -batch -` that stays running between reads (Host.ask): a spawn blocks the
- * agent's event loop for 6-15 ms (Node forks the whole process), more than
- * the read itself. The batch's `-6` leaves `link show` as it is and equals
+ * agent's event loop (Node forks the whole process) for longer than the read
+ * itself takes (bench/README.md). The batch's `-6` leaves `link show` as it is and equals
  * `ip -6 addr show` and `ip -6 route show default` for the other two.
  *
  * A resident ip remembers interface names by index and goes on printing a

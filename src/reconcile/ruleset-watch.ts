@@ -21,12 +21,13 @@ export interface RulesetObservation {
 }
 
 /**
- * Watches the agent's table cheaply. Listing a 10,000-rule table takes about
- * a second (bench/README.md); reading the nf_tables generation id, which the
- * kernel bumps on every committed transaction, takes a few milliseconds. The
- * watch remembers the id at which its memory of the table is true: after a
- * commit of its own that moved the id by exactly one, and after a listing. An
- * unchanged id proves the table unchanged, so a resync reads nothing else.
+ * Watches the agent's table cheaply. Listing a large table is slow and costs
+ * nft tens of megabytes; reading the nf_tables generation id, which the
+ * kernel bumps on every committed transaction, costs next to nothing
+ * (bench/README.md). The watch remembers the id at which its memory of the
+ * table is true: after a commit of its own that moved the id by exactly one,
+ * and after a listing. An unchanged id proves the table unchanged, so a
+ * resync reads nothing else.
  *
  * The memory holds, per chain, the digest of what the agent rendered and the
  * digest of how nft lists it. Chains the agent has just loaded are listed at
@@ -130,8 +131,8 @@ export class RulesetWatch implements Room {
       return { ruleset: { chains: this.memory!.listed, counters: this.counters }, isListed: false };
     }
     if (isProven && !isUsageDue && pending.length <= CHAINS_LEARNED_ALONE) {
-      // A few chains to learn (a push rewrites one or two): each listed alone costs a quarter of the
-      // table (0.16 s and 11 MB against 0.7 s and 40 MB for 10,000 rules), and nft prints it the same.
+      // A few chains to learn (a push rewrites one or two): each listed alone costs a fraction of the
+      // table's listing (bench/README.md), and nft prints it the same (docs/field-notes.md#nftables).
       const listed = await readRulesetChains(this.host, this.config, pending);
       if ((await this.readGeneration()) === generation) {
         this.learn(listed, pending);

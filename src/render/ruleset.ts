@@ -101,7 +101,7 @@ function renderInputRules(publicInterface: string, networks: readonly GuestNetwo
   return [
     renderLoopbackRule(),
     // The VR answers what it accepts, so a forged source would make it reflect
-    // replies at the victim (shared/ICMPV6-POLICY.md, anti-spoofing). ND and
+    // replies at the victim (BCP 38; docs/firewall.md, Input). ND and
     // MLD come from link-local sources, DAD probes from :: (RFC 4862 §5.4.2).
     ...renderAntiSpoofingRules(publicInterface, networks, LINK_SOURCES),
     ...renderInputBaselineRules(),
@@ -126,10 +126,10 @@ function renderServiceRules(network: GuestNetwork): NftRule[] {
 
 /**
  * The forward chain. Anti-spoofing comes first, before conntrack and the
- * ICMPv6 baseline (shared/ICMPV6-POLICY.md: "anti-spoofing sits before all of
- * this"): conntrack ignores the interface, so a forged source would otherwise
- * pass as `related` in an ICMPv6 error or as `established` by hitting another
- * network's flow, and §4.3 errors are otherwise accepted from anyone. Then the
+ * ICMPv6 baseline (BCP 38; docs/firewall.md, Forward): conntrack ignores the
+ * interface, so a forged source would otherwise pass as `related` in an
+ * ICMPv6 error or as `established` by hitting another network's flow, and
+ * RFC 4890 §4.3 errors are otherwise accepted from anyone. Then the
  * per-network checks: a packet from a guest passes its network's egress chain,
  * a packet to a guest its ingress chain (so tier-to-tier traffic in a VPC
  * passes both), and what a guest may send goes upstream. The rest meets the
