@@ -23,12 +23,16 @@ type Ra = Record<string, any>;
 const DNS_SERVERS = ['2001:db8:100::53', '2001:db8:100::54'];
 const SEARCH_DOMAINS = ['cloud.example', 'lab.example'];
 
-/** The lab's state with RDNSS and DNSSL on both tiers, no route options (zebra cannot send them), and `edit` applied to each tier's RA settings. */
+/**
+ * The lab's state with RDNSS and DNSSL on both tiers, no route options (zebra
+ * cannot send them), the DNS lifetimes left to the agent's defaults, and
+ * `edit` applied to each tier's RA settings.
+ */
 function spec(backend: Backend, edit: (ra: Ra) => void = () => undefined): Record<string, any> {
   const state = JSON.parse(JSON.stringify(labDesiredState()));
   state.raBackend = backend;
   for (const network of state.guestNetworks) {
-    delete network.ra.routes;
+    for (const key of ['routes', 'rdnssLifetimeSeconds', 'dnsslLifetimeSeconds', 'dnsLifetimeSeconds']) delete network.ra[key];
     Object.assign(network.ra, { dnsServers: DNS_SERVERS, searchDomains: SEARCH_DOMAINS });
     edit(network.ra);
   }
