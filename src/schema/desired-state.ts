@@ -102,7 +102,9 @@ function refineRaSettings(ra: RaSettingsInput, ctx: z.RefinementCtx): void {
     const lifetime = ra[key];
     // RFC 8106 §5.1 sets no floor, but a lifetime shorter than the interval lapses between two
     // unsolicited RAs; radvd 2.19 logs an error for one and sends maxIntervalSeconds instead for DNSSL.
-    if (lifetime !== undefined && lifetime !== 0 && lifetime < max) issue(key, `must be 0 or at least maxIntervalSeconds (${max}): a shorter lifetime lapses between RAs`);
+    if (lifetime !== undefined && lifetime !== 0 && lifetime < max) {
+      issue(key, `must be 0 or at least maxIntervalSeconds (${max}): a shorter lifetime lapses between RAs`);
+    }
   }
   if (ra.dnsLifetimeSeconds !== undefined && (ra.rdnssLifetimeSeconds !== undefined || ra.dnsslLifetimeSeconds !== undefined)) {
     issue('dnsLifetimeSeconds', 'is superseded by rdnssLifetimeSeconds and dnsslLifetimeSeconds: give those two, without dnsLifetimeSeconds');
