@@ -21,7 +21,9 @@ export interface FrrConf {
  * one line, so no input can add a command. Settings radvd and zebra share
  * are stated explicitly, never left to FRR's defaults, so that both send the
  * same RA (docs/research/ra-backends.md): prefix lifetimes (FRR: 30 d / 7 d),
- * router lifetime and RDNSS/DNSSL lifetimes (FRR: 3 × interval). zebra has
+ * router lifetime and RDNSS/DNSSL lifetimes (FRR: 3 × interval, as the
+ * schema's defaults, but a line zebra does not print is one the planner must
+ * guess, and radvd's defaults differ). zebra has
  * no MinRtrAdvInterval: it advertises every `ra-interval` = MaxRtrAdvInterval.
  * Route information options (RFC 4191) have no FRR command; the agent
  * refuses them for this backend.
@@ -39,7 +41,7 @@ export function renderFrrConf(state: DesiredState, deprecated: readonly Deprecat
     FRR_HEADER,
     'frr defaults traditional',
     'log syslog informational',
-    // Stated, never omitted: FRR tools "fix" omitted lines, and once turned IPv4 forwarding on (shared/FIELD-NOTES.md).
+    // Stated, never omitted: FRR tools "fix" omitted lines, and once turned IPv4 forwarding on (docs/field-notes.md).
     // A CloudStack VR routes IPv4 as well, and the agent turns IPv6 forwarding on once its filter is loaded.
     'ip forwarding',
     'ipv6 forwarding',
@@ -62,16 +64,15 @@ function deprecatedLines(ifname: string, deprecated: readonly DeprecatedPrefix[]
 
 function renderNetworkLines(network: GuestNetwork, deprecated: readonly DeprecatedPrefix[]): string[] {
   const ra = network.ra;
-  const dnsLifetime = ra.dnsLifetimeSeconds ?? 2 * ra.maxIntervalSeconds;
   // zebra refuses an ra-interval above a configured ra-lifetime (0 included): the interval comes first.
   const lines = [`ipv6 nd ra-interval ${ra.maxIntervalSeconds}`, `ipv6 nd ra-lifetime ${ra.routerLifetimeSeconds}`];
   if (ra.mtu !== undefined) lines.push(`ipv6 nd mtu ${ra.mtu}`);
   // On-link and autonomous are FRR's defaults.
   lines.push(`ipv6 nd prefix ${formatPrefix(network.prefix)} ${lifetime(ra.validLifetimeSeconds)} ${lifetime(ra.preferredLifetimeSeconds)}`);
   lines.push(...deprecatedLines(network.interface, deprecated));
-  lines.push(...ra.dnsServers.map((server) => `ipv6 nd rdnss ${server} ${lifetime(dnsLifetime)}`));
+  lines.push(...ra.dnsServers.map((server) => `ipv6 nd rdnss ${server} ${lifetime(ra.rdnssLifetimeSeconds)}`));
   // zebra drops a trailing dot (same DNSSL on the wire) and prints the name without it: so does the agent.
-  lines.push(...ra.searchDomains.map((domain) => `ipv6 nd dnssl ${domain.replace(/\.$/, '')} ${lifetime(dnsLifetime)}`));
+  lines.push(...ra.searchDomains.map((domain) => `ipv6 nd dnssl ${domain.replace(/\.$/, '')} ${lifetime(ra.dnsslLifetimeSeconds)}`));
   lines.push(RA_ON);
   return lines;
 }

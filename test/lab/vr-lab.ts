@@ -58,6 +58,9 @@ export function labDesiredState(): Record<string, any> {
     minIntervalSeconds: 3,
     maxIntervalSeconds: 10,
     routerLifetimeSeconds: 30,
+    // Stated, as the timing is: the lab's RAs keep their values when a default changes (test/lab/ra-bounds.test.ts covers the defaults).
+    rdnssLifetimeSeconds: 20,
+    dnsslLifetimeSeconds: 20,
     dnsServers: ['2001:db8:100::53'],
     routes: [{ prefix: '2001:db8:ffff::/48', preference: 'high' }],
   };
