@@ -41,7 +41,7 @@ export function renderFrrConf(state: DesiredState, deprecated: readonly Deprecat
     FRR_HEADER,
     'frr defaults traditional',
     'log syslog informational',
-    // Stated, never omitted: FRR tools "fix" omitted lines, and once turned IPv4 forwarding on (docs/field-notes.md).
+    // Stated, never omitted: FRR tools "fix" omitted lines, and once turned IPv4 forwarding on (docs/field-notes.md#frr).
     // A CloudStack VR routes IPv4 as well, and the agent turns IPv6 forwarding on once its filter is loaded.
     'ip forwarding',
     'ipv6 forwarding',

@@ -86,7 +86,7 @@ function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly Deprec
       '    };',
     );
   }
-  // radvd's default RDNSS lifetime is not what its man page says (docs/field-notes.md): always state it.
+  // radvd's default RDNSS lifetime is not what its man page says (docs/field-notes.md#radvd): always state it.
   // An RDNSS block takes at most three addresses (radvd refuses the file otherwise); a list goes in blocks of three.
   for (let i = 0; i < ra.dnsServers.length; i += 3) {
     const servers = ra.dnsServers.slice(i, i + 3);

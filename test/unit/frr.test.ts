@@ -191,15 +191,14 @@ describe('the FRR backend on the in-memory host', () => {
 function zebraSettingsOf(state: DesiredState) {
   return new Map(
     state.guestNetworks.map(({ interface: ifname, prefix, ra }) => {
-      const dnsLifetime = ra.dnsLifetimeSeconds ?? 2 * ra.maxIntervalSeconds;
       const settings = {
         isAdvertising: true,
         intervalMs: ra.maxIntervalSeconds * 1000,
         routerLifetimeSeconds: ra.routerLifetimeSeconds,
         mtu: ra.mtu ?? null,
         prefixes: new Map([[formatPrefix(prefix), { valid: ra.validLifetimeSeconds, preferred: ra.preferredLifetimeSeconds }]]),
-        rdnss: new Map(ra.dnsServers.map((server) => [server, dnsLifetime])),
-        dnssl: new Map(ra.searchDomains.map((domain) => [domain.replace(/\.$/, ''), dnsLifetime])),
+        rdnss: new Map(ra.dnsServers.map((server) => [server, ra.rdnssLifetimeSeconds])),
+        dnssl: new Map(ra.searchDomains.map((domain) => [domain.replace(/\.$/, ''), ra.dnsslLifetimeSeconds])),
         flags: new Set(),
       };
       return [ifname, settings] as const;
