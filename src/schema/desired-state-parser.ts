@@ -6,9 +6,10 @@ import { parseWith, type Parsed } from './validation.js';
 
 /**
  * Parses desired states, validating only the ACL lists that differ from the
- * last state parsed. A push repeats the whole state; validating a
- * 10,000-item policy with zod takes 60-90 ms, so a push that changes one
- * item would spend most of its time re-checking the 49 lists it did not touch.
+ * last state parsed. A push repeats the whole state, and validating a large
+ * policy with zod is a large part of a push's cost (bench/README.md), so a
+ * push that changes one item would spend most of its time re-checking the
+ * lists it did not touch.
  *
  * The result is exactly `parseWith(DesiredState, input, root)`: an ACL list is
  * checked on its own (AclList needs nothing outside the list), and only when

@@ -87,7 +87,7 @@ function refineRaSettings(ra: RaSettingsInput, ctx: z.RefinementCtx): void {
   const issue = (key: keyof RaSettingsInput, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
   const max = ra.maxIntervalSeconds;
   // radvd accepts Min > 0.75 × Max, then silently never advertises
-  // (docs/field-notes.md, radvd; RFC 4861 §6.2.1).
+  // (docs/field-notes.md#radvd; RFC 4861 §6.2.1).
   if (ra.minIntervalSeconds !== undefined && ra.minIntervalSeconds > 0.75 * max) {
     issue('minIntervalSeconds', `must not exceed 0.75 × maxIntervalSeconds (${0.75 * max})`);
   }

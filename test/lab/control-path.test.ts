@@ -9,7 +9,7 @@ import { createTopology, MGMT, NS } from './topology.js';
 import { agentNode, bundlePath, labDesiredState } from './vr-lab.js';
 
 /**
- * Issue 6, section 5: the control path, with the bundled agent on the VR's
+ * The control path, with the bundled agent on the VR's
  * Node in the VR namespace and vr6-sim in the mgmt namespace, over wss with
  * certificates made here by openssl. Each agent has its own directory; only
  * the trusted one ever gets a desired state. docs/security.md is the threat
