@@ -35,14 +35,15 @@ test: deps build
 	npx vitest run --reporter=default --reporter=json --outputFile.json=dist/vitest.json; \
 	  status=$$?; node .ci/summary.mjs dist/vitest.json; exit $$status
 
-## soak: the reliability campaigns (issue 6, docs/reliability.md); root. SOAK_TRIALS=N sets every campaign's count.
+## soak: the reliability campaigns at their small CI trial counts (docs/reliability.md); root. SOAK_TRIALS=N sets every campaign's count, SEED=N replays one.
 soak: deps build
 	@rm -f dist/soak-figures.txt
 	npx vitest run --config vitest.soak.config.ts; \
 	  status=$$?; echo '--- soak figures ---'; cat dist/soak-figures.txt 2>/dev/null; exit $$status
 
+## test-unit: the unit project alone (vitest.config.ts): no root, no namespaces, files in parallel.
 test-unit: $(NPM_STAMP)
-	npx vitest run test/unit
+	npx vitest run --project unit
 
 ## lab: the CloudStack-like namespace lab, end to end, with PASS/FAIL lines.
 lab: deps build
@@ -100,7 +101,7 @@ test-package: deb test-package-deps
 	npx esbuild test/package/main.ts --bundle --platform=node --target=node18 --format=cjs --log-level=warning --outfile=dist/test-package.js
 	node dist/test-package.js $(DEB_FILE)
 
-## ---- bench: the firewall benchmark of issue 3 (bench/README.md) ----
+## ---- bench: the firewall benchmark and the agent's own path, against the performance targets (bench/README.md) ----
 
 ## bench: root; runs in a throwaway network namespace of its own; about 4 minutes. BENCH_ARGS="--runs 3" etc.
 .PHONY: bench

@@ -16,7 +16,7 @@ import { changeOneItem, generateVpcPolicy } from './policy.js';
 import { median } from './stats.js';
 
 /**
- * The agent's own path, end to end, for the issue 3 targets: the Reconciler
+ * The agent's own path, end to end, against the performance targets: the Reconciler
  * with the real nft on the 50-tier, 10,000-item policy, in a throwaway network
  * namespace. The interfaces of the policy do not exist there, so the
  * reconcile does the firewall (and forwarding) and waits for the rest; radvd

@@ -14,7 +14,7 @@ import { printReport, type BenchReport } from './report.js';
 import { measureMonitor, measureResync, prepareGenidReaders } from './resync-cases.js';
 
 /**
- * The firewall benchmark of issue 3 ("Performance"). Run it with `make bench`.
+ * The firewall benchmark (bench/README.md). Run it with `make bench`.
  * It re-executes itself under `unshare --net`, so every nft command meets an
  * empty network namespace of its own that disappears with the process; the
  * host's ruleset is never read or written. Options: --runs N (default 5),

@@ -1,6 +1,6 @@
 /**
  * A deterministic, seeded generator of a large VPC desired state for the
- * firewall benchmark (issue 3, "Performance"): N tiers on interfaces t0..tN-1
+ * firewall benchmark (bench/README.md): N tiers on interfaces t0..tN-1
  * with prefixes 2001:db8:1:<n>::/64, one ACL list per tier, and a realistic
  * mix of items. Same options, byte-identical output. The result is the raw
  * JSON a management server would push; parse it with DesiredState.

@@ -43,13 +43,13 @@ function section(title: string, body: string): void {
   process.stdout.write(`\n## ${title}\n\n${body}\n`);
 }
 
-/** Prints the figures, how they were measured, and the targets of issue 3 next to them. */
+/** Prints the figures, how they were measured, and the performance targets next to them. */
 export function printReport(report: BenchReport): void {
   const { full, cloudStack, update, resync, monitor, policy } = report;
   const agentFull = full.rows[1]?.sample.wallMs ?? [];
   process.stdout.write(
     [
-      '# vr6-agent firewall benchmark (issue 3)',
+      '# vr6-agent firewall benchmark',
       '',
       `machine: ${Object.entries(report.machine).map(([k, v]) => `${k} ${v}`).join('; ')}`,
       `policy: ${policy.tiers} tiers, ${policy.items} ACL items → ${policy.chains} chains, ${policy.rules} rules; JSON document ${(policy.documentBytes / 1e6).toFixed(2)} MB, text ${(policy.textBytes / 1e6).toFixed(2)} MB; DesiredState.parse (zod) ${formatNumber(policy.parseMs)} ms (not in any row below)`,
@@ -137,5 +137,5 @@ function printTargets(report: BenchReport): void {
     ['peak RSS of each nft', '≤ 64 MB', `one-shot JSON ${mb(maxRss([full.rows[1]]))}; shadow chunks ≤ 2000 rules ${mb(maxRss(chunked.flatMap((s) => s.rows)))}; per-chain update ${mb(maxRss([update.rows[0]]))}; JSON list table ${mb(maxRss([wholeTable]))}`, yes(maxRss(chunked.flatMap((s) => s.rows)) <= 65536)],
     ['peak RSS of the agent process', '≤ 64 MB', `${agentMemory.map((m) => `${mb(m.peakRssKb)} (${m.label})`).join('; ')}; bare node ${mb(report.bareNodeKb)}`, yes(Math.min(...agentMemory.map((m) => m.peakRssKb)) <= 65536)],
   ];
-  section('Targets of issue 3 (this run)', formatTable(['case', 'target', 'measured (medians)', ''], lines));
+  section('Targets (this run)', formatTable(['case', 'target', 'measured (medians)', ''], lines));
 }

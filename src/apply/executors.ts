@@ -1,7 +1,8 @@
 import type { AgentConfig } from '../schema/agent-config.js';
+import { readDaemonPid } from '../host/daemon-pid.js';
 import { ExecError, type Host } from '../host/host.js';
-import { frrPaths, readRadvdPid, readZebraPid, readZebraRunning } from '../observe/read-host.js';
-import { ROUTE_PROTOCOL } from '../plan/plan.js';
+import { fileLayoutOf } from '../model/file-layout.js';
+import { ROUTE_PROTOCOL } from '../model/ownership.js';
 import type { Step, StepKind } from '../plan/steps.js';
 
 /** What an executor works with. */
@@ -25,7 +26,7 @@ const SOLICIT_DEADLINE_MS = 4000;
 
 const executors: { [K in StepKind]: Executor<K> } = {
   async checkRadvdConfig(step, { host, config }) {
-    const candidate = `${config.paths.runtimeDir}/radvd.conf.check`;
+    const candidate = fileLayoutOf(config).radvdCheck;
     await host.writeFileAtomic(candidate, step.content);
     try {
       await host.exec([config.commands.radvd, '-c', '-C', candidate, '-m', 'stderr']);
@@ -37,7 +38,7 @@ const executors: { [K in StepKind]: Executor<K> } = {
   updateRuleset: (step, context) => loadNftDocument(step.document, context),
   async loadRulesetStaged(step, { host, config }) {
     // While nft loads one stage, the next is serialised and written (the agent is idle then): two files take turns.
-    const paths = rulesetStagePaths(config);
+    const paths = fileLayoutOf(config).rulesetStages;
     const write = (index: number) => {
       const written = host.writeFileAtomic(paths[index % 2]!, `${JSON.stringify(step.documents[index])}\n`, 0o600);
       // Handled now, awaited later: a failed write must not be an unhandled rejection while nft runs.
@@ -112,7 +113,7 @@ const executors: { [K in StepKind]: Executor<K> } = {
     await host.exec([config.commands.radvd, '-C', config.paths.radvdConfig, '-p', config.paths.radvdPidFile, '-m', 'syslog']);
     // radvd forks and writes its pid file after the parent has exited.
     const deadline = Date.now() + RADVD_START_TIMEOUT_MS;
-    while ((await readRadvdPid(host, config)) === null) {
+    while ((await readDaemonPid(host, config.paths.radvdPidFile, 'radvd', config.paths.radvdConfig)) === null) {
       if (Date.now() > deadline) throw new Error(`radvd wrote no pid file ${config.paths.radvdPidFile} within ${RADVD_START_TIMEOUT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -126,9 +127,8 @@ const executors: { [K in StepKind]: Executor<K> } = {
   },
   async checkFrrConfig(step, { host, config }) {
     // `zebra -C` exits 0 on a bad config; `vtysh -C` does not. vtysh wants a vtysh.conf in its config dir.
-    const { checkDir } = frrPaths(config);
+    const { checkDir, checkConfig: candidate } = fileLayoutOf(config).frr;
     await host.writeFileAtomic(`${checkDir}/vtysh.conf`, '');
-    const candidate = `${checkDir}/frr.conf`;
     await host.writeFileAtomic(candidate, step.content);
     try {
       await host.exec([config.commands.vtysh, '--config_dir', checkDir, '-C', '-f', candidate]);
@@ -138,13 +138,13 @@ const executors: { [K in StepKind]: Executor<K> } = {
   },
   async writeFrrConfig(step, { host, config }) {
     await makeFrrRunDir(host, config);
-    await host.writeFileAtomic(frrPaths(config).config, step.content);
+    await host.writeFileAtomic(fileLayoutOf(config).frr.config, step.content);
   },
   async removeFrrConfig(_step, { host, config }) {
-    await host.removeFile(frrPaths(config).config);
+    await host.removeFile(fileLayoutOf(config).frr.config);
   },
   async startZebra(_step, { host, config }) {
-    const paths = frrPaths(config);
+    const paths = fileLayoutOf(config).frr;
     await makeFrrRunDir(host, config);
     // zebra locks its pid file, so a stale one never blocks it; removing it lets the wait below see the new one.
     await host.removeFile(paths.pidFile);
@@ -154,9 +154,9 @@ const executors: { [K in StepKind]: Executor<K> } = {
     const deadline = Date.now() + ZEBRA_START_TIMEOUT_MS;
     for (;;) {
       if ((await host.readCommandLine(pid)) === null) throw new Error(`zebra (pid ${pid}) exited at start; see its log in the journal`);
-      if ((await readZebraPid(host, config)) === pid) {
+      if ((await readDaemonPid(host, paths.pidFile, 'zebra', paths.config)) === pid) {
         // Answering on its vty socket means it has read its config.
-        const isAnswering = await readZebraRunning(host, config).then(() => true, () => false);
+        const isAnswering = await host.exec([config.commands.vtysh, '--vty_socket', paths.dir, '-c', 'show running-config'], { timeoutMs: 5000 }).then(() => true, () => false);
         if (isAnswering) return;
       }
       if (Date.now() > deadline) throw new Error(`zebra (pid ${pid}) did not answer on ${paths.dir} within ${ZEBRA_START_TIMEOUT_MS} ms`);
@@ -165,12 +165,13 @@ const executors: { [K in StepKind]: Executor<K> } = {
   },
   async configureZebra(step, context) {
     const { host, config } = context;
-    const path = `${config.paths.runtimeDir}/frr-commands.conf`;
+    const { frrCommands: path, frr } = fileLayoutOf(config);
     await host.writeFileAtomic(path, step.commands, 0o600);
     // One vtysh: it goes on past a failing line and exits non-zero; the next pass compares again.
-    await host.exec([config.commands.vtysh, '--vty_socket', frrPaths(config).dir, '-f', path]);
-    // zebra sends no RA when its config changes. A solicitation from the VR itself makes it
-    // answer at once (by multicast, so every guest hears it): 0.1-0.2 s instead of up to ra-interval.
+    await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, '-f', path]);
+    // zebra sends no RA when its config changes. A solicitation from the VR itself makes it answer
+    // at once, by multicast, so every guest hears it, instead of up to ra-interval later
+    // (docs/field-notes.md#frr).
     const notes = await Promise.all(step.interfaces.map((ifname) => promptRa(ifname, context)));
     return notes.filter((note) => note !== null).join('; ') || undefined;
   },
@@ -182,7 +183,7 @@ const executors: { [K in StepKind]: Executor<K> } = {
 
 async function makeFrrRunDir(host: Host, config: AgentConfig): Promise<void> {
   // As FRR's tmpfiles.d makes /run/frr; a directory zebra cannot write makes it exit at start.
-  await host.exec(['install', '-d', '-o', FRR_USER, '-g', FRR_USER, '-m', '0755', frrPaths(config).dir]);
+  await host.exec(['install', '-d', '-o', FRR_USER, '-g', FRR_USER, '-m', '0755', fileLayoutOf(config).frr.dir]);
 }
 
 async function promptRa(ifname: string, { host, config }: ApplyContext): Promise<string | null> {
@@ -195,15 +196,10 @@ async function promptRa(ifname: string, { host, config }: ApplyContext): Promise
   }
 }
 
-/** The two files a staged load writes its documents to, in turn, and removes at the end. */
-export function rulesetStagePaths(config: AgentConfig): [string, string] {
-  return [`${config.paths.runtimeDir}/ruleset-stage0.json`, `${config.paths.runtimeDir}/ruleset-stage1.json`];
-}
-
 /** Loads a libnftables JSON document: one transaction, all or nothing. */
 async function loadNftDocument(document: string, { host, config }: ApplyContext): Promise<void> {
   // `nft -j -f -` cannot read a socketpair stdin, and argv hits E2BIG: a file it is.
-  const path = `${config.paths.runtimeDir}/ruleset.json`;
+  const path = fileLayoutOf(config).rulesetDocument;
   await host.writeFileAtomic(path, document, 0o600);
   await host.exec([config.commands.nft, '-j', '-f', path]);
 }

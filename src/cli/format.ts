@@ -1,4 +1,4 @@
-import type { LogLevelResult, PlanResult, ReconcileResult, StatusResult } from '../schema/control-protocol.js';
+import { describeOutcome, type LogLevelResult, type PlanResult, type ReconcileResult, type StatusResult } from '../schema/control-protocol.js';
 import type { FieldError } from '../schema/validation.js';
 
 /**
@@ -21,7 +21,7 @@ export function formatStatus(status: StatusResult, nowMs: number): string {
     ['router', status.routerId ?? '(any: not configured)'],
     ['management', management],
     ['desired', status.desiredGeneration === null ? 'none accepted yet' : `generation ${status.desiredGeneration}`],
-    ['applied', applied === null ? 'nothing applied yet' : `generation ${applied.generation}, ${applied.ok ? 'ok' : 'FAILED'}, ${applied.durationMs} ms`],
+    ['applied', applied === null ? 'nothing applied yet' : `generation ${applied.generation}, ${applied.ok ? 'ok' : describeOutcome(applied)}, ${applied.durationMs} ms`],
     ['public', status.publicAddress ?? 'none observed'],
     ['loop', `${status.loop.isHealthy ? 'healthy' : 'STALLED'}, last run ${formatDuration(nowMs - Date.parse(status.loop.lastRunAt))} ago`],
   ];
@@ -53,7 +53,7 @@ export function formatPlan(plan: PlanResult): string {
 /** `reconcile`: the outcome of the run. */
 export function formatReconcile(report: ReconcileResult): string {
   const lines = [
-    `generation ${report.generation}: ${report.ok ? 'ok' : 'FAILED'} in ${report.durationMs} ms`,
+    `generation ${report.generation}: ${report.ok ? 'ok' : describeOutcome(report)} in ${report.durationMs} ms`,
     `components: ${formatComponents(report.components)}`,
     ...report.errors.map((e) => `error: ${e}`),
   ];

@@ -19,7 +19,7 @@ export const EXIT = {
   usage: 2,
   /** The agent could not be reached (not running, not root, no answer). */
   unreachable: 3,
-  /** Answered, but not converged: `status` after a failed reconcile or with a stalled loop, `plan` with changes pending. */
+  /** Answered, but not converged: `status` after a failed or unconverged reconcile or with a stalled loop, `plan` with changes pending, `reconcile` that gave up with the host still differing. */
   notConverged: 4,
 } as const;
 
@@ -46,7 +46,7 @@ commands:
                                   the agent's journal, pretty-printed (--json: raw JSON lines)
   log-level ${LOG_LEVELS.join('|')}
                                   change the log level until the agent restarts
-exit codes: 0 ok, 1 failed, 2 usage, 3 agent unreachable, 4 not converged (status, plan)
+exit codes: 0 ok, 1 failed, 2 usage, 3 agent unreachable, 4 not converged (status, plan, reconcile)
 `;
 
 class UsageError extends Error {}
@@ -195,7 +195,10 @@ export function exitCodeOf(request: ControlRequest, result: unknown): number {
     return status.applied?.ok === false || !status.loop.isHealthy ? EXIT.notConverged : EXIT.ok;
   }
   if (request.command === 'plan') return (result as PlanResult).steps.length > 0 ? EXIT.notConverged : EXIT.ok;
-  if (request.command === 'reconcile') return (result as AppliedMessage).ok ? EXIT.ok : EXIT.failed;
+  if (request.command === 'reconcile') {
+    const report = result as AppliedMessage;
+    return report.ok ? EXIT.ok : report.remaining.length > 0 ? EXIT.notConverged : EXIT.failed;
+  }
   return EXIT.ok;
 }
 

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { Host } from '../host/host.js';
+import { fileLayoutOf } from '../model/file-layout.js';
+import type { CounterValues, ObservedNetwork } from '../model/observed.js';
 import type { MonitorEvent } from '../observe/address-monitor.js';
 import { observedReportKey, renderObservedReport } from '../observe/public-address.js';
-import { readNetwork, type ObservedNetwork } from '../observe/read-host.js';
+import { readNetwork } from '../observe/read-host.js';
 import type { Plan } from '../plan/plan.js';
 import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentConfig } from '../schema/agent-config.js';
@@ -46,7 +48,7 @@ export class Agent {
   private desired: DesiredState | null = null;
   private lastApplied: AppliedMessage | null = null;
   private lastObserved: ObservedMessage | null = null;
-  private counters: ReconcileResult['counters'] = new Map();
+  private counters: ReadonlyMap<string, CounterValues> = new Map();
   private hostWarnings: readonly string[] = [];
   private reportedGeneration: number | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -64,8 +66,9 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log.child({ component: 'agent' });
-    this.store = new StateStore(options.host, options.config.paths.stateDir);
-    this.deprecations = new DeprecationLedger(options.host, options.config.paths.stateDir, options.config.deprecationWindowSeconds);
+    const layout = fileLayoutOf(options.config);
+    this.store = new StateStore(options.host, layout.desiredState);
+    this.deprecations = new DeprecationLedger(options.host, layout.deprecatedPrefixes, options.config.deprecationWindowSeconds);
     this.reconciler = new Reconciler(options.host, options.config, options.log.child({ component: 'reconcile' }));
   }
 
@@ -257,7 +260,7 @@ export class Agent {
     this.lastLoopAt = Date.now();
     this.scheduleExpiry(desired);
     this.report(accepted.generation, result);
-    this.counters = result.counters;
+    this.counters = result.observed.ruleset?.counters ?? new Map();
     this.hostWarnings = result.warnings;
     // Level-triggered: a failed run is simply tried again, the resync being the slow backstop.
     if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
@@ -278,10 +281,12 @@ export class Agent {
       type: 'applied',
       generation,
       ok: result.ok,
+      isConverged: result.isConverged,
       durationMs: result.durationMs,
       components: result.components,
       errors: result.errors,
       repaired: result.repaired,
+      remaining: result.remaining,
     };
     const isNews =
       generation !== this.reportedGeneration || result.applied.length > 0 || result.ok !== this.lastApplied?.ok;

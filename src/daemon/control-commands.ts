@@ -2,6 +2,7 @@ import { componentOf, describeStep } from '../plan/steps.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import {
   ControlError,
+  describeOutcome,
   type ControlRequest,
   type LogLevelResult,
   type PlanResult,
@@ -82,9 +83,11 @@ export function readStatus(context: ControlContext, nowMs = Date.now()): StatusR
         : {
             generation: lastApplied.generation,
             ok: lastApplied.ok,
+            isConverged: lastApplied.isConverged,
             durationMs: lastApplied.durationMs,
             components: lastApplied.components,
             errors: lastApplied.errors,
+            remaining: lastApplied.remaining,
           },
     publicAddress: address ? `${address.address}/${address.prefixLength}` : null,
     observedWarnings: lastObserved?.warnings ?? [],
@@ -107,7 +110,7 @@ export function renderStatusLine(status: StatusResult): string {
       ? status.desiredGeneration === null
         ? 'no desired state'
         : `generation ${status.desiredGeneration} accepted, not applied`
-      : `generation ${applied.generation} ${applied.ok ? 'applied' : 'FAILED'}`;
+      : `generation ${applied.generation} ${describeOutcome(applied)}`;
   const pending = applied !== null && status.desiredGeneration !== null && status.desiredGeneration !== applied.generation ? ` (desired ${status.desiredGeneration})` : '';
   const link = !status.management.isConfigured ? 'management not configured' : status.management.isConnected ? 'management connected' : 'management disconnected';
   return `${generation}${pending}; ${link}; public ${status.publicAddress ?? 'none'}`;

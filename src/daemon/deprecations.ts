@@ -1,40 +1,37 @@
 import type { Host } from '../host/host.js';
-import { deriveDeprecatedPrefixes, selectActiveDeprecations, type DeprecatedPrefix } from '../render/deprecated-prefixes.js';
-import type { DesiredState } from '../schema/desired-state.js';
-
-const FILE = 'deprecated-prefixes.json';
+import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
+import { gatewayOf, type DesiredState, type GuestNetwork } from '../schema/desired-state.js';
+import { formatPrefix, type Ipv6Prefix } from '../schema/ipv6.js';
+import { DeprecatedPrefixesFile, parseStateFile } from '../schema/state-files.js';
 
 /**
- * The prefixes guest links have lost and still advertise with lifetimes 0,
- * kept in the state directory so that neither an agent restart nor a reboot
- * cuts a deprecation window short (RFC 9096 §3.5).
+ * The RFC 9096 deprecation window: the prefixes guest links have lost and
+ * still advertise with lifetimes 0, kept in the state directory so that
+ * neither an agent restart nor a reboot cuts a window short (§3.5). The
+ * window's rules are the pure functions below; the ledger holds and
+ * persists their result.
  */
 export class DeprecationLedger {
-  private entries: DeprecatedPrefix[] = [];
+  private entries: readonly DeprecatedPrefix[] = [];
 
   constructor(
     private readonly host: Host,
-    private readonly stateDir: string,
+    private readonly path: string,
     private readonly windowSeconds: number,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
-  /** Loads the persisted entries; an unreadable file counts as none. */
+  /** Loads the persisted entries; an unreadable file counts as none, an unreadable entry as absent. */
   async load(): Promise<void> {
-    const text = await this.host.readFile(`${this.stateDir}/${FILE}`);
-    try {
-      const value: unknown = JSON.parse(text ?? '[]');
-      this.entries = Array.isArray(value) ? value.filter(isDeprecatedPrefix) : [];
-    } catch {
-      this.entries = [];
-    }
+    this.entries = parseStateFile(await this.host.readFile(this.path), DeprecatedPrefixesFile) ?? [];
   }
 
   /** Starts windows for what `next` drops from `previous`, and persists them before the state is accepted. */
   async advance(previous: DesiredState | null, next: DesiredState): Promise<void> {
     const entries = deriveDeprecatedPrefixes(previous, next, this.entries, this.nowSeconds(), this.windowSeconds);
-    if (JSON.stringify(entries) === JSON.stringify(this.entries)) return;
-    await this.host.writeFileAtomic(`${this.stateDir}/${FILE}`, `${JSON.stringify(entries, null, 2)}\n`, 0o600);
+    const text = renderDeprecationsFile(entries);
+    if (text === renderDeprecationsFile(this.entries)) return;
+    await this.host.writeFileAtomic(this.path, text, 0o600);
     this.entries = entries;
   }
 
@@ -50,7 +47,39 @@ export class DeprecationLedger {
   }
 }
 
-function isDeprecatedPrefix(value: unknown): value is DeprecatedPrefix {
-  const v = value as Partial<DeprecatedPrefix> | null;
-  return typeof v?.interface === 'string' && typeof v.prefix === 'string' && typeof v.gateway === 'string' && typeof v.untilSeconds === 'number';
+/** The file's text: prefixes in CIDR notation, which DeprecatedPrefixesFile reads back. */
+function renderDeprecationsFile(entries: readonly DeprecatedPrefix[]): string {
+  return `${JSON.stringify(entries.map((d) => ({ ...d, prefix: formatPrefix(d.prefix) })), null, 2)}\n`;
+}
+
+const keyOf = (ifname: string, prefix: Ipv6Prefix) => `${ifname} ${formatPrefix(prefix)}`;
+const advertisedBy = (state: DesiredState) => new Set(state.guestNetworks.map((n) => keyOf(n.interface, n.prefix)));
+
+/**
+ * The deprecations after moving from `previous` to `next`: every (interface,
+ * prefix) that `previous` advertised and `next` does not starts a window of
+ * `windowSeconds`; earlier ones run on until they expire; a prefix that comes
+ * back is advertised normally again. Pure: the caller passes the time.
+ */
+export function deriveDeprecatedPrefixes(
+  previous: DesiredState | null,
+  next: DesiredState,
+  existing: readonly DeprecatedPrefix[],
+  nowSeconds: number,
+  windowSeconds: number,
+): DeprecatedPrefix[] {
+  const advertised = advertisedBy(next);
+  const kept = existing.filter((d) => d.untilSeconds > nowSeconds && !advertised.has(keyOf(d.interface, d.prefix)));
+  const known = new Set(kept.map((d) => keyOf(d.interface, d.prefix)));
+  const isDropped = (n: GuestNetwork) => !advertised.has(keyOf(n.interface, n.prefix)) && !known.has(keyOf(n.interface, n.prefix));
+  const started = (previous?.guestNetworks ?? [])
+    .filter(isDropped)
+    .map((n) => ({ interface: n.interface, prefix: n.prefix, gateway: gatewayOf(n), untilSeconds: nowSeconds + windowSeconds }));
+  return [...kept, ...started];
+}
+
+/** The deprecations that apply to a state now: unexpired, and not advertised by the state itself. */
+export function selectActiveDeprecations(state: DesiredState, all: readonly DeprecatedPrefix[], nowSeconds: number): DeprecatedPrefix[] {
+  const advertised = advertisedBy(state);
+  return all.filter((d) => d.untilSeconds > nowSeconds && !advertised.has(keyOf(d.interface, d.prefix)));
 }

@@ -1,7 +1,6 @@
-import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { rulesetStagePaths } from '../apply/executors.js';
-import { frrPaths } from '../observe/read-host.js';
+import type { Host } from '../host/host.js';
+import { fileLayoutOf } from '../model/file-layout.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 
 /**
@@ -25,15 +24,16 @@ export function isLeftoverTempFile(entry: string, names: ReadonlySet<string> | n
  */
 export function listWrittenDirectories(config: AgentConfig): Map<string, ReadonlySet<string> | null> {
   const { paths } = config;
+  const { frr } = fileLayoutOf(config);
   const shared: [string, string][] = [
-    [paths.frrRunDir, basename(frrPaths(config).config)],
+    [paths.frrRunDir, basename(frr.config)],
     [dirname(paths.interfacesFile), basename(paths.interfacesFile)],
     [dirname(paths.radvdConfig), basename(paths.radvdConfig)],
   ];
   const directories = new Map<string, Set<string> | null>([
     [paths.stateDir, null],
     [paths.runtimeDir, null],
-    [frrPaths(config).checkDir, null],
+    [frr.checkDir, null],
   ]);
   for (const [directory, name] of shared) {
     const names = directories.get(directory);
@@ -44,11 +44,12 @@ export function listWrittenDirectories(config: AgentConfig): Map<string, Readonl
 }
 
 /**
- * The files the agent writes and removes again (apply/executors.ts): the
- * config checks' candidates and a staged load's documents. A kill in between leaves them.
+ * The files the agent writes and removes again: the config checks'
+ * candidates and a staged load's documents. A kill in between leaves them.
  */
 export function listCheckCandidates(config: AgentConfig): string[] {
-  return [`${config.paths.runtimeDir}/radvd.conf.check`, `${frrPaths(config).checkDir}/frr.conf`, ...rulesetStagePaths(config)];
+  const layout = fileLayoutOf(config);
+  return [layout.radvdCheck, layout.frr.checkConfig, ...layout.rulesetStages];
 }
 
 /**
@@ -56,16 +57,18 @@ export function listCheckCandidates(config: AgentConfig): string[] {
  * returns their paths. Run at start, before the first write: none of them
  * is ever read, but they are debris that would pile up over crashes.
  */
-export async function sweepLeftoverFiles(config: AgentConfig, selfPid = process.pid): Promise<string[]> {
+export async function sweepLeftoverFiles(host: Host, config: AgentConfig, selfPid = process.pid): Promise<string[]> {
+  // A directory that cannot be listed has nothing to sweep.
+  const list = (directory: string) => host.listDirectory(directory).catch(() => [] as string[]);
   const removed: string[] = [];
   for (const path of listCheckCandidates(config)) {
-    if (await rm(path).then(() => true, () => false)) removed.push(path);
+    if (!(await list(dirname(path))).includes(basename(path))) continue;
+    if (await host.removeFile(path).then(() => true, () => false)) removed.push(path);
   }
   for (const [directory, names] of listWrittenDirectories(config)) {
-    const entries = await readdir(directory).catch(() => [] as string[]);
-    for (const entry of entries.filter((name) => isLeftoverTempFile(name, names, selfPid))) {
+    for (const entry of (await list(directory)).filter((name) => isLeftoverTempFile(name, names, selfPid))) {
       const path = join(directory, entry);
-      await rm(path, { force: true });
+      await host.removeFile(path);
       removed.push(path);
     }
   }

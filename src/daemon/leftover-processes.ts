@@ -1,8 +1,5 @@
-import { readdirSync } from 'node:fs';
 import type { Host } from '../host/host.js';
-
-/** The argv tail of the agent's own address monitor (observe/address-monitor.ts). */
-const MONITOR_ARGS = ['-o', 'monitor', 'address', 'link'];
+import { MONITOR_ARGS } from '../observe/address-monitor.js';
 
 /**
  * Whether a process is an address monitor of an earlier agent. The unit runs
@@ -27,9 +24,9 @@ export function parseServiceCgroup(text: string): string | null {
   return path !== undefined && path.endsWith('.service') ? path : null;
 }
 
-/** The PIDs in /proc. */
-export function readProcPids(): number[] {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+// The PIDs in /proc.
+async function readProcPids(host: Host): Promise<number[]> {
+  return (await host.listDirectory('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
 }
 
 /**
@@ -39,11 +36,11 @@ export function readProcPids(): number[] {
  * and hybrid hierarchies alike. Outside a systemd service it does nothing:
  * another cgroup may hold someone else's `ip monitor`.
  */
-export async function sweepLeftoverMonitors(host: Host, selfPid = process.pid, listPids: () => number[] = readProcPids): Promise<number[]> {
+export async function sweepLeftoverMonitors(host: Host, selfPid = process.pid): Promise<number[]> {
   const own = (await host.readFile('/proc/self/cgroup')) ?? '';
   if (parseServiceCgroup(own) === null) return [];
   const swept: number[] = [];
-  for (const pid of listPids()) {
+  for (const pid of await readProcPids(host)) {
     if (pid === selfPid) continue;
     const cgroup = await host.readFile(`/proc/${pid}/cgroup`).catch(() => null);
     if (cgroup !== own) continue;

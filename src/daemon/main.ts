@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   await mkdir(config.paths.stateDir, { recursive: true, mode: 0o700 });
   const swept = await sweepLeftoverMonitors(host);
   if (swept.length > 0) log.info({ pids: swept }, 'ended address monitors left by an earlier agent');
-  const sweptFiles = await sweepLeftoverFiles(config);
+  const sweptFiles = await sweepLeftoverFiles(host, config);
   if (sweptFiles.length > 0) log.info({ files: sweptFiles }, 'removed temp files left by an earlier agent');
 
   let client: ManagementClient | null = null;
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
   const control = new ControlSocketServer(`${config.paths.runtimeDir}/${CONTROL_SOCKET_NAME}`, (request) => runControlCommand(request, context), logger.root.child({ component: 'control' }));
   const notifier = new SystemdNotifier(host);
   const monitor = new AddressMonitor(
+    host,
     config.commands.ip,
     (event) => agent.onMonitorEvent(event),
     (code) => log.warn({ code }, 'ip monitor exited, restarting'),

@@ -1,12 +1,11 @@
 import type { Host } from '../host/host.js';
+import { AcceptedStateFile, parseStateFile } from '../schema/state-files.js';
 
 /** The last desired state the agent accepted, exactly as the server sent it. */
 export interface AcceptedState {
   readonly generation: number;
   readonly spec: unknown;
 }
-
-const FILE = 'desired.json';
 
 /**
  * Persists the last accepted desired state, atomically, so that a restarted
@@ -16,24 +15,16 @@ const FILE = 'desired.json';
 export class StateStore {
   constructor(
     private readonly host: Host,
-    private readonly stateDir: string,
+    private readonly path: string,
   ) {}
 
   /** The persisted state, or null when there is none or it is unreadable. */
   async read(): Promise<AcceptedState | null> {
-    const text = await this.host.readFile(`${this.stateDir}/${FILE}`);
-    if (text === null) return null;
-    try {
-      const value = JSON.parse(text) as { generation?: unknown; spec?: unknown };
-      if (typeof value.generation !== 'number' || !Number.isSafeInteger(value.generation)) return null;
-      return { generation: value.generation, spec: value.spec };
-    } catch {
-      return null;
-    }
+    return parseStateFile(await this.host.readFile(this.path), AcceptedStateFile);
   }
 
   /** Replaces the persisted state; the old one stays intact if this fails. */
   async write(state: AcceptedState): Promise<void> {
-    await this.host.writeFileAtomic(`${this.stateDir}/${FILE}`, `${JSON.stringify(state)}\n`, 0o600);
+    await this.host.writeFileAtomic(this.path, `${JSON.stringify(state)}\n`, 0o600);
   }
 }

@@ -3,7 +3,7 @@ import type { Host } from '../host/host.js';
 /**
  * sd_notify(3) through the `systemd-notify` tool. Run as root, the tool sends
  * with its caller's credentials, so NotifyAccess=main accepts it
- * (shared/FIELD-NOTES.md); a native addon would tie the package to one Node
+ * (docs/field-notes.md#systemd); a native addon would tie the package to one Node
  * ABI. Without NOTIFY_SOCKET (not under systemd) every call does nothing.
  * Calls are sent one at a time, in call order, so READY=1 never overtakes an
  * earlier STATUS= and STOPPING=1 is the last word.

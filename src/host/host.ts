@@ -1,7 +1,12 @@
 /**
- * The single seam between the agent and the machine. Everything that touches
- * the host goes through one of these methods, so the rest of the shell can run
- * against MemoryHost in unit tests and against SystemHost on a VR.
+ * The single seam between the agent and the machine it reconciles: every
+ * command, long-running watch, file, directory listing, sysctl and process
+ * the agent reads or changes goes through one of these methods, so the
+ * shell runs against test/support/memory-host.ts in unit tests and against
+ * SystemHost on a VR. Two things stay outside, because they are the
+ * daemon's own plumbing rather than the host's state: the control socket it
+ * listens on (daemon/control-socket.ts) and the state and runtime
+ * directories it creates at start (daemon/main.ts).
  */
 
 /** What a finished command returned. */
@@ -47,6 +52,12 @@ export interface AskOptions {
   readonly fresh?: boolean;
 }
 
+/** A long-running command started by Host.watch. */
+export interface WatchedCommand {
+  /** Ends the command (SIGTERM); its onExit is not called after this. */
+  stop(): void;
+}
+
 /** The machine, as the agent sees it. */
 export interface Host {
   /** Runs argv without a shell; resolves only on exit code 0, else rejects with ExecError. */
@@ -59,15 +70,25 @@ export interface Host {
    * the next question starts it again. `fresh` starts a new one first.
    */
   ask(argv: readonly string[], requests: readonly string[], options?: AskOptions): Promise<string[]>;
+  /**
+   * Starts a long-running command (`ip -o monitor`, say) with no stdin and
+   * hands each line of its stdout to onLine as it comes. onExit runs once
+   * when the command ends by itself: with its exit code, or null when a
+   * signal ended it or it could not start. Restarting is the caller's choice.
+   */
+  watch(argv: readonly string[], onLine: (line: string) => void, onExit: (code: number | null) => void): WatchedCommand;
   /** A file's text, or null when it does not exist. */
   readFile(path: string): Promise<string | null>;
   /** Replaces a file so that readers see the old or the new content, never a mix: temp file, fsync, rename, fsync dir. */
   writeFileAtomic(path: string, content: string, mode?: number): Promise<void>;
   /** Removes a file; no error when it is already gone. */
   removeFile(path: string): Promise<void>;
-  /** A sysctl such as "net/ipv6/conf/eth1/accept_ra", trimmed, or null when the key does not exist. */
-  readSysctl(key: string): Promise<string | null>;
-  /** Several sysctls at once, each as readSysctl would answer. */
+  /** The names of the entries of a directory, in no particular order; empty when it does not exist. */
+  listDirectory(path: string): Promise<string[]>;
+  /**
+   * Sysctls such as "net/ipv6/conf/eth1/accept_ra": each key's value,
+   * trimmed, or null when the key does not exist.
+   */
   readSysctls(keys: readonly string[]): Promise<Map<string, string | null>>;
   /** Writes a sysctl; rejects when the key does not exist. */
   writeSysctl(key: string, value: string): Promise<void>;

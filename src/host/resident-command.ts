@@ -13,9 +13,9 @@ interface Waiter {
 /**
  * A line-oriented command kept running between questions: one line in, one
  * line out per request (`ip -j -batch -`, `vr6-nft-genid --serve`). Node 18
- * forks the whole agent for every spawn, which blocks the event loop for
- * 6-15 ms at the agent's size, so a resync that spawned its readers cost more
- * than what they read (bench/README.md).
+ * forks the whole agent for every spawn, which blocks the event loop, and
+ * more so the larger the agent is, so a resync that spawned its readers cost
+ * more than what they read (bench/README.md).
  *
  * Questions are answered one at a time, in order. A command that exits, fails
  * to start or misses the timeout is gone: the question is rejected with an

@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ExecError, type AskOptions, type ExecOptions, type ExecResult, type Host } from './host.js';
+import { createInterface } from 'node:readline';
+import { ExecError, type AskOptions, type ExecOptions, type ExecResult, type Host, type WatchedCommand } from './host.js';
 import { ResidentCommand } from './resident-command.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -52,6 +53,28 @@ export class SystemHost implements Host {
     for (const resident of this.residents.values()) resident.close();
   }
 
+  watch(argv: readonly string[], onLine: (line: string) => void, onExit: (code: number | null) => void): WatchedCommand {
+    const [file, ...args] = argv;
+    if (file === undefined) throw new ExecError(argv, null, 'empty argv');
+    let isStopped = false;
+    let couldNotStart = false;
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (!isStopped) onLine(line);
+    });
+    // A command that cannot start (ENOENT, say) still closes, with a negative errno as its code.
+    child.on('error', () => void (couldNotStart = true));
+    child.once('close', (code) => {
+      if (!isStopped) onExit(couldNotStart ? null : code);
+    });
+    return {
+      stop: () => {
+        isStopped = true;
+        child.kill('SIGTERM');
+      },
+    };
+  }
+
   async readFile(path: string): Promise<string | null> {
     try {
       return await readFile(path, 'utf8');
@@ -93,16 +116,20 @@ export class SystemHost implements Host {
     await rm(path, { force: true });
   }
 
-  async readSysctl(key: string): Promise<string | null> {
-    const text = await this.readFile(sysctlPath(key));
-    return text === null ? null : text.trim();
+  async listDirectory(path: string): Promise<string[]> {
+    try {
+      return await readdir(path);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
   }
 
   /**
    * Reads them synchronously, after the questions already asked have gone
-   * out: /proc/sys files are small and never block, and 150 of them through
-   * fs/promises (open, stat, read, close each a thread-pool round trip)
-   * took 7-10 ms of a resync against 2-3 ms this way (bench/README.md).
+   * out: /proc/sys files are small and never block, and reading a resync's
+   * worth of them through fs/promises (open, stat, read, close each a
+   * thread-pool round trip) took several times as long (bench/README.md).
    */
   async readSysctls(keys: readonly string[]): Promise<Map<string, string | null>> {
     await new Promise((resolve) => setImmediate(resolve));

@@ -5,8 +5,8 @@
  * The kernel bumps the id on every committed nf_tables transaction
  * (nf_tables_commit), whoever commits it. The agent records the id right
  * after its own loads; an unchanged id at a resync proves that nothing in
- * nf_tables changed, so the ~1 s listing of a 10,000-rule table can be
- * skipped. nft itself has no command that prints the id, and Node cannot
+ * nf_tables changed, so the costly listing of a large table can be skipped
+ * (bench/README.md). nft itself has no command that prints the id, and Node cannot
  * open netlink sockets. Exit status 0 and one decimal line, or 1 and a
  * message on stderr.
  *

@@ -1,5 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { Host, WatchedCommand } from '../host/host.js';
+
+/** The arguments of the agent's address monitor, after the `ip` command. */
+export const MONITOR_ARGS: readonly string[] = ['-o', 'monitor', 'address', 'link'];
+
+// An `ip monitor` that exits is started again this much later.
+const RESTART_DELAY_MS = 1000;
 
 /** One line of `ip -o monitor address link`, as much as the agent acts on. */
 export interface MonitorEvent {
@@ -25,16 +30,17 @@ export function parseMonitorLine(line: string): MonitorEvent | null {
 }
 
 /**
- * Watches address and link events through `ip -o monitor`. Every RA
- * re-announces each SLAAC address (shared/FIELD-NOTES.md), so consumers must
- * treat events as hints to re-read, never as facts.
+ * Watches address and link events through `ip -o monitor` on the host. The
+ * kernel reports a SLAAC address again with every RA that refreshes its
+ * lifetimes (docs/field-notes.md#iproute2), so consumers must treat events as
+ * hints to re-read, never as facts.
  */
 export class AddressMonitor {
-  private child: ChildProcess | null = null;
-  private isStopped = false;
+  private watched: WatchedCommand | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
 
   constructor(
+    private readonly host: Host,
     private readonly ipCommand: string,
     private readonly onEvent: (event: MonitorEvent) => void,
     private readonly onExit: (code: number | null) => void,
@@ -42,27 +48,25 @@ export class AddressMonitor {
 
   /** Starts the monitor; it restarts itself a second after an unexpected exit. */
   start(): void {
-    this.isStopped = false;
-    const child = spawn(this.ipCommand, ['-o', 'monitor', 'address', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.child = child;
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const event = parseMonitorLine(line);
-      if (event) this.onEvent(event);
-    });
-    child.on('error', () => undefined);
-    child.on('close', (code) => {
-      this.child = null;
-      if (this.isStopped) return;
-      this.onExit(code);
-      this.restartTimer = setTimeout(() => this.start(), 1000);
-    });
+    this.watched = this.host.watch(
+      [this.ipCommand, ...MONITOR_ARGS],
+      (line) => {
+        const event = parseMonitorLine(line);
+        if (event) this.onEvent(event);
+      },
+      (code) => {
+        this.watched = null;
+        this.onExit(code);
+        this.restartTimer = setTimeout(() => this.start(), RESTART_DELAY_MS);
+      },
+    );
   }
 
   /** Stops the monitor and its restarts. */
   stop(): void {
-    this.isStopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.child?.kill('SIGTERM');
-    this.child = null;
+    this.restartTimer = null;
+    this.watched?.stop();
+    this.watched = null;
   }
 }

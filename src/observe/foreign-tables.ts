@@ -1,6 +1,6 @@
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { Host } from '../host/host.js';
-import { RULESET_TABLE } from '../render/ruleset.js';
+import { RULESET_TABLE } from '../model/ownership.js';
 
 type Json = Record<string, unknown>;
 
@@ -14,7 +14,7 @@ export interface ForeignBaseChain {
 }
 
 // ip6 and inet tables see IPv6 packets; in nftables a drop in any base chain
-// on a hook is final, whatever our table accepts (shared/FIELD-NOTES.md).
+// on a hook is final, whatever our table accepts (docs/field-notes.md#nftables).
 const IPV6_FAMILIES = new Set(['ip6', 'inet']);
 const OUR_HOOKS = new Set(['input', 'forward']);
 

@@ -1,12 +1,13 @@
+import { ZEBRA_DEFAULT_PREFIX_LIFETIMES } from '../model/frr-words.js';
+import type { FrrRunningNd } from '../model/observed.js';
+
 /**
  * Reads zebra's `show running-config` (FRR 8.4) for what the agent owns
  * there: the `ipv6 nd` lines of each interface. Everything else in the
  * config (hostname, phase-2 routing) is left to whoever owns it.
  */
 
-/** Interface → its router-advertisement lines, normalised to the form renderFrrConf writes. */
-export type FrrRunningNd = ReadonlyMap<string, readonly string[]>;
-
+/** zebra's running RA settings: interface → its `ipv6 nd` lines, normalised to the form frr.conf states them. */
 export function parseFrrRunningConfig(text: string): FrrRunningNd {
   const interfaces = new Map<string, string[]>();
   let current: string[] | null = null;
@@ -25,12 +26,9 @@ export function parseFrrRunningConfig(text: string): FrrRunningNd {
   return new Map([...interfaces].filter(([, lines]) => lines.length > 0));
 }
 
-// zebra prints a prefix at its default lifetimes (30 d / 7 d) without them.
-const FRR_DEFAULT_PREFIX_LIFETIMES = '2592000 604800';
-
 function normaliseNdLine(line: string): string {
   const prefix = /^ipv6 nd prefix (\S+)$/.exec(line);
-  if (prefix) return `${line} ${FRR_DEFAULT_PREFIX_LIFETIMES}`;
+  if (prefix) return `${line} ${ZEBRA_DEFAULT_PREFIX_LIFETIMES}`;
   const msec = /^ipv6 nd ra-interval msec (\d+)$/.exec(line);
   if (msec && Number(msec[1]) % 1000 === 0) return `ipv6 nd ra-interval ${Number(msec[1]) / 1000}`;
   return line;

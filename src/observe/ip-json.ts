@@ -1,39 +1,10 @@
+import type { ObservedAddress, ObservedLink, ObservedRoute } from '../model/observed.js';
+
 /**
  * Pure parsers of `ip -j` output (iproute2 6.1). They accept unknown JSON and
  * keep only what the agent uses, so a field iproute2 adds or drops later does
  * not break the agent.
  */
-
-/** One IPv6 address as the kernel reports it. */
-export interface ObservedAddress {
-  readonly interface: string;
-  readonly address: string;
-  readonly prefixLength: number;
-  readonly scope: string;
-  readonly isDynamic: boolean;
-  readonly isTemporary: boolean;
-  readonly isTentative: boolean;
-  readonly isDeprecated: boolean;
-  readonly isDadFailed: boolean;
-  /** Seconds, or null for forever (4294967295). */
-  readonly validLifetimeSeconds: number | null;
-  readonly preferredLifetimeSeconds: number | null;
-}
-
-/** One network interface. */
-export interface ObservedLink {
-  readonly name: string;
-  readonly isUp: boolean;
-  readonly mac: string | null;
-}
-
-/** One IPv6 route, as much of it as the agent compares. */
-export interface ObservedRoute {
-  readonly destination: string;
-  readonly gateway: string | null;
-  readonly interface: string | null;
-  readonly protocol: string;
-}
 
 const FOREVER = 4294967295;
 

@@ -1,15 +1,15 @@
 import type { DesiredState } from '../schema/desired-state.js';
 import { eui64Address, formatPrefix, isInPrefix, parseIpv6Prefix } from '../schema/ipv6.js';
 import type { ObservedMessage, PublicAddressReport, UsageReport } from '../schema/protocol.js';
-import { usageCounterName } from '../render/ruleset.js';
-import type { ObservedAddress, ObservedLink, ObservedRoute } from './ip-json.js';
+import type { ObservedAddress, ObservedLink, ObservedRoute } from '../model/observed.js';
+import { usageCounterName } from '../model/ownership.js';
 
 /**
  * Picks the VR's public address from what the kernel reports: a global,
  * stable address on the public interface. Temporary (RFC 8981), tentative,
  * DAD-failed and deprecated addresses never qualify: the upstream's static
  * route must point at an address that stays. `mngtmpaddr` is on every kernel
- * SLAAC address, so `temporary` is the flag that tells (shared/FIELD-NOTES.md).
+ * SLAAC address, so `temporary` is the flag that tells (docs/field-notes.md#kernel).
  */
 export function selectPublicAddress(
   state: DesiredState,

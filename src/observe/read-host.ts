@@ -1,24 +1,18 @@
 import type { AgentConfig } from '../schema/agent-config.js';
+import { readDaemonPid } from '../host/daemon-pid.js';
 import { ExecError, type Host } from '../host/host.js';
-import type { RenderedHost } from '../render/host-facts.js';
-import { RULESET_TABLE } from '../render/ruleset.js';
-import type { ObservedHost } from '../plan/plan.js';
-import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseRoutes, type ObservedAddress, type ObservedLink, type ObservedRoute } from './ip-json.js';
-import { parseRulesetListing, type ObservedRuleset } from './ruleset-listing.js';
-import { parseFrrRunningConfig, type FrrRunningNd } from './frr-running.js';
-
-/** The links, IPv6 addresses and IPv6 default routes, as one `ip` process saw them. */
-export interface ObservedNetwork {
-  readonly links: readonly ObservedLink[];
-  readonly addresses: readonly ObservedAddress[];
-  readonly routes: readonly ObservedRoute[];
-}
+import { fileLayoutOf } from '../model/file-layout.js';
+import type { FrrRunningNd, ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRuleset } from '../model/observed.js';
+import { RULESET_TABLE } from '../model/ownership.js';
+import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseRoutes } from './ip-json.js';
+import { parseRulesetListing } from './ruleset-listing.js';
+import { parseFrrRunningConfig } from './frr-running.js';
 
 /**
  * Reads links, IPv6 addresses and IPv6 default routes with one `ip -6 -j
  * -batch -` that stays running between reads (Host.ask): a spawn blocks the
- * agent's event loop for 6-15 ms (Node forks the whole process), more than
- * the read itself. The batch's `-6` leaves `link show` as it is and equals
+ * agent's event loop (Node forks the whole process) for longer than the read
+ * itself takes (bench/README.md). The batch's `-6` leaves `link show` as it is and equals
  * `ip -6 addr show` and `ip -6 route show default` for the other two.
  *
  * A resident ip remembers interface names by index and goes on printing a
@@ -78,74 +72,57 @@ export async function readRulesetChains(host: Host, config: AgentConfig, names: 
   return { chains };
 }
 
-/** The PID of the radvd the agent runs, or null when none runs. A stale pid file is ignored. */
+/** The PID of the radvd the agent runs, or null when none runs. */
 export function readRadvdPid(host: Host, config: AgentConfig): Promise<number | null> {
   return readDaemonPid(host, config.paths.radvdPidFile, 'radvd', config.paths.radvdConfig);
 }
 
-/** Where zebra keeps its files under the FRR run directory. */
-export function frrPaths(config: AgentConfig) {
-  const dir = config.paths.frrRunDir;
-  return { dir, config: `${dir}/frr.conf`, pidFile: `${dir}/zebra.pid`, zserv: `${dir}/zserv.api`, checkDir: `${config.paths.runtimeDir}/frr-check` };
-}
-
 /** The PID of the zebra the agent runs, or null when none runs. */
 export function readZebraPid(host: Host, config: AgentConfig): Promise<number | null> {
-  const paths = frrPaths(config);
-  return readDaemonPid(host, paths.pidFile, 'zebra', paths.config);
-}
-
-/** A daemon's PID from its pid file, when that process is the program named and reads our config. */
-async function readDaemonPid(host: Host, pidFile: string, program: string, configPath: string): Promise<number | null> {
-  const text = await host.readFile(pidFile);
-  const pid = Number.parseInt(text?.trim() ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 1) return null;
-  const argv = await host.readCommandLine(pid);
-  // A recycled PID belongs to another program: only ours, reading our config, counts.
-  const isOurs = argv !== null && argv.some((arg) => arg.endsWith(program)) && argv.includes(configPath);
-  return isOurs ? pid : null;
+  const { frr } = fileLayoutOf(config);
+  return readDaemonPid(host, frr.pidFile, 'zebra', frr.config);
 }
 
 /** zebra's running RA settings, through its vty socket. */
 export async function readZebraRunning(host: Host, config: AgentConfig): Promise<FrrRunningNd> {
-  const { stdout } = await host.exec([config.commands.vtysh, '--vty_socket', frrPaths(config).dir, '-c', 'show running-config'], { timeoutMs: 5000 });
+  const { stdout } = await host.exec([config.commands.vtysh, '--vty_socket', fileLayoutOf(config).frr.dir, '-c', 'show running-config'], { timeoutMs: 5000 });
   return parseFrrRunningConfig(stdout);
 }
 
 async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['frr']> {
-  const [file, pid] = await Promise.all([host.readFile(frrPaths(config).config), readZebraPid(host, config)]);
+  const [file, pid] = await Promise.all([host.readFile(fileLayoutOf(config).frr.config), readZebraPid(host, config)]);
   return { config: file, pid, running: pid === null ? null : await readZebraRunning(host, config) };
 }
 
+/** Readers with a memory that stand in for the plain reads: the agent's table from a watch that may answer without listing it. */
+export interface ObservedReaders {
+  readonly ruleset?: () => Promise<ObservedRuleset | null>;
+}
+
 /**
- * Observes everything planSteps compares, for one rendered state. The
- * agent's table comes from `observeRuleset`, which may answer without
- * listing it (see RulesetWatch).
+ * Observes everything planSteps compares: the `sysctlKeys` the rendering
+ * names, and the rest of the host; a part with a reader in `readers` comes
+ * from that reader instead.
  */
 export async function readObservedHost(
   host: Host,
   config: AgentConfig,
-  rendered: RenderedHost,
-  observeRuleset: () => Promise<ObservedRuleset | null>,
+  sysctlKeys: readonly string[],
+  readers: ObservedReaders = {},
 ): Promise<ObservedHost> {
   // The questions to the resident readers first: the file reads run while they are answered.
-  const [{ links, addresses, routes }, ruleset, sysctls, interfacesFile, radvdConfig, radvdPid, frr] = await Promise.all([
+  const [{ links, addresses, routes }, ruleset, sysctls, interfacesFile, radvd, frr] = await Promise.all([
     readNetwork(host, config),
-    observeRuleset(),
-    host.readSysctls(rendered.sysctls.map(({ key }) => key)),
+    readers.ruleset?.() ?? readRuleset(host, config),
+    host.readSysctls(sysctlKeys),
     host.readFile(config.paths.interfacesFile),
-    host.readFile(config.paths.radvdConfig),
-    readRadvdPid(host, config),
+    readRadvd(host, config),
     readFrr(host, config),
   ]);
-  return {
-    sysctls,
-    links,
-    addresses,
-    routes,
-    interfacesFile,
-    ruleset,
-    radvd: { config: radvdConfig, pid: radvdPid },
-    frr,
-  };
+  return { sysctls, links, addresses, routes, interfacesFile, ruleset, radvd, frr };
+}
+
+async function readRadvd(host: Host, config: AgentConfig): Promise<ObservedDaemon> {
+  const [file, pid] = await Promise.all([host.readFile(config.paths.radvdConfig), readRadvdPid(host, config)]);
+  return { config: file, pid };
 }

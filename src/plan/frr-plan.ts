@@ -1,5 +1,5 @@
-import type { FrrRunningNd } from '../observe/frr-running.js';
-import { RA_ON } from '../render/frr-conf.js';
+import { RA_ON, ZEBRA_DEFAULT_RA_INTERVAL_SECONDS } from '../model/frr-words.js';
+import type { FrrRunningNd } from '../model/observed.js';
 
 /**
  * The vtysh commands that take a running zebra's router-advertisement
@@ -20,7 +20,7 @@ export interface FrrChange {
 
 // What zebra does for a setting its running-config does not print.
 const DEFAULTS: ReadonlyMap<string, string> = new Map([
-  ['ipv6 nd ra-interval', 'ipv6 nd ra-interval 600'],
+  ['ipv6 nd ra-interval', `ipv6 nd ra-interval ${ZEBRA_DEFAULT_RA_INTERVAL_SECONDS}`],
   ['ipv6 nd suppress-ra', 'ipv6 nd suppress-ra'],
 ]);
 

@@ -1,47 +1,33 @@
-import type { OwnedAddress, RenderedHost } from '../render/host-facts.js';
 import { FORWARDING_KEY } from '../render/sysctls.js';
-import type { ObservedAddress, ObservedLink, ObservedRoute } from '../observe/ip-json.js';
-import type { ObservedRuleset } from '../observe/ruleset-listing.js';
-import type { FrrRunningNd } from '../observe/frr-running.js';
+import type { OwnedAddress, RenderedHost } from '../render/host-facts.js';
+import type { ObservedHost } from '../model/observed.js';
+import { ROUTE_PROTOCOL } from '../model/ownership.js';
 import { planFrrChange } from './frr-plan.js';
-import type { Step } from './steps.js';
+import type { Daemon, Step } from './steps.js';
 import { planRuleset, type RulesetMemory } from './ruleset-plan.js';
-
-/** The host as observed just before planning. */
-export interface ObservedHost {
-  /** The value of each sysctl the rendered state names; null when the key does not exist. */
-  readonly sysctls: ReadonlyMap<string, string | null>;
-  readonly links: readonly ObservedLink[];
-  readonly addresses: readonly ObservedAddress[];
-  readonly routes: readonly ObservedRoute[];
-  readonly interfacesFile: string | null;
-  /** The agent's table as nft lists it; null when absent. */
-  readonly ruleset: ObservedRuleset | null;
-  readonly radvd: { readonly config: string | null; readonly pid: number | null };
-  /** zebra's config file, PID, and running RA settings (read only while it runs). */
-  readonly frr: { readonly config: string | null; readonly pid: number | null; readonly running: FrrRunningNd | null };
-}
 
 /** What the agent itself did before: the memory a level-triggered planner needs to recognise drift. */
 export interface Ledger {
   /** What the agent last loaded into its table; null when it has not loaded it since it started. */
   readonly ruleset: RulesetMemory | null;
-  /** The config a running radvd last read. */
-  readonly radvdLoaded: string | null;
-  /** The frr.conf the running zebra was last brought to, by start or by commands. */
-  readonly frrApplied: string | null;
+  /**
+   * Per daemon the agent runs, the config it last brought the running
+   * process to (radvd's file at its start or reload, zebra's frr.conf at its
+   * start or by commands); absent while the agent has not, or it stopped it.
+   */
+  readonly loaded: ReadonlyMap<Daemon, string>;
   /** Addresses the agent has added and not yet removed; the sweep list. */
   readonly ownedAddresses: readonly OwnedAddress[];
 }
+
+/** The ledger of an agent that remembers nothing yet. */
+export const EMPTY_LEDGER: Ledger = { ruleset: null, loaded: new Map(), ownedAddresses: [] };
 
 /** A plan: the steps in order, and what keeps parts of the state from being applied. */
 export interface Plan {
   readonly steps: Step[];
   readonly warnings: string[];
 }
-
-/** The route protocol number that marks the agent's routes (rtnetlink allows 0-255; 118 is 'v'). */
-export const ROUTE_PROTOCOL = '118';
 
 /**
  * Compares the rendered host with the observed one and returns what to do.
@@ -137,8 +123,8 @@ function planRaSenders(rendered: RenderedHost, observed: ObservedHost, ledger: L
   const wantsRadvd = rendered.radvdConf !== null;
   const wantsFrr = rendered.frr !== null;
   const steps: Step[] = [];
-  if (!wantsRadvd && observed.radvd.pid !== null) steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent: wantsFrr });
-  if (!wantsFrr && observed.frr.pid !== null) steps.push({ kind: 'stopZebra', pid: observed.frr.pid, isSilent: wantsRadvd });
+  if (!wantsRadvd && observed.radvd.pid !== null) steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent: wantsFrr, loads: { daemon: 'radvd', config: null } });
+  if (!wantsFrr && observed.frr.pid !== null) steps.push({ kind: 'stopZebra', pid: observed.frr.pid, isSilent: wantsRadvd, loads: { daemon: 'zebra', config: null } });
   if (!wantsRadvd && observed.radvd.config !== null) steps.push({ kind: 'removeRadvdConfig' });
   if (!wantsFrr && observed.frr.config !== null) steps.push({ kind: 'removeFrrConfig' });
   return [...steps, ...planRadvd(rendered, observed, ledger), ...planFrr(rendered, observed, ledger)];
@@ -149,10 +135,12 @@ function planRadvd(rendered: RenderedHost, observed: ObservedHost, ledger: Ledge
   const content = rendered.radvdConf;
   if (content === null) return [];
   const steps: Step[] = config === content ? [] : [{ kind: 'writeRadvdConfig', content }];
+  const loaded = ledger.loaded.get('radvd');
+  const loads = { daemon: 'radvd', config: content } as const;
   // SIGHUP, never a restart: radvd's exit sends router lifetime 0 and guests lose their default router.
   // A radvd that ran our config and is gone died: restarting it is a repair worth reporting.
-  if (pid === null) steps.push({ kind: 'startRadvd', drift: ledger.radvdLoaded === null ? [] : ['radvd was not running'] });
-  else if (config !== content || ledger.radvdLoaded !== content) steps.push({ kind: 'reloadRadvd', pid });
+  if (pid === null) steps.push({ kind: 'startRadvd', drift: loaded === undefined ? [] : ['radvd was not running'], loads });
+  else if (config !== content || loaded !== content) steps.push({ kind: 'reloadRadvd', pid, loads });
   return steps;
 }
 
@@ -161,16 +149,18 @@ function planFrr(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger)
   if (frr === null) return [];
   const { config, pid, running } = observed.frr;
   const steps: Step[] = config === frr.text ? [] : [{ kind: 'writeFrrConfig', content: frr.text }];
+  const loaded = ledger.loaded.get('zebra');
+  const loads = { daemon: 'zebra', config: frr.text } as const;
   // zebra starts from the file; a running zebra is changed by commands, never restarted.
   if (pid === null) {
-    steps.push({ kind: 'startZebra', drift: ledger.frrApplied === null ? [] : ['zebra was not running'] });
+    steps.push({ kind: 'startZebra', drift: loaded === undefined ? [] : ['zebra was not running'], loads });
     return steps;
   }
   const change = planFrrChange(frr.interfaces, running ?? new Map());
   if (change.commands !== '') {
     // The running zebra was at this very config: someone else changed it.
-    const drift = ledger.frrApplied === frr.text ? [`zebra's RA settings differed from frr.conf on ${change.touchedInterfaces.join(', ')}`] : [];
-    steps.push({ kind: 'configureZebra', commands: change.commands, interfaces: change.changedInterfaces, drift });
+    const drift = loaded === frr.text ? [`zebra's RA settings differed from frr.conf on ${change.touchedInterfaces.join(', ')}`] : [];
+    steps.push({ kind: 'configureZebra', commands: change.commands, interfaces: change.changedInterfaces, drift, loads });
   }
   return steps;
 }

@@ -1,4 +1,4 @@
-import type { ObservedRuleset } from '../observe/ruleset-listing.js';
+import type { ObservedRuleset } from '../model/observed.js';
 import type { RenderedHost } from '../render/host-facts.js';
 import { type NftRuleset } from '../render/ruleset.js';
 import { renderRulesetDocument, renderRulesetStagedDocuments, renderRulesetUpdateDocument, type RulesetChange } from '../render/ruleset-document.js';

@@ -1,6 +1,19 @@
 import type { OwnedAddress } from '../render/host-facts.js';
 import type { NftDocument } from '../render/ruleset-document.js';
 
+/** A daemon the agent runs and remembers the config of. */
+export type Daemon = 'radvd' | 'zebra';
+
+/**
+ * What a step leaves a daemon running: the config the running process is
+ * brought to, or null when the step stops it. The loop records it, so the
+ * planner can tell a daemon that died or was reconfigured by someone else.
+ */
+export interface DaemonLoad {
+  readonly daemon: Daemon;
+  readonly config: string | null;
+}
+
 /**
  * One effect on the host. Each kind has one executor in apply/; a plan is an
  * ordered list of these, and an empty plan means the host has converged.
@@ -21,14 +34,20 @@ export type Step =
   | { readonly kind: 'writeInterfacesFile'; readonly content: string }
   | { readonly kind: 'writeRadvdConfig'; readonly content: string }
   | { readonly kind: 'removeRadvdConfig' }
-  | { readonly kind: 'startRadvd'; readonly drift: readonly string[] }
-  | { readonly kind: 'reloadRadvd'; readonly pid: number }
-  | { readonly kind: 'stopRadvd'; readonly pid: number; readonly isSilent: boolean }
+  | { readonly kind: 'startRadvd'; readonly drift: readonly string[]; readonly loads: DaemonLoad }
+  | { readonly kind: 'reloadRadvd'; readonly pid: number; readonly loads: DaemonLoad }
+  | { readonly kind: 'stopRadvd'; readonly pid: number; readonly isSilent: boolean; readonly loads: DaemonLoad }
   | { readonly kind: 'writeFrrConfig'; readonly content: string }
   | { readonly kind: 'removeFrrConfig' }
-  | { readonly kind: 'startZebra'; readonly drift: readonly string[] }
-  | { readonly kind: 'configureZebra'; readonly commands: string; readonly interfaces: readonly string[]; readonly drift: readonly string[] }
-  | { readonly kind: 'stopZebra'; readonly pid: number; readonly isSilent: boolean };
+  | { readonly kind: 'startZebra'; readonly drift: readonly string[]; readonly loads: DaemonLoad }
+  | {
+      readonly kind: 'configureZebra';
+      readonly commands: string;
+      readonly interfaces: readonly string[];
+      readonly drift: readonly string[];
+      readonly loads: DaemonLoad;
+    }
+  | { readonly kind: 'stopZebra'; readonly pid: number; readonly isSilent: boolean; readonly loads: DaemonLoad };
 
 /** The kinds of step, for executor maps. */
 export type StepKind = Step['kind'];
@@ -99,5 +118,30 @@ export function describeStep(step: Step): string {
       return `updateRuleset ${step.chains.join(' ')} (${step.document.length} bytes)`;
     default:
       return step.kind;
+  }
+}
+
+/**
+ * What a step put back, for the report's `repaired`. Ruleset and daemon steps
+ * name their own drift; any other step taken towards the rendering the host
+ * had already converged to undoes someone else's change (a sysctl flipped, a
+ * gateway removed, a link taken down), since the desired state is the same.
+ */
+export function describeRepair(step: Step, isRepair: boolean): readonly string[] {
+  if ('drift' in step) return step.drift;
+  if (!isRepair) return [];
+  switch (step.kind) {
+    case 'setSysctl':
+      return [`sysctl ${step.key} was ${step.previous ?? 'unset'}`];
+    case 'addAddress':
+      return [`address ${step.address}/${step.prefixLength} was missing on ${step.interface}`];
+    case 'setLinkUp':
+      return [`link ${step.interface} was down`];
+    case 'checkRadvdConfig':
+    case 'checkFrrConfig':
+    case 'solicitRouters':
+      return [];
+    default:
+      return [`${describeStep(step)} (the host had drifted)`];
   }
 }

@@ -1,11 +1,15 @@
 import { ExecError, type Host } from '../host/host.js';
-import { readRuleset, readRulesetChains } from '../observe/read-host.js';
-import type { ObservedRuleset } from '../observe/ruleset-listing.js';
+import { fileLayoutOf } from '../model/file-layout.js';
+import type { ObservedRuleset } from '../model/observed.js';
+import { readForeignTableWarnings } from '../observe/foreign-tables.js';
+import { readRuleset, readRulesetChains, type ObservedReaders } from '../observe/read-host.js';
+import type { Ledger } from '../plan/plan.js';
 import type { RulesetMemory } from '../plan/ruleset-plan.js';
+import type { Step } from '../plan/steps.js';
 import type { RenderedHost } from '../render/host-facts.js';
 import type { AgentConfig } from '../schema/agent-config.js';
-
-const MEMORY_FILE = 'ruleset-memory.json';
+import { parseStateFile, RulesetMemoryFile } from '../schema/state-files.js';
+import type { Room } from './room.js';
 /** Up to this many chains waiting to be learned are listed one by one instead of the table. */
 const CHAINS_LEARNED_ALONE = 3;
 
@@ -17,12 +21,13 @@ export interface RulesetObservation {
 }
 
 /**
- * Watches the agent's table cheaply. Listing a 10,000-rule table takes about
- * a second (bench/README.md); reading the nf_tables generation id, which the
- * kernel bumps on every committed transaction, takes a few milliseconds. The
- * watch remembers the id at which its memory of the table is true: after a
- * commit of its own that moved the id by exactly one, and after a listing. An
- * unchanged id proves the table unchanged, so a resync reads nothing else.
+ * Watches the agent's table cheaply. Listing a large table is slow and costs
+ * nft tens of megabytes; reading the nf_tables generation id, which the
+ * kernel bumps on every committed transaction, costs next to nothing
+ * (bench/README.md). The watch remembers the id at which its memory of the
+ * table is true: after a commit of its own that moved the id by exactly one,
+ * and after a listing. An unchanged id proves the table unchanged, so a
+ * resync reads nothing else.
  *
  * The memory holds, per chain, the digest of what the agent rendered and the
  * digest of how nft lists it. Chains the agent has just loaded are listed at
@@ -30,8 +35,13 @@ export interface RulesetObservation {
  * one by one when they are few, else with the table.
  * Without the helper (no id) it lists every time, as a plain reconcile would.
  * The memory lives in the runtime directory: a reboot clears it with the table.
+ *
+ * It is the firewall's room in the reconcile loop: it answers for the table
+ * in each observation, records the loop's ruleset commits, proves a plan of
+ * only those converged when the id moved by exactly the agent's commits, and
+ * reports the other tables that could override the agent's.
  */
-export class RulesetWatch {
+export class RulesetWatch implements Room {
   private memory: RulesetMemory | null = null;
   /** The generation at which `memory.listed` (with its pending chains) is the truth. */
   private trusted: number | null = null;
@@ -40,6 +50,9 @@ export class RulesetWatch {
   private counters: ObservedRuleset['counters'] = new Map();
   private seenAfterCommit: number | null = null;
   private listedAt = Number.NEGATIVE_INFINITY;
+  /** Whether nft listed the table since the other tables were last checked: they can only change when nf_tables does. */
+  private hasListedSinceCheck = true;
+  private foreignTableWarnings: readonly string[] = [];
 
   constructor(
     private readonly host: Host,
@@ -59,9 +72,47 @@ export class RulesetWatch {
 
   /** Loads the memory an earlier agent left in the runtime directory. */
   async load(): Promise<void> {
-    const value = parseMemoryFile(await this.host.readFile(this.memoryPath()));
-    this.memory = value?.memory ?? null;
+    const value = parseStateFile(await this.host.readFile(this.memoryPath()), RulesetMemoryFile);
+    this.memory = value === null ? null : { rendered: value.rendered, listed: value.listed, unlisted: value.unlisted };
     this.trusted = value?.generation ?? null;
+  }
+
+  ledger(): Partial<Ledger> {
+    return { ruleset: this.memory };
+  }
+
+  readers(isFirstPass: boolean): ObservedReaders {
+    return {
+      ruleset: async () => {
+        const observation = await this.observe(isFirstPass);
+        if (observation.isListed) this.hasListedSinceCheck = true;
+        return observation.ruleset;
+      },
+    };
+  }
+
+  async afterStep(step: Step, rendered: RenderedHost): Promise<void> {
+    if (step.kind === 'loadRuleset') await this.recordCommit(rendered, 'all', 1);
+    else if (step.kind === 'loadRulesetStaged') await this.recordCommit(rendered, 'all', step.documents.length);
+    else if (step.kind === 'updateRuleset') await this.recordCommit(rendered, step.chains, 1);
+  }
+
+  // A ruleset step committed with nobody else's in between (the generation id says so) leaves
+  // the table exactly as rendered: everything else matched when it was planned.
+  proves(step: Step): boolean {
+    const isRulesetStep = step.kind === 'loadRuleset' || step.kind === 'loadRulesetStaged' || step.kind === 'updateRuleset';
+    return isRulesetStep && this.isLastCommitProven;
+  }
+
+  async warnings(): Promise<readonly string[]> {
+    if (!this.hasListedSinceCheck) return this.foreignTableWarnings;
+    try {
+      this.foreignTableWarnings = await readForeignTableWarnings(this.host, this.config);
+    } catch (error) {
+      this.foreignTableWarnings = [`cannot check other nftables tables: ${(error as Error).message}`];
+    }
+    this.hasListedSinceCheck = false;
+    return this.foreignTableWarnings;
   }
 
   /**
@@ -80,8 +131,8 @@ export class RulesetWatch {
       return { ruleset: { chains: this.memory!.listed, counters: this.counters }, isListed: false };
     }
     if (isProven && !isUsageDue && pending.length <= CHAINS_LEARNED_ALONE) {
-      // A few chains to learn (a push rewrites one or two): each listed alone costs a quarter of the
-      // table (0.16 s and 11 MB against 0.7 s and 40 MB for 10,000 rules), and nft prints it the same.
+      // A few chains to learn (a push rewrites one or two): each listed alone costs a fraction of the
+      // table's listing (bench/README.md), and nft prints it the same (docs/field-notes.md#nftables).
       const listed = await readRulesetChains(this.host, this.config, pending);
       if ((await this.readGeneration()) === generation) {
         this.learn(listed, pending);
@@ -183,20 +234,6 @@ export class RulesetWatch {
   }
 
   private memoryPath(): string {
-    return `${this.config.paths.runtimeDir}/${MEMORY_FILE}`;
-  }
-}
-
-function parseMemoryFile(text: string | null): { memory: RulesetMemory; generation: number | null } | null {
-  try {
-    const value = JSON.parse(text ?? 'null') as { rendered?: unknown; listed?: unknown; unlisted?: unknown; generation?: unknown } | null;
-    if (value === null || typeof value !== 'object') return null;
-    const asMap = (record: unknown) =>
-      new Map(Object.entries(record && typeof record === 'object' ? record : {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
-    const generation = typeof value.generation === 'number' ? value.generation : null;
-    const unlisted = new Set(Array.isArray(value.unlisted) ? value.unlisted.filter((v): v is string => typeof v === 'string') : []);
-    return { memory: { rendered: asMap(value.rendered), listed: asMap(value.listed), unlisted }, generation };
-  } catch {
-    return null;
+    return fileLayoutOf(this.config).rulesetMemory;
   }
 }

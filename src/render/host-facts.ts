@@ -2,7 +2,7 @@ import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
 import { renderInterfacesFile } from './interfaces-file.js';
 import { renderRadvdConf } from './radvd-conf.js';
 import { renderFrrConf, type FrrConf } from './frr-conf.js';
-import type { DeprecatedPrefix } from './deprecated-prefixes.js';
+import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import { renderChainFingerprint, renderRuleset, type NftRuleset } from './ruleset.js';
 import { renderSysctls, type SysctlSetting } from './sysctls.js';
 

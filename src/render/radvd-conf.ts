@@ -1,8 +1,8 @@
 import { gatewayOf, type DesiredState, type GuestNetwork } from '../schema/desired-state.js';
 import { formatPrefix } from '../schema/ipv6.js';
 import { isRadvdToken } from '../schema/radvd-words.js';
-import type { DeprecatedPrefix } from './deprecated-prefixes.js';
-import { GENERATED_HEADER } from './interfaces-file.js';
+import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
+import { GENERATED_HEADER } from '../model/ownership.js';
 
 /**
  * radvd.conf(5) for every guest network, or null when no link needs RAs.
@@ -25,7 +25,7 @@ function renderDeprecatedPrefixLines(ifname: string, deprecated: readonly Deprec
   return deprecated
     .filter((d) => d.interface === ifname)
     .flatMap((d) => [
-      `    prefix ${d.prefix}`,
+      `    prefix ${formatPrefix(d.prefix)}`,
       '    {',
       '        AdvOnLink on;',
       '        AdvAutonomous on;',
@@ -52,7 +52,6 @@ function renderLeftLinkBlock(ifname: string, deprecated: readonly DeprecatedPref
 
 function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly DeprecatedPrefix[]): string {
   const ra = network.ra;
-  const dnsLifetime = ra.dnsLifetimeSeconds ?? 2 * ra.maxIntervalSeconds;
   const lines = [
     `# ${network.id}, gateway ${gatewayOf(network)}`,
     `interface ${network.interface}`,
@@ -87,12 +86,14 @@ function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly Deprec
       '    };',
     );
   }
-  if (ra.dnsServers.length > 0) {
-    // radvd's default RDNSS lifetime is not what its man page says (shared/FIELD-NOTES.md): always state it.
-    lines.push(`    RDNSS ${ra.dnsServers.join(' ')}`, '    {', `        AdvRDNSSLifetime ${dnsLifetime};`, '    };');
+  // radvd's default RDNSS lifetime is not what its man page says (docs/field-notes.md#radvd): always state it.
+  // An RDNSS block takes at most three addresses (radvd refuses the file otherwise); a list goes in blocks of three.
+  for (let i = 0; i < ra.dnsServers.length; i += 3) {
+    const servers = ra.dnsServers.slice(i, i + 3);
+    lines.push(`    RDNSS ${servers.join(' ')}`, '    {', `        AdvRDNSSLifetime ${ra.rdnssLifetimeSeconds};`, '    };');
   }
   if (ra.searchDomains.length > 0) {
-    lines.push(`    DNSSL ${ra.searchDomains.map(renderRadvdDomain).join(' ')}`, '    {', `        AdvDNSSLLifetime ${dnsLifetime};`, '    };');
+    lines.push(`    DNSSL ${ra.searchDomains.map(renderRadvdDomain).join(' ')}`, '    {', `        AdvDNSSLLifetime ${ra.dnsslLifetimeSeconds};`, '    };');
   }
   lines.push('};', '');
   return lines.join('\n');

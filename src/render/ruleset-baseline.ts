@@ -12,7 +12,8 @@ import {
 
 /**
  * The fixed part of the firewall, which user rules never override: connection
- * tracking and the ICMPv6 baseline of RFC 4890 (see shared/ICMPV6-POLICY.md).
+ * tracking and the ICMPv6 baseline of RFC 4890: §4.3 for traffic through the
+ * VR, §4.4 for traffic to it (docs/firewall.md walks through both chains).
  * ICMPv6 type numbers are from the IANA registry that RFC 4890 §3 cites.
  */
 

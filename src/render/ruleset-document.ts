@@ -1,4 +1,5 @@
-import { RULESET_TABLE, type NftChain, type NftRule, type NftRuleset } from './ruleset.js';
+import { RULESET_TABLE } from '../model/ownership.js';
+import type { NftChain, NftRule, NftRuleset } from './ruleset.js';
 
 /**
  * The libnftables JSON documents that load the rendered table: a whole
@@ -45,7 +46,7 @@ export interface NftDocument {
  * The libnftables JSON document that replaces our table in one transaction:
  * `add table` first, so that `delete table` cannot fail when it is absent;
  * then the table again, all chains (so every jump target exists), all rules.
- * A failing batch leaves the ruleset unchanged (shared/FIELD-NOTES.md). It
+ * A failing batch leaves the ruleset unchanged (docs/field-notes.md#nftables). It
  * never flushes the ruleset or names another table. Load it from a file:
  * `nft -j -f -` cannot read Node's stdin pipe.
  */
@@ -97,8 +98,9 @@ export function renderRulesetUpdateDocument(ruleset: NftRuleset, change: Ruleset
  * rules at a time; the last adds the base chains with their rules. Until the
  * last commits, nothing hooks into the kernel's paths, so traffic sees the
  * table all at once, as with one transaction, while no single nft process has
- * to parse the whole document: nft's JSON parser took 115 MB for 10,000 rules
- * in one document (bench/README.md).
+ * to parse the whole document: the memory of nft's JSON parser grows with the
+ * document, past a hundred megabytes for the largest policies
+ * (bench/README.md).
  */
 export function renderRulesetStagedDocuments(ruleset: NftRuleset, rulesPerDocument: number): NftDocument[] {
   const table = { ...RULESET_TABLE };

@@ -12,8 +12,9 @@ import {
   renderValueOrSet,
   type NftRule,
 } from './ruleset-expr.js';
-import { deprecatedPrefixesOn, type DeprecatedPrefix } from './deprecated-prefixes.js';
-import { digestText } from './digest.js';
+import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
+import { digestText } from '../model/digest.js';
+import { RULESET_TABLE, usageCounterName } from '../model/ownership.js';
 import { egressChainName, ingressChainName, renderAclPolicy, renderIsolatedPolicy } from './ruleset-policy.js';
 
 export type {
@@ -37,9 +38,6 @@ export { egressRuleAction, egressChainName, ingressChainName, type RuleAction } 
  * model (renderRuleset) and the libnftables JSON document that loads it
  * (ruleset-document.ts). Same input, byte-identical output.
  */
-
-/** The one table the agent owns; everything else in the ruleset is left alone. */
-export const RULESET_TABLE = { family: 'ip6', name: 'vr6_agent' } as const;
 
 /** What makes a chain a base chain: where it hooks in and what it does with packets no rule decides. */
 export interface NftBaseChain {
@@ -73,7 +71,7 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
   const networks = [...state.guestNetworks]
     .sort((a, b) => compareText(a.interface, b.interface))
     .map((network) => {
-      const extra = deprecatedPrefixesOn(network.interface, deprecated);
+      const extra = deprecated.filter((d) => d.interface === network.interface).map((d) => d.prefix);
       return extra.length === 0 ? network : { ...network, routedPrefixes: [...network.routedPrefixes, ...extra] };
     });
   const ruleset: NftRuleset = {
@@ -105,7 +103,7 @@ function renderInputRules(publicInterface: string, networks: readonly GuestNetwo
   return [
     renderLoopbackRule(),
     // The VR answers what it accepts, so a forged source would make it reflect
-    // replies at the victim (shared/ICMPV6-POLICY.md, anti-spoofing). ND and
+    // replies at the victim (BCP 38; docs/firewall.md, Input). ND and
     // MLD come from link-local sources, DAD probes from :: (RFC 4862 §5.4.2).
     ...renderAntiSpoofingRules(publicInterface, networks, LINK_SOURCES),
     ...renderInputBaselineRules(),
@@ -130,10 +128,10 @@ function renderServiceRules(network: GuestNetwork): NftRule[] {
 
 /**
  * The forward chain. Anti-spoofing comes first, before conntrack and the
- * ICMPv6 baseline (shared/ICMPV6-POLICY.md: "anti-spoofing sits before all of
- * this"): conntrack ignores the interface, so a forged source would otherwise
- * pass as `related` in an ICMPv6 error or as `established` by hitting another
- * network's flow, and §4.3 errors are otherwise accepted from anyone. Then the
+ * ICMPv6 baseline (BCP 38; docs/firewall.md, Forward): conntrack ignores the
+ * interface, so a forged source would otherwise pass as `related` in an
+ * ICMPv6 error or as `established` by hitting another network's flow, and
+ * RFC 4890 §4.3 errors are otherwise accepted from anyone. Then the
  * per-network checks: a packet from a guest passes its network's egress chain,
  * a packet to a guest its ingress chain (so tier-to-tier traffic in a VPC
  * passes both), and what a guest may send goes upstream. The rest meets the
@@ -181,11 +179,6 @@ function renderAntiSpoofingRules(
     comment: 'anti-spoofing upstream',
   };
   return [...fromGuests, fromUpstream];
-}
-
-/** The named counter of a network's traffic in one direction: egress leaves the guests, ingress goes to them. */
-export function usageCounterName(interfaceName: string, direction: 'ingress' | 'egress'): string {
-  return `usage_${direction}_${interfaceName}`;
 }
 
 /**

@@ -16,7 +16,7 @@ const conf = (ifname: string, knob: string, value: string): SysctlSetting => ({
 
 /**
  * The sysctls a desired state needs, per interface: conf.default reaches only
- * interfaces created later (shared/FIELD-NOTES.md), so every knob names its
+ * interfaces created later (docs/field-notes.md#kernel), so every knob names its
  * interface. Knobs the state says nothing about keep the kernel's value.
  */
 export function renderSysctls(state: DesiredState): SysctlSetting[] {

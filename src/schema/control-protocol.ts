@@ -76,14 +76,26 @@ export interface StatusResult {
   readonly applied: {
     readonly generation: number;
     readonly ok: boolean;
+    readonly isConverged: boolean;
     readonly durationMs: number;
     readonly components: Record<string, ComponentResult>;
     readonly errors: string[];
+    readonly remaining: string[];
   } | null;
   readonly publicAddress: string | null;
   readonly observedWarnings: string[];
   readonly loop: { readonly lastRunAt: string; readonly isHealthy: boolean };
   readonly recentProblems: RecentProblem[];
+}
+
+/**
+ * A reconcile's outcome in one word, as the status line and vr6ctl print it:
+ * a failed step, or a host that kept differing from the state with no step
+ * failing, or applied.
+ */
+export function describeOutcome(applied: { readonly ok: boolean; readonly remaining: readonly string[] }): 'applied' | 'FAILED' | 'NOT CONVERGED' {
+  if (applied.ok) return 'applied';
+  return applied.remaining.length > 0 ? 'NOT CONVERGED' : 'FAILED';
 }
 
 /** One step of a dry run. */

@@ -20,9 +20,10 @@ export interface DesiredStateParseOptions {
 
 /**
  * Parses desired states, validating only the ACL lists that differ from those
- * of the last valid state parsed. A push repeats the whole state; validating a
- * 10,000-item policy with zod takes 60-90 ms, so a push that changes one
- * item would spend most of its time re-checking the 49 lists it did not touch.
+ * of the last valid state parsed. A push repeats the whole state, and
+ * validating a large policy with zod is a large part of a push's cost
+ * (bench/README.md), so a push that changes one item would spend most of its
+ * time re-checking the lists it did not touch.
  *
  * A list's key is its JSON text: the frame's own (options.sourceOf) or, for
  * a plain JSON value without one, JSON.stringify's. A list whose key was

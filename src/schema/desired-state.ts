@@ -3,13 +3,25 @@ import { AclList, IsolatedFirewall } from './firewall.js';
 import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6Cidr, Ipv6InterfaceAddress, Ipv6Prefix64, Port, wholeNumber } from './fields.js';
 import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
 import type { DeepReadonly } from './validation.js';
+import {
+  defaultLifetime,
+  defaultMinInterval,
+  DNS_OPTIONS_BUDGET,
+  DNS_SERVERS_MAX,
+  dnsOptionsBytes,
+  INFINITE_LIFETIME,
+  MAX_INTERVAL,
+  MAX_INTERVAL_MESSAGE,
+  MIN_INTERVAL,
+  ROUTER_LIFETIME_MAX,
+  ROUTER_LIFETIME_MESSAGE,
+  SEARCH_DOMAINS_MAX,
+} from './ra-bounds.js';
 
 /**
  * The desired state v1: everything the management server wants this VR's IPv6
  * to be. It is the whole truth on every push, never a delta.
  */
-
-const INFINITE_LIFETIME = 0xffffffff;
 
 // RFC 8781 §4: the prefix lengths a PREF64 option can carry.
 const PREF64_LENGTHS = [32, 40, 48, 56, 64, 96];
@@ -18,61 +30,94 @@ const PREF64_LENGTHS = [32, 40, 48, 56, 64, 96];
 export const RaRoute = z.strictObject({
   prefix: Ipv6Cidr,
   preference: z.enum(['low', 'medium', 'high']).default('medium'),
-  lifetimeSeconds: wholeNumber(INFINITE_LIFETIME).optional().meta({ description: 'default 3 × maxIntervalSeconds' }),
+  lifetimeSeconds: wholeNumber(INFINITE_LIFETIME).optional().meta({ description: 'default 3 × maxIntervalSeconds; 4294967295 is infinity' }),
 });
 
-/** Router advertisement settings of one guest network (RFC 4861 §6.2.1). */
-export const RaSettings = z
-  .strictObject({
-    dnsServers: z.array(Ipv6Address).max(3).default([]).meta({ description: 'RDNSS (RFC 8106); radvd takes 3 per option' }),
-    searchDomains: z.array(DomainName).max(8).default([]).meta({ description: 'DNSSL (RFC 8106)' }),
-    mtu: z.number().int().min(1280).max(65535).optional().meta({ description: 'MTU option; absent sends none' }),
-    minIntervalSeconds: z.number().int().min(3).max(1350).default(200),
-    maxIntervalSeconds: z.number().int().min(4).max(1800).default(600),
-    routerLifetimeSeconds: wholeNumber(9000).default(1800).meta({ description: '0, or between maxIntervalSeconds and 9000' }),
-    validLifetimeSeconds: wholeNumber(INFINITE_LIFETIME).default(86400),
-    preferredLifetimeSeconds: wholeNumber(INFINITE_LIFETIME)
-      .default(9720)
-      .meta({ description: 'default is ND_PREFERRED_LIMIT of RFC 9096 §3.3' }),
-    dnsLifetimeSeconds: wholeNumber(INFINITE_LIFETIME)
-      .optional()
-      .meta({ description: 'RDNSS/DNSSL lifetime; default 2 × maxIntervalSeconds' }),
-    routes: z.array(RaRoute).max(16).default([]).meta({ description: 'route information options (RFC 4191); radvd only' }),
-    pref64: Ipv6Cidr.optional().meta({ description: 'NAT64 prefix for IPv6-only networks (RFC 8781); needs a backend that sends PREF64' }),
-  })
-  .superRefine((ra, ctx) => {
-    // radvd accepts Min > 0.75 × Max, then silently never advertises
-    // (shared/FIELD-NOTES.md, radvd; RFC 4861 §6.2.1).
-    if (ra.minIntervalSeconds > 0.75 * ra.maxIntervalSeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['minIntervalSeconds'],
-        message: `must not exceed 0.75 × maxIntervalSeconds (${0.75 * ra.maxIntervalSeconds})`,
-      });
-    }
-    if (ra.routerLifetimeSeconds !== 0 && ra.routerLifetimeSeconds < ra.maxIntervalSeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['routerLifetimeSeconds'],
-        message: 'must be 0 or at least maxIntervalSeconds (RFC 4861 §6.2.1)',
-      });
-    }
-    if (ra.preferredLifetimeSeconds > ra.validLifetimeSeconds) {
-      ctx.addIssue({ code: 'custom', path: ['preferredLifetimeSeconds'], message: 'must not exceed validLifetimeSeconds' });
-    }
-    if (ra.pref64 !== undefined && !PREF64_LENGTHS.includes(ra.pref64.length)) {
-      ctx.addIssue({ code: 'custom', path: ['pref64'], message: `must be a /${PREF64_LENGTHS.join(', /')} (RFC 8781 §4)` });
-    }
-    const dns = ra.dnsLifetimeSeconds;
-    if (dns !== undefined && dns !== 0 && (dns < ra.maxIntervalSeconds || dns > 2 * ra.maxIntervalSeconds)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['dnsLifetimeSeconds'],
-        message: 'must be 0 or between maxIntervalSeconds and 2 × maxIntervalSeconds (RFC 8106 §5.1)',
-      });
-    }
-  });
+const dnsLifetime = (option: string) =>
+  wholeNumber(INFINITE_LIFETIME)
+    .optional()
+    .meta({ description: `${option} lifetime: 0, or from maxIntervalSeconds up; 4294967295 is infinity; default 3 × maxIntervalSeconds` });
+
+const RaSettingsInput = z.strictObject({
+  dnsServers: z.array(Ipv6Address).max(DNS_SERVERS_MAX).default([]).meta({ description: 'RDNSS (RFC 8106)' }),
+  searchDomains: z.array(DomainName).max(SEARCH_DOMAINS_MAX).default([]).meta({ description: 'DNSSL (RFC 8106)' }),
+  mtu: z.number().int().min(1280).max(65535).optional().meta({ description: 'MTU option; absent sends none' }),
+  minIntervalSeconds: z
+    .number()
+    .int()
+    .min(MIN_INTERVAL.min)
+    .max(MIN_INTERVAL.max)
+    .optional()
+    .meta({ description: 'at most 0.75 × maxIntervalSeconds; default a third of it (0.75 × below 9 s), at least 3' }),
+  maxIntervalSeconds: z.number().int().min(MAX_INTERVAL.min).max(MAX_INTERVAL.max, { message: MAX_INTERVAL_MESSAGE }).default(600),
+  routerLifetimeSeconds: wholeNumber(ROUTER_LIFETIME_MAX, ROUTER_LIFETIME_MESSAGE)
+    .optional()
+    .meta({ description: '0, or between maxIntervalSeconds and 9000; default 3 × maxIntervalSeconds' }),
+  validLifetimeSeconds: wholeNumber(INFINITE_LIFETIME).default(86400),
+  preferredLifetimeSeconds: wholeNumber(INFINITE_LIFETIME)
+    .default(9720)
+    .meta({ description: 'default is ND_PREFERRED_LIMIT of RFC 9096 §3.3' }),
+  rdnssLifetimeSeconds: dnsLifetime('RDNSS'),
+  dnsslLifetimeSeconds: dnsLifetime('DNSSL'),
+  dnsLifetimeSeconds: wholeNumber(INFINITE_LIFETIME)
+    .optional()
+    .meta({ description: 'superseded by rdnssLifetimeSeconds and dnsslLifetimeSeconds: sets both, and is refused with either', deprecated: true }),
+  routes: z.array(RaRoute).max(16).default([]).meta({ description: 'route information options (RFC 4191); radvd only' }),
+  pref64: Ipv6Cidr.optional().meta({ description: 'NAT64 prefix for IPv6-only networks (RFC 8781); needs a backend that sends PREF64' }),
+});
+type RaSettingsInput = z.output<typeof RaSettingsInput>;
+
+/**
+ * Router advertisement settings of one guest network (RFC 4861 §6.2.1,
+ * RFC 8106), with every default filled in: the output has no optional
+ * timing or lifetime, and no dnsLifetimeSeconds (it became the two it sets).
+ */
+export const RaSettings = RaSettingsInput.superRefine(refineRaSettings).transform(({ dnsLifetimeSeconds, ...ra }) => {
+  const lifetime = defaultLifetime(ra.maxIntervalSeconds);
+  return {
+    ...ra,
+    minIntervalSeconds: ra.minIntervalSeconds ?? defaultMinInterval(ra.maxIntervalSeconds),
+    routerLifetimeSeconds: ra.routerLifetimeSeconds ?? lifetime,
+    rdnssLifetimeSeconds: ra.rdnssLifetimeSeconds ?? dnsLifetimeSeconds ?? lifetime,
+    dnsslLifetimeSeconds: ra.dnsslLifetimeSeconds ?? dnsLifetimeSeconds ?? lifetime,
+  };
+});
 export type RaSettings = DeepReadonly<z.output<typeof RaSettings>>;
+
+function refineRaSettings(ra: RaSettingsInput, ctx: z.RefinementCtx): void {
+  const issue = (key: keyof RaSettingsInput, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+  const max = ra.maxIntervalSeconds;
+  // radvd accepts Min > 0.75 × Max, then silently never advertises
+  // (docs/field-notes.md#radvd; RFC 4861 §6.2.1).
+  if (ra.minIntervalSeconds !== undefined && ra.minIntervalSeconds > 0.75 * max) {
+    issue('minIntervalSeconds', `must not exceed 0.75 × maxIntervalSeconds (${0.75 * max})`);
+  }
+  if (ra.routerLifetimeSeconds !== undefined && ra.routerLifetimeSeconds !== 0 && ra.routerLifetimeSeconds < max) {
+    issue('routerLifetimeSeconds', `must be 0 or at least maxIntervalSeconds (${max}) (RFC 4861 §6.2.1)`);
+  }
+  if (ra.preferredLifetimeSeconds > ra.validLifetimeSeconds) issue('preferredLifetimeSeconds', 'must not exceed validLifetimeSeconds');
+  if (ra.pref64 !== undefined && !PREF64_LENGTHS.includes(ra.pref64.length)) {
+    issue('pref64', `must be a /${PREF64_LENGTHS.join(', /')} (RFC 8781 §4)`);
+  }
+  for (const key of ['rdnssLifetimeSeconds', 'dnsslLifetimeSeconds', 'dnsLifetimeSeconds'] as const) {
+    const lifetime = ra[key];
+    // RFC 8106 §5.1 sets no floor, but a lifetime shorter than the interval lapses between two
+    // unsolicited RAs; radvd 2.19 logs an error for one and sends maxIntervalSeconds instead for DNSSL.
+    if (lifetime !== undefined && lifetime !== 0 && lifetime < max) {
+      issue(key, `must be 0 or at least maxIntervalSeconds (${max}): a shorter lifetime lapses between RAs`);
+    }
+  }
+  if (ra.dnsLifetimeSeconds !== undefined && (ra.rdnssLifetimeSeconds !== undefined || ra.dnsslLifetimeSeconds !== undefined)) {
+    issue('dnsLifetimeSeconds', 'is superseded by rdnssLifetimeSeconds and dnsslLifetimeSeconds: give those two, without dnsLifetimeSeconds');
+  }
+  const bytes = dnsOptionsBytes(ra.dnsServers, ra.searchDomains);
+  if (bytes > DNS_OPTIONS_BUDGET) {
+    issue(
+      'searchDomains',
+      `with dnsServers, takes ${bytes} bytes of RDNSS and DNSSL options, more than the ${DNS_OPTIONS_BUDGET} that fit one RA on a 1280-byte link (RFC 6980 §5): zebra would leave options out, radvd would fragment them`,
+    );
+  }
+}
 
 /** The public (upstream-facing) interface and how it gets its address. */
 export const PublicInterface = z

@@ -71,9 +71,9 @@ export const DomainName = z
   })
   .meta({ description: 'DNS domain name, e.g. cloud.example.com' });
 
-/** A non-negative whole number up to max. */
-export function wholeNumber(max: number) {
-  return z.number().int().min(0).max(max);
+/** A non-negative whole number up to max; `tooBig`, when given, is the message for one above it. */
+export function wholeNumber(max: number, tooBig?: string) {
+  return z.number().int().min(0).max(max, tooBig === undefined ? undefined : { message: tooBig });
 }
 
 /** A TCP or UDP port. */

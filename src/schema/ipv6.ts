@@ -16,7 +16,7 @@ export class Ipv6SyntaxError extends Error {
 
 // A strict lexical gate before ipaddr.js: hex digits, colons and at most one
 // dotted tail. It keeps zone ids, whitespace and anything nft would try to
-// resolve through DNS out (shared/FIELD-NOTES.md, nftables).
+// resolve through DNS out (docs/field-notes.md#nftables).
 const ADDRESS_CHARS = /^[0-9A-Fa-f:.]{2,45}$/;
 
 function parseAddressObject(text: string): ipaddr.IPv6 {

@@ -16,6 +16,6 @@ export function renderDesiredStateJsonSchema(): Record<string, unknown> {
     description:
       'The whole IPv6 desired state of one CloudStack virtual router, pushed by the management server. ' +
       'Cross-field rules (unique ids and interfaces, non-overlapping /64s, gateways inside their prefix, ' +
-      'ACL references, MinRtrAdvInterval <= 0.75 x Max) are enforced by the agent and listed in docs/desired-state.md.',
+      'ACL references, the RA timing, lifetime and size rules) are enforced by the agent and listed in docs/desired-state.md.',
   };
 }

@@ -10,7 +10,8 @@ import { Identifier } from './fields.js';
 
 export const PROTOCOL_VERSION = 1;
 
-const Generation = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+/** A generation number: the management server orders desired states by it. */
+export const Generation = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const FieldErrorShape = z.strictObject({ path: z.string(), message: z.string() });
 
 /** server → agent: the whole desired state for a generation. */
@@ -59,12 +60,17 @@ export type ComponentResult = z.output<typeof ComponentResult>;
 export const AppliedMessage = z.strictObject({
   type: z.literal('applied'),
   generation: Generation,
+  /** No step failed and the host converged. */
   ok: z.boolean(),
+  /** The host matched the state at the end: false when a step failed or the host kept differing. */
+  isConverged: z.boolean(),
   durationMs: z.number().min(0),
   components: z.record(z.string(), ComponentResult),
   errors: z.array(z.string()),
   /** Drift the agent found in what it owns (e.g. "chain forward was changed") and put back. */
   repaired: z.array(z.string()),
+  /** What the host still lacked when the agent gave up without a failed step; empty otherwise. */
+  remaining: z.array(z.string()),
 });
 export type AppliedMessage = z.output<typeof AppliedMessage>;
 

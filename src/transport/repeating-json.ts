@@ -2,8 +2,8 @@
  * JSON.parse for frames that mostly repeat the one before.
  *
  * Every push carries the whole desired state: a 10,000-item policy is a
- * 1.5 MB frame, and a push that changes one ACL item repeats the other lists
- * byte for byte. JSON.parse builds all of them again, which is most of the
+ * frame of megabytes, and a push that changes one ACL item repeats the other
+ * lists byte for byte. JSON.parse builds all of them again, which is most of the
  * parse of such a push and megabytes of garbage. This parser remembers the
  * elements of one array of the last frame (`spec.aclLists`) by their bytes;
  * an element whose bytes repeat is not parsed again, and the result holds the

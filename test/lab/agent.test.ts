@@ -13,6 +13,7 @@ import {
   startVrLab,
   stopAgent,
   waitForMessage,
+  waitForReconcileAfter,
   type VrLab,
 } from './vr-lab.js';
 
@@ -24,6 +25,9 @@ import {
  */
 
 const describeLab = canRunLab() ? describe : describe.skip;
+
+// The lab's resync runs every 5 s; a deadline of three allows for a loaded 2-core machine.
+const NEXT_RESYNC_MS = 15_000;
 
 describeLab('agent in the namespace lab', () => {
   let vrLab: VrLab;
@@ -124,8 +128,9 @@ describeLab('agent in the namespace lab', () => {
     const ack = await waitForMessage(vrLab, 'ack', (m) => m.generation === generation, 10_000, from);
     expect(ack.status).toBe('rejected');
     expect(ack.errors.map((e) => e.path)).toEqual(expect.arrayContaining(['$.spec.guestNetworks[0].gateway', '$.spec.guestNetworks[1].prefix']));
-    // A resync runs every 5 s; wait past one so a half-apply would show.
-    await new Promise((resolve) => setTimeout(resolve, 6000));
+    // A half-apply would show at once or, if the rejected state had slipped in, at the next run:
+    // wait for a whole reconcile begun after the rejection.
+    await waitForReconcileAfter(vrLab, Date.now(), NEXT_RESYNC_MS);
     expect(await snapshotVr()).toEqual(before);
   });
 
@@ -162,19 +167,19 @@ describeLab('agent in the namespace lab', () => {
     const from = simEventCount(vrLab);
     const { generation } = await pushDesired(vrLab, changed);
     expect(await waitForMessage(vrLab, 'applied', (m) => m.generation === generation, 10_000, from)).toMatchObject({ ok: true });
-    // The next resync (every 5 s) lists the rewritten chain alone to learn how nft prints it.
-    await new Promise((resolve) => setTimeout(resolve, 7000));
+    // The next run (a resync) lists the rewritten chain alone to learn how nft prints it.
+    await waitForReconcileAfter(vrLab, Date.now(), NEXT_RESYNC_MS);
     const learned = await handles();
     expect(learned).toContain('tcp dport 8081');
     // A commit elsewhere moves the generation id: the next resync lists the whole table and compares
     // every chain with what it learned. A chain learned wrong would be rewritten: new rule handles.
     await vr(['nft', 'add table ip6 vr6probe; delete table ip6 vr6probe']);
-    await new Promise((resolve) => setTimeout(resolve, 7000));
+    await waitForReconcileAfter(vrLab, Date.now(), NEXT_RESYNC_MS);
     expect(await handles()).toBe(learned);
     const back = simEventCount(vrLab);
     const restored = await pushDesired(vrLab, labDesiredState());
     await waitForMessage(vrLab, 'applied', (m) => m.generation === restored.generation, 10_000, back);
-  }, 40_000);
+  });
 
   // The resync runs every 5 s; the deadlines below allow several, since a 2-core machine at load 10
   // (CI next to other labs) stretched a resync's listing and repair past 12 s.
@@ -203,7 +208,7 @@ describeLab('agent in the namespace lab', () => {
     expect(before).toMatch(/^default via fe80::/);
     const pid = radvdPid();
     const from = simEventCount(vrLab);
-    // SIGKILL: a crash sends no goodbye RA, unlike SIGTERM (shared/FIELD-NOTES.md).
+    // SIGKILL: a crash sends no goodbye RA, unlike SIGTERM (docs/field-notes.md#radvd).
     process.kill(pid, 'SIGKILL');
     const applied = await waitForMessage(vrLab, 'applied', (m) => m.repaired.includes('radvd was not running'), 30_000, from);
     expect(applied.ok).toBe(true);

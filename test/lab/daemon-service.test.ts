@@ -109,10 +109,17 @@ describeLab('the daemon under a service manager', () => {
       timeoutMs: 10_000,
       what: 'a reconcile to call the hanging nft',
     });
-    const stalledAt = Date.now() / 1000;
-    // Healthy means a run within max(watchdog 1 s, 2 × resync 1 s) = 2 s; pings are 0.5 s apart.
-    await new Promise((resolve) => setTimeout(resolve, 4000));
-    const pingsWhileStalled = receiver.messages().filter((m) => m.text === 'WATCHDOG=1' && m.time > stalledAt + 2.6);
+    // Healthy means a run within max(watchdog 1 s, 2 × resync 1 s) = 2 s; the ping timer ticks every
+    // 0.5 s, and the first tick that finds the loop stale logs that it withholds the ping.
+    const withheldAtMs = await waitFor(async () => readLogTimeMs(agentLog(), 'reconcile loop is stalled, withholding the watchdog ping'), {
+      timeoutMs: 10_000,
+      what: 'the agent to withhold its watchdog ping',
+    });
+    // An absence needs a window: the ticks 0.5, 1 and 1.5 s later would each have pinged, and a ping
+    // lands within milliseconds. One sent by the tick before the withholding one may land until the first.
+    const TICK_MS = 500;
+    await new Promise((resolve) => setTimeout(resolve, withheldAtMs + 4.5 * TICK_MS - Date.now()));
+    const pingsWhileStalled = receiver.messages().filter((m) => m.text === 'WATCHDOG=1' && m.time * 1000 > withheldAtMs + TICK_MS);
     expect(pingsWhileStalled).toEqual([]);
     expect(vr6ctl('status', '--json').code).toBe(4);
     rmSync(paths().stall);
@@ -157,3 +164,10 @@ describeLab('the daemon under a service manager', () => {
     expect(isPidAlive(radvdPid)).toBe(true);
   });
 });
+
+/** The time (epoch ms) of the agent's first log line with message `msg`, or undefined. */
+function readLogTimeMs(log: string, msg: string): number | undefined {
+  const line = log.split('\n').find((l) => l.startsWith('{') && l.includes(`"msg":${JSON.stringify(msg)}`));
+  const ms = line === undefined ? NaN : Date.parse((JSON.parse(line) as { time: string }).time);
+  return Number.isFinite(ms) ? ms : undefined;
+}

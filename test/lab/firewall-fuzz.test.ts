@@ -8,16 +8,17 @@ import { renderRuleset } from '../../src/render/ruleset.js';
 import { renderRulesetDocument } from '../../src/render/ruleset-document.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { parseWith } from '../../src/schema/validation.js';
+import { freshSeed, readSeed } from '../support/seed.js';
 import { canRunLab } from './lab-guard.js';
 
 /**
  * Fuzzes the firewall part of the desired state: every state the schema
  * accepts must render a ruleset that the real `nft -j -c` accepts, and every
- * refusal must name its fields. Set FUZZ_RUNS and FUZZ_SEED to reproduce or
- * go further; the seed is printed.
+ * refusal must name its fields. Set SEED and FUZZ_RUNS to reproduce or go
+ * further; the seed is printed.
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+const SEED = readSeed(freshSeed);
 const work = mkdtempSync(join(tmpdir(), 'vr6-fuzz-'));
 
 /** Mostly valid values, now and then one the schema must refuse. */
@@ -92,7 +93,7 @@ function nftCheck(document: unknown): { status: number | null; stderr: string } 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it(`renders only rulesets nft accepts (runs ${RUNS}, seed ${SEED})`, () => {
-    console.log(`firewall fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}`);
+    console.log(`firewall fuzz: SEED=${SEED} FUZZ_RUNS=${RUNS}`);
     let accepted = 0;
     fc.assert(
       fc.property(fc.oneof(vpcState, isolatedState), (input) => {

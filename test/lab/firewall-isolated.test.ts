@@ -3,17 +3,10 @@ import { canRunLab } from './lab-guard.js';
 import { waitForPing } from './probes.js';
 import { describeFlow, listFlowPorts, runFlowMatrix, type FlowCase, type FlowEndpoint, type FlowResult } from './flow-matrix.js';
 import { serveFlows } from './flow-probes.js';
-import {
-  probeWithoutFirewall,
-  pushAndApply,
-  renderGuestEndpoint,
-  renderUpstreamEndpoints,
-  startFirewallLab,
-  waitForFlows,
-  type FirewallLab,
-} from './firewall-lab.js';
+import { probeWithoutFirewall, renderGuestEndpoint, renderUpstreamEndpoints, startFirewallLab, waitForFlows, type FirewallLab } from './firewall-lab.js';
 import { ISOLATED_ALLOW_MATRIX, ISOLATED_DENY_MATRIX, renderIsolatedFirewallState } from './firewall-isolated-policy.js';
 import { IF, NS } from './topology.js';
+import { pushAndApply } from './vr-lab.js';
 
 /**
  * The firewall of an isolated-network VR, proven with packets: one guest

@@ -1,7 +1,7 @@
 import { waitFor, type Lab } from './netns.js';
 import { addRoute, waitForSlaacAddress } from './probes.js';
 import { GUEST_BLOCK, GUEST_TIERS, IF, INTERNET_HOST, NS, UPSTREAM_ADDRESS, type TopologyOptions } from './topology.js';
-import { pushDesired, simEventCount, startAgent, startVrLab, waitForMessage, type VrLab } from './vr-lab.js';
+import { pushAndApply, startAgent, startVrLab, waitForMessage, type VrLab } from './vr-lab.js';
 import { describeFlow, probeFlow, runFlowMatrix, type FlowCase, type FlowEndpoint } from './flow-matrix.js';
 
 /**
@@ -41,15 +41,6 @@ export async function startFirewallLab(spec: unknown, options: TopologyOptions):
     await lab.cleanup();
     throw error;
   }
-}
-
-/** Pushes `spec` as the next generation and waits until the agent reports it applied without error. */
-export async function pushAndApply(vrLab: VrLab, spec: unknown): Promise<number> {
-  const from = simEventCount(vrLab);
-  const { generation } = await pushDesired(vrLab, spec);
-  const applied = await waitForMessage(vrLab, 'applied', (m) => m.generation === generation, 15_000, from);
-  if (!applied.ok) throw new Error(`generation ${generation} was not applied: ${JSON.stringify(applied)}`);
-  return generation;
 }
 
 /** The upstream router and the internet host as matrix endpoints; both live in the upstream namespace. */

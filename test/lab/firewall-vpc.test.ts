@@ -156,12 +156,12 @@ describeLab('VPC firewall with packets', () => {
     }
   });
 
-  // BUG (renderer, input chain): anti-spoofing exists only in the forward chain.
   // A guest that forges a source and sends to one of the VR's own addresses
   // must not make the VR reflect its answer at the forged source: web forges
   // 2001:db8:ffff::1 and pings its gateway; the upstream must see no reply.
-  // ICMPV6-POLICY.md: "a packet from a guest interface must have its source in
-  // that network's prefix, or be link-local for ND/MLD, or :: for DAD".
+  // BCP 38 on the input chain (docs/firewall.md, Input): a packet from a guest
+  // interface must come from its network's prefix, from fe80::/10 (ND, MLD) or
+  // from :: (DAD).
   it('input anti-spoofing: the VR does not answer a guest that forges its source (no reflection)', async () => {
     const forged = INTERNET_HOST;
     const gateway = '2001:db8:200:1::1';

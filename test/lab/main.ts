@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { CheckRun } from './check-run.js';
 import { waitFor } from './netns.js';
 import { addRoute, isInPrefix as isInCidr, readAddresses, tcpConnect, tcpListen, waitForPing, waitForSlaacAddress } from './probes.js';
 import { GUEST_BLOCK, IF, INTERNET_HOST, NS, PUBLIC_PREFIX, TIER1, TIER2, UPSTREAM_ADDRESS } from './topology.js';
@@ -11,20 +12,8 @@ import { labDesiredState, pushDesired, startAgent, startVrLab, waitForMessage, w
  * namespace and process it made, also on failure and Ctrl-C.
  */
 
-let failures = 0;
-
-async function check(name: string, body: () => Promise<string | void>): Promise<boolean> {
-  const started = Date.now();
-  try {
-    const detail = await body();
-    console.log(`PASS  ${name}${detail ? `: ${detail}` : ''} (${Date.now() - started} ms)`);
-    return true;
-  } catch (error) {
-    failures++;
-    console.log(`FAIL  ${name}: ${error instanceof Error ? error.message : String(error)}`);
-    return false;
-  }
-}
+const checks = new CheckRun();
+const check = checks.check.bind(checks);
 
 async function runChecks(vrLab: VrLab): Promise<void> {
   const { lab } = vrLab;
@@ -124,17 +113,16 @@ async function main(): Promise<void> {
   try {
     await runChecks(vrLab);
   } catch (error) {
-    failures++;
-    console.log(`FAIL  lab: ${error instanceof Error ? error.message : String(error)}`);
+    checks.fail('lab', error);
   } finally {
-    if (failures > 0 && vrLab.agent) {
+    if (checks.failures > 0 && vrLab.agent) {
       console.log('--- last lines of the agent log ---');
       console.log(readFileSync(vrLab.agent.logPath, 'utf8').split('\n').slice(-30).join('\n'));
     }
     await vrLab.lab.cleanup();
   }
-  console.log(failures === 0 ? 'lab: all checks passed' : `lab: ${failures} check(s) failed`);
-  process.exit(failures === 0 ? 0 : 1);
+  console.log(checks.failures === 0 ? 'lab: all checks passed' : `lab: ${checks.failures} check(s) failed`);
+  process.exit(checks.failures === 0 ? 0 : 1);
 }
 
 void main();

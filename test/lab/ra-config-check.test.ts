@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deriveDeprecatedPrefixes } from '../../src/render/deprecated-prefixes.js';
+import { deriveDeprecatedPrefixes } from '../../src/daemon/deprecations.js';
 import { renderRadvdConf } from '../../src/render/radvd-conf.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { DesiredState } from '../../src/schema/desired-state.js';

@@ -14,13 +14,14 @@ OPTION_PREFIX, OPTION_MTU = 3, 5
 
 def parse(data):
     lifetime = struct.unpack_from('!H', data, 6)[0]
-    ra = {'routerLifetime': lifetime, 'prefixes': [], 'mtu': None}
+    ra = {'routerLifetime': lifetime, 'prefixes': [], 'mtu': None, 'options': []}
     offset = 16
     while offset + 2 <= len(data):
         kind, length = data[offset], data[offset + 1] * 8
         if length == 0:
             break
         option = data[offset:offset + length]
+        ra['options'].append(kind)
         if kind == OPTION_PREFIX and length >= 32:
             valid, preferred = struct.unpack_from('!II', option, 4)
             address = socket.inet_ntop(socket.AF_INET6, option[16:32])

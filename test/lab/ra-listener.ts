@@ -10,6 +10,8 @@ export interface HeardRa {
   readonly routerLifetime: number;
   readonly prefixes: readonly { readonly prefix: string; readonly valid: number; readonly preferred: number }[];
   readonly mtu: number | null;
+  /** The type of each option, in the order the RA carries them (RFC 4861 §4.6). */
+  readonly options: readonly number[];
 }
 
 /** A passive RA capture on one interface of a namespace: it sends nothing, so it times RAs the sender chose to send. */

@@ -58,6 +58,9 @@ export function labDesiredState(): Record<string, any> {
     minIntervalSeconds: 3,
     maxIntervalSeconds: 10,
     routerLifetimeSeconds: 30,
+    // Stated, as the timing is: the lab's RAs keep their values when a default changes (test/lab/ra-bounds.test.ts covers the defaults).
+    rdnssLifetimeSeconds: 20,
+    dnsslLifetimeSeconds: 20,
     dnsServers: ['2001:db8:100::53'],
     routes: [{ prefix: '2001:db8:ffff::/48', preference: 'high' }],
   };
@@ -144,8 +147,15 @@ export async function stopAgent(vrLab: VrLab): Promise<void> {
   vrLab.agent = null;
 }
 
+/**
+ * The simulator's side of a lab, which is all the push and wait helpers below
+ * use: its process, the file its events go to and the desired state it serves.
+ * A VrLab is one; `make test-package` builds one for its own simulator.
+ */
+export type SimulatorRun = Pick<VrLab, 'sim' | 'simLog' | 'desiredPath'>;
+
 /** Pushes a spec as the next generation (rewrites the file, SIGHUPs the simulator); returns when it was pushed. */
-export async function pushDesired(vrLab: VrLab, spec: unknown): Promise<{ generation: number; pushedAt: number }> {
+export async function pushDesired(vrLab: SimulatorRun, spec: unknown): Promise<{ generation: number; pushedAt: number }> {
   const before = readSimEvents(vrLab).length;
   writeFileSync(vrLab.desiredPath, `${JSON.stringify(spec, null, 2)}\n`);
   const pushedAt = Date.now();
@@ -154,8 +164,17 @@ export async function pushDesired(vrLab: VrLab, spec: unknown): Promise<{ genera
   return { generation: Number(pushed.generation), pushedAt };
 }
 
+/** Pushes `spec` as the next generation and waits until the agent reports it applied without error. */
+export async function pushAndApply(vrLab: SimulatorRun, spec: unknown, timeoutMs = 15_000): Promise<number> {
+  const from = simEventCount(vrLab);
+  const { generation } = await pushDesired(vrLab, spec);
+  const applied = await waitForMessage(vrLab, 'applied', (m) => m.generation === generation, timeoutMs, from);
+  if (!applied.ok) throw new Error(`generation ${generation} was not applied: ${JSON.stringify(applied)}`);
+  return generation;
+}
+
 /** Every event the simulator printed so far. */
-export function readSimEvents(vrLab: VrLab): SimEvent[] {
+export function readSimEvents(vrLab: SimulatorRun): SimEvent[] {
   const text = existsSync(vrLab.simLog) ? readFileSync(vrLab.simLog, 'utf8') : '';
   return text
     .split('\n')
@@ -165,7 +184,7 @@ export function readSimEvents(vrLab: VrLab): SimEvent[] {
 
 /** Waits for a simulator event (at index `from` or later) matching the predicate. */
 export async function waitForSimEvent(
-  vrLab: VrLab,
+  vrLab: SimulatorRun,
   predicate: (event: SimEvent) => boolean,
   what: string,
   timeoutMs: number,
@@ -182,7 +201,7 @@ export async function waitForSimEvent(
 
 /** Waits for an agent message of one kind (printed at index `from` or later) that matches the predicate. */
 export async function waitForMessage<K extends keyof AgentMessages>(
-  vrLab: VrLab,
+  vrLab: SimulatorRun,
   kind: K,
   predicate: (message: AgentMessages[K]) => boolean,
   timeoutMs: number,
@@ -194,6 +213,35 @@ export async function waitForMessage<K extends keyof AgentMessages>(
 }
 
 /** The number of simulator events so far: pass it as `from` to wait only for later ones. */
-export function simEventCount(vrLab: VrLab): number {
+export function simEventCount(vrLab: SimulatorRun): number {
   return readSimEvents(vrLab).length;
+}
+
+/**
+ * Waits until the agent has finished a whole reconcile that began after
+ * `sinceMs` (epoch ms): a run in flight at `sinceMs` does not count, so
+ * whatever the host held then has been observed, and put right if need be,
+ * when this returns. The runs are read from the agent's `reconciled` log
+ * lines, each one's start being its time less its `durationMs`.
+ */
+export async function waitForReconcileAfter(vrLab: VrLab, sinceMs: number, timeoutMs: number): Promise<void> {
+  const agent = vrLab.agent;
+  if (agent === null) throw new Error('waitForReconcileAfter: the agent is not running');
+  // The log's time is taken a moment after the duration; a run must start clearly after `sinceMs`.
+  const MARGIN_MS = 5;
+  await waitFor(
+    async () => {
+      if (agent.hasExited()) throw new WaitAbortedError(`the agent exited; see ${agent.logPath}`);
+      return readReconcileStarts(agent.logPath).some((startedAt) => startedAt > sinceMs + MARGIN_MS);
+    },
+    { timeoutMs, what: `a reconcile begun after ${new Date(sinceMs).toISOString()} to finish` },
+  );
+}
+
+function readReconcileStarts(logPath: string): number[] {
+  return readFileSync(logPath, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"msg":"reconciled"'))
+    .map((line) => JSON.parse(line) as { time: string; durationMs: number })
+    .map((entry) => Date.parse(entry.time) - entry.durationMs);
 }

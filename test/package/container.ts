@@ -4,7 +4,7 @@ import { isPidAlive, runCommand, waitFor, WaitAbortedError, type ExecOptions, ty
 
 /**
  * A Debian root filesystem booted with systemd as PID 1, by the recipe that
- * works on these machines (shared/FIELD-NOTES.md):
+ * works on these machines (docs/field-notes.md#containers):
  * `systemd-nspawn -D ROOT -b --register=no --keep-unit --private-network`.
  * Commands run inside through `nsenter -t <leader> -a`. It is stopped by PID
  * only: SIGTERM to systemd-nspawn (a clean poweroff of the container), then

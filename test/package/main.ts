@@ -1,9 +1,10 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { CheckRun } from '../lab/check-run.js';
 import { Lab, runCommand, waitFor } from '../lab/netns.js';
 import { waitForSlaacAddress } from '../lab/probes.js';
 import { IF, MGMT, NS, PUBLIC_PREFIX, TIER1, UPSTREAM_ADDRESS, VR_CONTROL_ADDRESS, renderUpstreamRadvdConf, waitForDadEverywhere } from '../lab/topology.js';
-import { labDesiredState } from '../lab/vr-lab.js';
+import { labDesiredState, pushAndApply, pushDesired, simEventCount, waitForMessage, waitForSimEvent, type SimulatorRun } from '../lab/vr-lab.js';
 import { Container } from './container.js';
 import { DEFAULT_CACHE_DIR, ensureRootfs } from './rootfs.js';
 
@@ -22,19 +23,9 @@ const SIM_PORT = 8765;
 const TOKEN = 'vr6-test-token-Zq8xN2';
 const ROUTER_ID = 'r-lab-VM';
 
-let failures = 0;
+const checks = new CheckRun();
+const check = checks.check.bind(checks);
 const timings: [string, number][] = [];
-
-async function check(name: string, body: () => Promise<string | void>): Promise<void> {
-  const started = Date.now();
-  try {
-    const detail = await body();
-    console.log(`PASS  ${name}${detail ? `: ${detail}` : ''} (${Date.now() - started} ms)`);
-  } catch (error) {
-    failures++;
-    console.log(`FAIL  ${name}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
 
 async function timed<T>(name: string, body: () => Promise<T>): Promise<T> {
   const started = Date.now();
@@ -70,8 +61,8 @@ async function main(): Promise<void> {
   }
   for (const [name, ms] of timings) console.log(`time  ${name}: ${(ms / 1000).toFixed(1)} s`);
   console.log(`time  total: ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
-  console.log(`test-package: ${failures === 0 ? 'all checks passed' : `${failures} checks failed`}`);
-  process.exitCode = failures === 0 ? 0 : 1;
+  console.log(`test-package: ${checks.failures === 0 ? 'all checks passed' : `${checks.failures} checks failed`}`);
+  process.exitCode = checks.failures === 0 ? 0 : 1;
 }
 
 async function cleanup(run: Run): Promise<void> {
@@ -119,14 +110,8 @@ async function runScenario(run: Run, debPath: string): Promise<void> {
   await checkUpgradeAndRemoval(container, basename(debPath));
 }
 
-interface Simulator {
-  readonly log: string;
-  readonly desiredPath: string;
-  readonly pid: number;
-}
-
 /** mgmt ↔ container eth0 (control), upstream ↔ eth1 (public, with radvd), eth2/eth3 ↔ guests g1/g2. */
-async function buildNetwork(lab: Lab, container: Container, workDir: string): Promise<Simulator> {
+async function buildNetwork(lab: Lab, container: Container, workDir: string): Promise<SimulatorRun> {
   for (const ns of [NS.mgmt, NS.upstream, NS.g1, NS.g2]) await lab.addNamespace(ns);
   // The container's network namespace gets a lab name, so lab.cleanup() also removes that name.
   await runCommand(['ip', 'netns', 'attach', lab.namespace(NS.vr), String(container.leaderPid)]);
@@ -156,22 +141,12 @@ async function buildNetwork(lab: Lab, container: Container, workDir: string): Pr
   writeFileSync(tokenFile, `${TOKEN}\n`);
   const desiredPath = join(lab.tempDir, 'desired.json');
   writeFileSync(desiredPath, JSON.stringify(labDesiredState()));
-  const log = join(workDir, 'sim.log');
+  const simLog = join(workDir, 'sim.log');
   const simBundle = join(dirname(process.argv[1] ?? ''), 'vr6-sim.js');
-  const proc = await lab.spawn(NS.mgmt, [process.execPath, simBundle, '--listen', `[${MGMT}]:${SIM_PORT}`, '--token-file', tokenFile, '--desired', desiredPath, '--hold'], { logPath: log });
-  await waitForSim({ log, desiredPath, pid: proc.pid }, (e) => e.event === 'listening', 'the simulator to listen', 5000);
-  return { log, desiredPath, pid: proc.pid };
-}
-
-function readSimEvents(sim: Simulator): Record<string, any>[] {
-  return readFileSync(sim.log, 'utf8')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, any>);
-}
-
-function waitForSim(sim: Simulator, predicate: (event: Record<string, any>) => boolean, what: string, timeoutMs: number, from = 0) {
-  return waitFor(async () => readSimEvents(sim).slice(from).find(predicate), { timeoutMs, what, intervalMs: 100 });
+  const argv = [process.execPath, simBundle, '--listen', `[${MGMT}]:${SIM_PORT}`, '--token-file', tokenFile, '--desired', desiredPath, '--hold'];
+  const sim = { sim: await lab.spawn(NS.mgmt, argv, { logPath: simLog }), simLog, desiredPath };
+  await waitForSimEvent(sim, (e) => e.event === 'listening', 'the simulator to listen', 5000);
+  return sim;
 }
 
 async function installPackage(container: Container, debName: string): Promise<void> {
@@ -227,21 +202,21 @@ async function checkService(container: Container): Promise<void> {
   });
 }
 
-async function checkManagement(lab: Lab, container: Container, sim: Simulator): Promise<void> {
+async function checkManagement(lab: Lab, container: Container, sim: SimulatorRun): Promise<void> {
   await check('the agent connects to the simulator outside the container with the boot parameters', async () => {
-    const hello = await waitForSim(sim, (e) => e.event === 'hello', 'the agent to say hello', 20_000);
-    if (hello.message?.routerId !== ROUTER_ID) throw new Error(`hello: ${JSON.stringify(hello.message)}`);
-    return `hello from ${hello.message.routerId}, agent ${hello.message.agentVersion}`;
+    const hello = await waitForMessage(sim, 'hello', () => true, 20_000);
+    if (hello.routerId !== ROUTER_ID) throw new Error(`hello: ${JSON.stringify(hello)}`);
+    return `hello from ${hello.routerId}, agent ${hello.agentVersion}`;
   });
-  const before = readSimEvents(sim).length;
-  process.kill(sim.pid, 'SIGHUP');
   await check('the agent accepts and applies the desired state', async () => {
-    const ack = await waitForSim(sim, (e) => e.event === 'ack', 'an ack', 15_000, before);
-    if (ack.message?.status !== 'accepted') throw new Error(`ack: ${JSON.stringify(ack.message)}`);
-    const applied = await waitForSim(sim, (e) => e.event === 'applied', 'an applied report', 30_000, before);
-    if (applied.message?.ok !== true) throw new Error(`applied: ${JSON.stringify(applied.message)}`);
+    const from = simEventCount(sim);
+    const { generation } = await pushDesired(sim, labDesiredState());
+    const ack = await waitForMessage(sim, 'ack', (m) => m.generation === generation, 15_000, from);
+    if (ack.status !== 'accepted') throw new Error(`ack: ${JSON.stringify(ack)}`);
+    const applied = await waitForMessage(sim, 'applied', (m) => m.generation === generation, 30_000, from);
+    if (!applied.ok) throw new Error(`applied: ${JSON.stringify(applied)}`);
     await container.exec(['nft', 'list', 'table', 'ip6', 'vr6_agent']);
-    return `generation ${applied.message.generation} in ${applied.message.durationMs} ms`;
+    return `generation ${applied.generation} in ${applied.durationMs} ms`;
   });
   await check('radvd started by the agent advertises: a guest configures itself by SLAAC', async () => {
     const address = await waitForSlaacAddress(lab, NS.g1, IF.guest, TIER1, 20_000);
@@ -317,17 +292,10 @@ async function checkRestarts(lab: Lab, container: Container): Promise<void> {
   });
 }
 
-/** Pushes a spec as the next generation and waits for its applied report. */
-async function pushAndApply(sim: Simulator, spec: unknown): Promise<Record<string, any>> {
-  const before = readSimEvents(sim).length;
-  writeFileSync(sim.desiredPath, JSON.stringify(spec));
-  process.kill(sim.pid, 'SIGHUP');
-  const applied = await waitForSim(sim, (e) => e.event === 'applied', 'an applied report', 30_000, before);
-  if (applied.message?.ok !== true) throw new Error(`applied: ${JSON.stringify(applied.message)}`);
-  return applied.message;
-}
+// A push reaches zebra or radvd inside the container's sandbox: slower than in the lab.
+const APPLY_TIMEOUT_MS = 30_000;
 
-async function checkFrr(lab: Lab, container: Container, sim: Simulator): Promise<void> {
+async function checkFrr(lab: Lab, container: Container, sim: SimulatorRun): Promise<void> {
   const frrSpec = labDesiredState();
   frrSpec.raBackend = 'frr';
   for (const network of frrSpec.guestNetworks) network.ra = { ...network.ra, routes: [] };
@@ -335,7 +303,7 @@ async function checkFrr(lab: Lab, container: Container, sim: Simulator): Promise
     // What the image builder does (docs/operations.md): the agent runs zebra itself, not frr.service.
     await container.exec(['systemctl', 'disable', '--now', 'frr.service']);
     const router = (await lab.exec(NS.g1, ['ip', '-6', 'route', 'show', 'default'])).stdout.replace(/ expires \d+sec/, '').trim();
-    const applied = await pushAndApply(sim, frrSpec);
+    const generation = await pushAndApply(sim, frrSpec, APPLY_TIMEOUT_MS);
     const zebra = await container.read(['cat', '/run/frr/zebra.pid']);
     const ps = await container.read(['ps', '-o', 'user=,args=', '-p', zebra]);
     if (!/^frr\s+\/usr\/lib\/frr\/zebra -f \/run\/frr\/frr.conf -P 0 /.test(ps)) throw new Error(`zebra: ${ps}`);
@@ -348,7 +316,7 @@ async function checkFrr(lab: Lab, container: Container, sim: Simulator): Promise
     // A plain vtysh reaches the agent's zebra: /run/frr is FRR's own run directory.
     const running = await container.read(['vtysh', '-c', 'show running-config']);
     if (!running.includes(`ipv6 nd prefix ${TIER1} 86400 9720`)) throw new Error(`vtysh: ${running}`);
-    return `generation ${applied.generation}: zebra ${zebra} runs as frr, no radvd, the guest hears ${TIER1} and kept its router`;
+    return `generation ${generation}: zebra ${zebra} runs as frr, no radvd, the guest hears ${TIER1} and kept its router`;
   });
   await check('an agent restart keeps zebra; going back to radvd stops zebra', async () => {
     const zebra = await container.read(['cat', '/run/frr/zebra.pid']);
@@ -356,7 +324,7 @@ async function checkFrr(lab: Lab, container: Container, sim: Simulator): Promise
     await waitForActive(container, 30_000);
     if ((await container.read(['cat', '/run/frr/zebra.pid'])) !== zebra) throw new Error('zebra was replaced');
     await container.exec(['kill', '-0', zebra]);
-    await pushAndApply(sim, labDesiredState());
+    await pushAndApply(sim, labDesiredState(), APPLY_TIMEOUT_MS);
     // SIGKILL is delivered at once, but the process lingers until systemd, its parent since the restart, reaps it.
     const counts = await waitFor(
       async (note) => {

@@ -1,6 +1,5 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createRandom } from '../../bench/policy.js';
 
 /**
  * What every campaign of `make soak` shares: its trial count and the one
@@ -19,15 +18,6 @@ export function trialCount(ciDefault: number): number {
   if (!Number.isInteger(count) || count < 1) throw new Error(`SOAK_TRIALS=${text} is not a positive whole number`);
   return count;
 }
-
-/** SOAK_SEED when set (it replays a run), else a fresh one; every campaign prints the seed it used. */
-export function campaignSeed(): number {
-  const text = process.env.SOAK_SEED;
-  return text ? Number(text) >>> 0 : Math.floor(Math.random() * 2 ** 31);
-}
-
-/** A seeded PRNG (mulberry32, shared with the benchmark): the same seed gives the same campaign. */
-export const seededRandom = createRandom;
 
 const FIGURES_FILE = process.env.SOAK_FIGURES ?? 'dist/soak-figures.txt';
 

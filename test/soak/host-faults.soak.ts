@@ -21,9 +21,9 @@ import { reportFigures, trialCount } from './campaign.js';
 import { agentPaths, checkWorldMatches, countRaDaemons, readPersistedGeneration, reconcileNow } from './vr-world.js';
 
 /**
- * Issue 6, faults outside the agent: each fault is injected into the running
- * lab, and the world must be put back (within one resync or event) and the
- * repair reported upstream, in `applied.repaired`, `observed`, or for the
+ * Faults outside the agent (docs/reliability.md §2): each fault is injected
+ * into the running lab, and the world must be put back (within one resync or
+ * event) and the repair reported upstream, in `applied.repaired`, `observed`, or for the
  * state directory in the ack of the push that could not be persisted.
  */
 

@@ -10,8 +10,8 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Agent } from '../../src/daemon/agent.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
-import { deriveDeprecatedPrefixes } from '../../src/render/deprecated-prefixes.js';
+import { MemoryHost } from '../support/memory-host.js';
+import { deriveDeprecatedPrefixes } from '../../src/daemon/deprecations.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { renderRadvdConf } from '../../src/render/radvd-conf.js';
 import { renderRuleset } from '../../src/render/ruleset.js';
@@ -23,7 +23,8 @@ import { canRunLab } from '../lab/lab-guard.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { INTERFACE_POOL, serverFrame, type ServerFrame } from '../support/hostile-arbitraries.js';
 import { isolatedInput } from '../support/states.js';
-import { campaignSeed, reportFigures, trialCount } from './campaign.js';
+import { freshSeed, readSeed } from '../support/seed.js';
+import { reportFigures, trialCount } from './campaign.js';
 import { checkRenderedConfigs, type RenderedConfigs } from './config-checks.js';
 
 /**
@@ -38,11 +39,11 @@ import { checkRenderedConfigs, type RenderedConfigs } from './config-checks.js';
  * whose memory is measured.
  *
  *   make soak                                    # CI: 1000 frames
- *   SOAK_TRIALS=10000 SOAK_SEED=<seed> npx vitest run --config vitest.soak.config.ts test/soak/hostile-input.soak.ts
+ *   SOAK_TRIALS=10000 SEED=<seed> npx vitest run --config vitest.soak.config.ts test/soak/hostile-input.soak.ts
  *                                                # the documented run; the seed replays one
  */
 const TRIALS = trialCount(1000);
-const SEED = campaignSeed();
+const SEED = readSeed(freshSeed);
 const STATE_FILE = '/vr/state/desired.json';
 const work = mkdtempSync(join(tmpdir(), 'vr6-hostile-'));
 
@@ -123,8 +124,8 @@ function addRenderedConfigs(configs: RenderedConfigs, state: DesiredState, previ
 const runsLab = canRunLab(['nft', 'radvd', 'vtysh', 'unshare']);
 
 (runsLab ? describe : describe.skip)('hostile input (campaign 4)', () => {
-  it(`fuzzes the protocol and the desired state (${TRIALS} frames, SOAK_SEED=${SEED})`, async () => {
-    console.log(`hostile-input: SOAK_SEED=${SEED} SOAK_TRIALS=${TRIALS}`);
+  it(`fuzzes the protocol and the desired state (${TRIALS} frames, SEED=${SEED})`, async () => {
+    console.log(`hostile-input: SEED=${SEED} SOAK_TRIALS=${TRIALS}`);
     const startedAt = Date.now();
     let unhandled = 0;
     const onUnhandled = () => void unhandled++;

@@ -4,16 +4,17 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/daemon/agent.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import type { AgentMessage } from '../../src/schema/protocol.js';
 import { ManagementClient, type Disconnect } from '../../src/transport/management-client.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { isolatedInput } from '../support/states.js';
-import { campaignSeed, reportFigures, seededRandom, trialCount } from './campaign.js';
+import { freshSeed, readSeed, seededRandom } from '../support/seed.js';
+import { reportFigures, trialCount } from './campaign.js';
 import { FaultServer, type ServedDesired } from './fault-server.js';
 
 /**
- * Issue 6, section 3: the management server misbehaves, the agent must not.
+ * The management server misbehaves, the agent must not (docs/reliability.md §3).
  *
  * The real Agent (generations, persistence, reconcile, reports) and the real
  * ManagementClient (websocket, heartbeat, backoff) talk over a unix socket to
@@ -25,7 +26,7 @@ import { FaultServer, type ServedDesired } from './fault-server.js';
  *
  * Each trial starts converged on generation G and ends when the agent holds,
  * has persisted and has applied the server's current generation, with a plan
- * that is empty. `SOAK_TRIALS=100` is the documented manual run; `SOAK_SEED`
+ * that is empty. `SOAK_TRIALS=100` is the documented manual run; `SEED`
  * repeats a run.
  */
 
@@ -54,7 +55,7 @@ async function waitUntil(what: string, probe: () => boolean | Promise<boolean>, 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('management server faults', () => {
-  const seed = campaignSeed();
+  const seed = readSeed(freshSeed);
   const random = seededRandom(seed);
   const trials = trialCount(24);
   let dir = '';
@@ -208,7 +209,7 @@ describe('management server faults', () => {
   }
 
   it('converges on the current generation after every fault, applying each generation once', async () => {
-    console.log(`management-faults: seed ${seed} (SOAK_SEED=${seed} repeats this run)`);
+    console.log(`management-faults: seed ${seed} (SEED=${seed} repeats this run)`);
     server.push(desiredOf(3));
     await waitReconnected();
     await waitConverged();

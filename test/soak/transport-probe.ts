@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { Agent } from '../../src/daemon/agent.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import { ManagementClient } from '../../src/transport/management-client.js';
 import { agentConfigIn } from '../support/agent-config.js';
 

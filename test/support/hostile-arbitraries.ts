@@ -111,6 +111,8 @@ const raSettings = fc
     searchDomains: fc.array(domain, { maxLength: 4 }),
     mtu: fc.option(fc.integer({ min: 1280, max: 65535 }), { nil: undefined }),
     dnsShare: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+    // RFC 8106: 0, or from Max up to infinity, each option its own.
+    dnsLifetimes: fc.option(fc.tuple(...[0, 1].map(() => fc.oneof(fc.constantFrom(0, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff })))), { nil: undefined }),
     routes: fc.array(fc.record({ prefix: farCidr, preference: fc.constantFrom('low', 'medium', 'high'), lifetimeSeconds: fc.integer({ min: 0, max: 0xffffffff }) }, { requiredKeys: ['prefix'] }), { maxLength: 2 }),
   })
   .map((r) => {
@@ -126,7 +128,12 @@ const raSettings = fc
       routes: r.routes,
     };
     if (r.mtu !== undefined) ra.mtu = r.mtu;
-    if (r.dnsShare !== undefined) ra.dnsLifetimeSeconds = r.dnsShare < 0.1 ? 0 : Math.round(max * (1 + r.dnsShare));
+    if (r.dnsLifetimes !== undefined) {
+      [ra.rdnssLifetimeSeconds, ra.dnsslLifetimeSeconds] = r.dnsLifetimes.map((lifetime) => (lifetime === 0 ? 0 : Math.max(max, lifetime)));
+    } else if (r.dnsShare !== undefined) {
+      // The superseded field, which sets both.
+      ra.dnsLifetimeSeconds = r.dnsShare < 0.1 ? 0 : Math.round(max * (1 + r.dnsShare));
+    }
     return ra;
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBootParameters } from '../../src/daemon/boot-parameters.js';
 import { readAgentConfig } from '../../src/daemon/config-file.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 
 const CONFIG = '/etc/vr6-agent/agent.json';
 const CMDLINE = '/var/cache/cloud/cmdline';

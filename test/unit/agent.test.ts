@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/daemon/agent.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import type { AgentMessage } from '../../src/schema/protocol.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { isolatedInput, vpcInput } from '../support/states.js';
@@ -29,6 +29,20 @@ describe('Agent on the in-memory host', () => {
     expect(host.addresses).toContainEqual({ interface: 'eth2', address: '2001:db8:200:1::1', prefixLength: 64 });
     expect(sent.find((m) => m.type === 'applied')).toMatchObject({ generation: 3, ok: true });
     expect(agent.hello()).toMatchObject({ lastAppliedGeneration: 3, lastAcceptedGeneration: 3 });
+  });
+
+  it('reports a reconcile that did not converge as such, and tries again', async () => {
+    const writeSysctl = host.writeSysctl.bind(host);
+    host.writeSysctl = async (key, value) => (key === 'net/ipv6/conf/eth2/accept_ra' ? undefined : writeSysctl(key, value));
+    await agent.handleMessage({ type: 'desired', generation: 3, spec: isolatedInput() });
+    await agent.idle();
+    expect(sent.find((m) => m.type === 'applied')).toMatchObject({
+      generation: 3,
+      ok: false,
+      isConverged: false,
+      remaining: ['sysctl net/ipv6/conf/eth2/accept_ra: 1 -> 0'],
+    });
+    expect(agent.snapshot().lastApplied).toMatchObject({ ok: false, isConverged: false });
   });
 
   it('acknowledges stale, duplicate and reused generations without applying them', async () => {

@@ -23,9 +23,11 @@ function statusResult(overrides: Partial<StatusResult> = {}): StatusResult {
     applied: {
       generation: 3,
       ok: true,
+      isConverged: true,
       durationMs: 412,
       components: { firewall: { status: 'ok', steps: 0 }, addresses: { status: 'changed', steps: 2 } },
       errors: [],
+      remaining: [],
     },
     publicAddress: '2001:db8:100::5054:ff:fe12:3456/64',
     observedWarnings: [],
@@ -98,7 +100,15 @@ describe('vr6ctl status', () => {
 
   it('exits 4 after a failed reconcile or with a stalled loop, and shows the errors', async () => {
     const failed = statusResult({
-      applied: { generation: 3, ok: false, durationMs: 9, components: { radvd: { status: 'failed', steps: 0, error: 'radvd -c: exit 1' } }, errors: ['checkRadvdConfig: exit 1'] },
+      applied: {
+        generation: 3,
+        ok: false,
+        isConverged: false,
+        durationMs: 9,
+        components: { radvd: { status: 'failed', steps: 0, error: 'radvd -c: exit 1' } },
+        errors: ['checkRadvdConfig: exit 1'],
+        remaining: [],
+      },
       recentProblems: [{ time: '2026-01-02T03:04:00.000Z', level: 'error', component: 'reconcile', message: 'step failed' }],
     });
     answer = () => failed;
@@ -181,11 +191,15 @@ describe('vr6ctl plan, reconcile, show, log-level', () => {
     expect(requests.length).toBe(before);
   });
 
-  it('reports a reconcile, exiting 1 when it failed or when there is nothing to reconcile', async () => {
-    answer = () => ({ type: 'applied', generation: 3, ok: true, durationMs: 120, components: { firewall: { status: 'changed', steps: 1 } }, errors: [] });
+  it('reports a reconcile, exiting 1 when it failed or when there is nothing to reconcile, 4 when it did not converge', async () => {
+    const report = { type: 'applied', generation: 3, ok: true, isConverged: true, durationMs: 120, components: {}, errors: [], repaired: [], remaining: [] };
+    answer = () => ({ ...report, components: { firewall: { status: 'changed', steps: 1 } } });
     expect(await vr6ctl(['reconcile'])).toMatchObject({ code: EXIT.ok, stdout: 'generation 3: ok in 120 ms\ncomponents: firewall changed (1)\n' });
-    answer = () => ({ type: 'applied', generation: 3, ok: false, durationMs: 5, components: {}, errors: ['loadRuleset: exit 1'] });
-    expect(await vr6ctl(['reconcile'])).toMatchObject({ code: EXIT.failed });
+    answer = () => ({ ...report, ok: false, isConverged: false, durationMs: 5, errors: ['loadRuleset: exit 1'] });
+    expect(await vr6ctl(['reconcile'])).toMatchObject({ code: EXIT.failed, stdout: expect.stringMatching(/^generation 3: FAILED in 5 ms\n/) });
+    const remaining = ['sysctl net/ipv6/conf/eth2/accept_ra: 1 -> 0'];
+    answer = () => ({ ...report, ok: false, isConverged: false, errors: [`not converged after 3 passes: the host still differs (${remaining[0]})`], remaining });
+    expect(await vr6ctl(['reconcile'])).toMatchObject({ code: EXIT.notConverged, stdout: expect.stringMatching(/^generation 3: NOT CONVERGED in 120 ms\n/) });
     answer = () => {
       throw new ControlError('no-desired-state', 'no desired state has been accepted yet; nothing to reconcile');
     };

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deriveDeprecatedPrefixes } from '../../src/render/deprecated-prefixes.js';
+import { deriveDeprecatedPrefixes } from '../../src/daemon/deprecations.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { renderRuleset } from '../../src/render/ruleset.js';
 import { egressChainName, ingressChainName, renderAclPolicy, renderIsolatedPolicy } from '../../src/render/ruleset-policy.js';

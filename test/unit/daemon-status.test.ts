@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { renderStatusLine } from '../../src/daemon/control-commands.js';
 import { isLeftoverMonitor, parseServiceCgroup, sweepLeftoverMonitors } from '../../src/daemon/leftover-processes.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { AddressMonitor, MONITOR_ARGS } from '../../src/observe/address-monitor.js';
+import { MemoryHost } from '../support/memory-host.js';
 import type { StatusResult } from '../../src/schema/control-protocol.js';
 
 function status(overrides: Partial<StatusResult>): StatusResult {
@@ -22,7 +23,15 @@ function status(overrides: Partial<StatusResult>): StatusResult {
   };
 }
 
-const applied = (generation: number, ok: boolean) => ({ generation, ok, durationMs: 1, components: {}, errors: [] });
+const applied = (generation: number, ok: boolean, remaining: string[] = []) => ({
+  generation,
+  ok,
+  isConverged: ok,
+  durationMs: 1,
+  components: {},
+  errors: ok ? [] : ['a step failed, or the host kept differing'],
+  remaining,
+});
 
 describe('systemd STATUS= line', () => {
   it('says what is applied, whether management is connected, and the public address', () => {
@@ -39,6 +48,9 @@ describe('systemd STATUS= line', () => {
       ),
     ).toBe('generation 3 applied; management connected; public 2001:db8:100::5/64');
     expect(renderStatusLine(status({ desiredGeneration: 4, applied: applied(3, false) }))).toBe('generation 3 FAILED (desired 4); management disconnected; public none');
+    expect(renderStatusLine(status({ desiredGeneration: 3, applied: applied(3, false, ['sysctl net/ipv6/conf/all/forwarding: 0 -> 1']) }))).toBe(
+      'generation 3 NOT CONVERGED; management disconnected; public none',
+    );
     expect(renderStatusLine(status({ management: { isConfigured: false, isConnected: false, url: null, lastDisconnect: null } }))).toContain('management not configured');
   });
 });
@@ -71,8 +83,25 @@ describe('leftover address monitors', () => {
     host.processes.set(200, { argv: ['ip', '-o', 'monitor', 'address', 'link'], hangups: 0 });
     host.processes.set(300, { argv: ['radvd', '-C', '/run/vr6-agent/radvd.conf', '-p', '/run/vr6-agent/radvd.pid'], hangups: 0 });
     host.processes.set(400, { argv: ['ip', '-o', 'monitor', 'address', 'link'], hangups: 0 });
-    expect(await sweepLeftoverMonitors(host, 100, () => [1, 100, 200, 300, 400])).toEqual([200]);
+    // A PID whose process is gone by the time its files are read.
+    host.files.set('/proc/1/cgroup', service);
+    expect(await sweepLeftoverMonitors(host, 100)).toEqual([200]);
     expect([...host.processes.keys()]).toEqual([100, 300, 400]);
+  });
+
+  it('ends the monitor an earlier agent started, before this agent starts its own', async () => {
+    const host = new MemoryHost(['eth1']);
+    host.files.set('/proc/self/cgroup', '0::/system.slice/vr6-agent.service\n');
+    // The earlier agent was killed; its monitor runs on, in the service's cgroup.
+    host.watch(['ip', ...MONITOR_ARGS], () => undefined, () => undefined);
+    const [earlier] = host.monitorPids();
+    expect(await sweepLeftoverMonitors(host, 100)).toEqual([earlier]);
+    const own = new AddressMonitor(host, 'ip', () => undefined, () => undefined);
+    own.start();
+    expect(host.monitorPids()).toHaveLength(1);
+    expect(host.monitorPids()).not.toContain(earlier);
+    own.stop();
+    expect(host.monitorPids()).toEqual([]);
   });
 
   it('touches nothing when not run as a systemd service', async () => {
@@ -80,7 +109,7 @@ describe('leftover address monitors', () => {
     host.files.set('/proc/self/cgroup', '0::/user.slice/session-1.scope\n');
     host.files.set('/proc/200/cgroup', '0::/user.slice/session-1.scope\n');
     host.processes.set(200, { argv: ['ip', '-o', 'monitor', 'address', 'link'], hangups: 0 });
-    expect(await sweepLeftoverMonitors(host, 100, () => [200])).toEqual([]);
+    expect(await sweepLeftoverMonitors(host, 100)).toEqual([]);
     expect([...host.processes.keys()]).toEqual([200]);
   });
 });

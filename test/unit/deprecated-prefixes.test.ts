@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DeprecationLedger } from '../../src/daemon/deprecations.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
-import { deriveDeprecatedPrefixes } from '../../src/render/deprecated-prefixes.js';
+import { DeprecationLedger, deriveDeprecatedPrefixes } from '../../src/daemon/deprecations.js';
+import { MemoryHost } from '../support/memory-host.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
+import { parseIpv6Prefix } from '../../src/schema/ipv6.js';
 import { vpcInput } from '../support/states.js';
 
 const base = DesiredState.parse(vpcInput());
@@ -22,10 +22,12 @@ describe('deprecated prefixes (RFC 9096)', () => {
   it('starts a window for a prefix a link loses, and ends it when the prefix comes back', () => {
     const renumbered = withTier2Prefix('2001:db8:200:9::/64');
     const started = deriveDeprecatedPrefixes(base, renumbered, [], 1000, 7200);
-    expect(started).toEqual([{ interface: 'eth3', prefix: '2001:db8:200:2::/64', gateway: '2001:db8:200:2::1', untilSeconds: 8200 }]);
+    expect(started).toEqual([{ interface: 'eth3', prefix: parseIpv6Prefix('2001:db8:200:2::/64'), gateway: '2001:db8:200:2::1', untilSeconds: 8200 }]);
     expect(deriveDeprecatedPrefixes(renumbered, renumbered, started, 2000, 7200)).toEqual(started);
     expect(deriveDeprecatedPrefixes(renumbered, renumbered, started, 8200, 7200)).toEqual([]);
-    expect(deriveDeprecatedPrefixes(renumbered, base, started, 2000, 7200)).toEqual([{ interface: 'eth3', prefix: '2001:db8:200:9::/64', gateway: '2001:db8:200:9::1', untilSeconds: 9200 }]);
+    expect(deriveDeprecatedPrefixes(renumbered, base, started, 2000, 7200)).toEqual([
+      { interface: 'eth3', prefix: parseIpv6Prefix('2001:db8:200:9::/64'), gateway: '2001:db8:200:9::1', untilSeconds: 9200 },
+    ]);
   });
 
   it('advertises the old prefix with lifetimes 0 beside the new one, and keeps the old gateway', () => {
@@ -46,10 +48,13 @@ describe('deprecated prefixes (RFC 9096)', () => {
   it('persists windows across restarts and tells when the next one ends', async () => {
     const host = new MemoryHost();
     let now = 1000;
-    const ledger = new DeprecationLedger(host, '/vr/state', 7200, () => now);
+    const path = '/vr/state/deprecated-prefixes.json';
+    const ledger = new DeprecationLedger(host, path, 7200, () => now);
     await ledger.advance(base, withoutTier2());
-    const restarted = new DeprecationLedger(host, '/vr/state', 7200, () => now);
+    expect(JSON.parse(host.files.get(path)!)).toEqual([{ interface: 'eth3', prefix: '2001:db8:200:2::/64', gateway: '2001:db8:200:2::1', untilSeconds: 8200 }]);
+    const restarted = new DeprecationLedger(host, path, 7200, () => now);
     await restarted.load();
+    expect(restarted.active(withoutTier2())).toEqual(ledger.active(withoutTier2()));
     expect(restarted.active(withoutTier2())).toHaveLength(1);
     expect(restarted.msUntilNextExpiry(withoutTier2())).toBe(7_201_000);
     now = 8200;

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import { parseFrrRunningConfig } from '../../src/observe/frr-running.js';
-import { frrPaths } from '../../src/observe/read-host.js';
+import { fileLayoutOf } from '../../src/model/file-layout.js';
 import { planFrrChange } from '../../src/plan/frr-plan.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
+import { formatPrefix, parseIpv6Prefix } from '../../src/schema/ipv6.js';
 import { agentConfigIn } from '../support/agent-config.js';
 import { vpcInput } from '../support/states.js';
 
@@ -66,7 +67,7 @@ describe('the commands that bring zebra to the rendered settings', () => {
   });
 
   it('renumber in place: the new prefix and the old one at lifetimes 0, never a removal in between', () => {
-    const deprecated = [{ interface: 'eth2', prefix: '2001:db8:200:1::/64', gateway: '2001:db8:200:1::1', untilSeconds: 9e9 }];
+    const deprecated = [{ interface: 'eth2', prefix: parseIpv6Prefix('2001:db8:200:1::/64'), gateway: '2001:db8:200:1::1', untilSeconds: 9e9 }];
     const next = renderFrrConf(frrState((input) => (input.guestNetworks[0].prefix = '2001:db8:200:7::/64')), deprecated)!.interfaces;
     const change = planFrrChange(next, rendered);
     expect(change.commands).toBe('interface eth2\n ipv6 nd prefix 2001:db8:200:7::/64 86400 9720\n ipv6 nd prefix 2001:db8:200:1::/64 0 0\nexit\n');
@@ -123,7 +124,7 @@ describe('the FRR backend on the in-memory host', () => {
     expect(first.ok).toBe(true);
     expect(host.zebraPids()).toHaveLength(1);
     expect(host.radvdPids()).toEqual([]);
-    expect(host.files.get(frrPaths(config).config)).toBe(renderFrrConf(state)!.text);
+    expect(host.files.get(fileLayoutOf(config).frr.config)).toBe(renderFrrConf(state)!.text);
     const again = await reconciler.reconcile(state);
     expect(again.applied).toEqual([]);
   });
@@ -160,7 +161,7 @@ describe('the FRR backend on the in-memory host', () => {
     const toRadvd = host.writes.slice(back);
     expect(host.zebraPids()).toEqual([]);
     expect(toRadvd.findIndex((w) => w === `kill -SIGKILL ${zebraPid}`)).toBeLessThan(toRadvd.findIndex((w) => w.startsWith('start radvd')));
-    expect(host.files.has(frrPaths(config).config)).toBe(false);
+    expect(host.files.has(fileLayoutOf(config).frr.config)).toBe(false);
   });
 
   it('restarts a zebra that died, and puts back RA settings someone changed, saying so', async () => {
@@ -169,9 +170,61 @@ describe('the FRR backend on the in-memory host', () => {
     host.processes.delete(host.zebraPids()[0]!);
     expect((await reconciler.reconcile(state)).repaired).toEqual(['zebra was not running']);
     expect(host.zebraPids()).toHaveLength(1);
-    host.zebraRunning.get('eth2')!.push('ipv6 nd managed-config-flag');
+    // Someone at vtysh.
+    expect(host.zebra.runCommands('interface eth2\n ipv6 nd managed-config-flag\nexit\n')).toEqual([]);
     const repaired = await reconciler.reconcile(state);
     expect(repaired.repaired).toEqual(["zebra's RA settings differed from frr.conf on eth2"]);
-    expect(host.zebraRunning.get('eth2')).not.toContain('ipv6 nd managed-config-flag');
+    expect(host.zebra.interfaces.get('eth2')!.flags).toEqual(new Set());
+  });
+
+  it('replaces a changed DNS server and search domain in zebra: the old ones are no longer advertised', async () => {
+    const { host, reconciler } = await start(frrState());
+    const changed = frrState((input) => Object.assign(input.guestNetworks[0].ra, { dnsServers: ['2001:db8:100::54'], searchDomains: ['other.example'] }));
+    expect((await reconciler.reconcile(changed)).ok).toBe(true);
+    const eth2 = host.zebra.interfaces.get('eth2')!;
+    expect([...eth2.rdnss.keys()]).toEqual(['2001:db8:100::54']);
+    expect([...eth2.dnssl.keys()]).toEqual(['other.example']);
+  });
+});
+
+/** What zebra must hold on each network's link, read off the desired state, not off the agent's renderer. */
+function zebraSettingsOf(state: DesiredState) {
+  return new Map(
+    state.guestNetworks.map(({ interface: ifname, prefix, ra }) => {
+      const settings = {
+        isAdvertising: true,
+        intervalMs: ra.maxIntervalSeconds * 1000,
+        routerLifetimeSeconds: ra.routerLifetimeSeconds,
+        mtu: ra.mtu ?? null,
+        prefixes: new Map([[formatPrefix(prefix), { valid: ra.validLifetimeSeconds, preferred: ra.preferredLifetimeSeconds }]]),
+        rdnss: new Map(ra.dnsServers.map((server) => [server, ra.rdnssLifetimeSeconds])),
+        dnssl: new Map(ra.searchDomains.map((domain) => [domain.replace(/\.$/, ''), ra.dnsslLifetimeSeconds])),
+        flags: new Set(),
+      };
+      return [ifname, settings] as const;
+    }),
+  );
+}
+
+describe('zebra on the in-memory host, from every RA setting of a link to every other', () => {
+  // Each differs from the others in every setting the agent gives zebra, the timing in both directions.
+  const settings: Record<string, Record<string, unknown>> = {
+    short: { minIntervalSeconds: 3, maxIntervalSeconds: 10, routerLifetimeSeconds: 30, dnsServers: ['2001:db8:100::53'], searchDomains: ['cloud.example'], mtu: 1480 },
+    long: { maxIntervalSeconds: 60, minIntervalSeconds: 20, routerLifetimeSeconds: 1800, validLifetimeSeconds: 3600, preferredLifetimeSeconds: 1800, dnsServers: ['2001:db8:100::53', '2001:db8:100::54'], searchDomains: ['cloud.example', 'other.example.'] },
+    notRouter: { maxIntervalSeconds: 30, minIntervalSeconds: 10, routerLifetimeSeconds: 0, dnsLifetimeSeconds: 45, validLifetimeSeconds: 4294967295, preferredLifetimeSeconds: 4294967295, dnsServers: ['2001:db8:100::54'], searchDomains: ['other.example'], mtu: 1400 },
+    fastest: { maxIntervalSeconds: 4, minIntervalSeconds: 3, routerLifetimeSeconds: 9000, preferredLifetimeSeconds: 0 },
+  };
+  const stateOf = (name: string) => frrState((input) => (input.guestNetworks[0].ra = settings[name]));
+  const pairs = Object.keys(settings).flatMap((from) => Object.keys(settings).filter((to) => to !== from).map((to) => [from, to] as const));
+
+  it.each(pairs)('%s to %s: zebra holds what the state says, and a second run changes nothing', async (from, to) => {
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    expect((await reconciler.reconcile(stateOf(from))).ok).toBe(true);
+    const result = await reconciler.reconcile(stateOf(to));
+    expect(result.ok, JSON.stringify(result.components.frr)).toBe(true);
+    expect(host.zebra.interfaces).toEqual(zebraSettingsOf(stateOf(to)));
+    expect((await reconciler.reconcile(stateOf(to))).applied).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../src/daemon/agent.js';
 import { judgeGeneration } from '../../src/daemon/generation.js';
-import { MemoryHost } from '../../src/host/memory-host.js';
+import { MemoryHost } from '../support/memory-host.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { renderInterfacesFile } from '../../src/render/interfaces-file.js';
 import { renderRadvdConf } from '../../src/render/radvd-conf.js';

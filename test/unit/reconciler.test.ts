@@ -1,12 +1,12 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MemoryHost, type MemoryTable } from '../../src/host/memory-host.js';
+import { MemoryHost, type MemoryTable } from '../support/memory-host.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { renderRulesetDocument } from '../../src/render/ruleset-document.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
-import { createRandom } from '../../bench/policy.js';
 import { agentConfigIn } from '../support/agent-config.js';
+import { readSeed, seededRandom } from '../support/seed.js';
 import { isolatedInput, vpcInput } from '../support/states.js';
 
 const config = agentConfigIn('/vr');
@@ -57,8 +57,9 @@ function withOneItemChanged(): DesiredState {
 
 describe('Reconciler on the in-memory host', () => {
   it('converges through states in pseudorandom order, and a second run writes nothing', async () => {
-    const seed = Number(process.env.SEED ?? 4890);
-    const random = createRandom(seed);
+    // A fixed walk unless SEED asks for another: the unit loop stays repeatable.
+    const seed = readSeed(() => 4890);
+    const random = seededRandom(seed);
     const all = states();
     const names = Object.keys(all);
     const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
@@ -124,6 +125,25 @@ describe('Reconciler on the in-memory host', () => {
     host.fullPaths = null;
     expect((await reconciler.reconcile(states().vpc!)).warnings).toEqual([]);
     expect(host.files.get(`${config.paths.stateDir}/owned-addresses.json`)).toContain('2001:db8:200:1::1');
+  });
+
+  it('reports a host that keeps undoing a write as not converged, naming what still differs', async () => {
+    const stubborn = 'net/ipv6/conf/eth2/accept_ra';
+    // A host that takes the write and keeps its old value, as something fighting the agent would.
+    const host = new (class extends MemoryHost {
+      override async writeSysctl(key: string, value: string): Promise<void> {
+        if (key !== stubborn) await super.writeSysctl(key, value);
+      }
+    })(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    const result = await reconciler.reconcile(states().isolated!);
+    expect(result).toMatchObject({ ok: false, isConverged: false, remaining: [`sysctl ${stubborn}: 1 -> 0`] });
+    expect(result.errors).toEqual([`not converged after 3 passes: the host still differs (sysctl ${stubborn}: 1 -> 0)`]);
+    expect(result.components.sysctls).toMatchObject({ status: 'failed', error: `not converged: sysctl ${stubborn}: 1 -> 0` });
+    expect(host.sysctls.get(stubborn)).toBe('1');
+    // Everything else was applied, forwarding last.
+    expect(host.sysctls.get('net/ipv6/conf/all/forwarding')).toBe('1');
   });
 
   it('never turns forwarding on when the ruleset fails to load', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RULESET_TABLE, egressRuleAction, renderRuleset, type NftChain, type NftExpr, type NftMatch, type NftRight, type NftRule, type NftRuleset } from '../../src/render/ruleset.js';
+import { RULESET_TABLE } from '../../src/model/ownership.js';
+import { egressRuleAction, renderRuleset, type NftChain, type NftExpr, type NftMatch, type NftRight, type NftRule, type NftRuleset } from '../../src/render/ruleset.js';
 import { renderRulesetDocument } from '../../src/render/ruleset-document.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { isInPrefix } from '../../src/schema/ipv6.js';

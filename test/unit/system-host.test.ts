@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SystemHost } from '../../src/host/system-host.js';
 
-/** The real machine's /proc/sys, read only: the batch read answers what one read at a time answers. */
+/** The real machine's /proc/sys, read only: the batch read answers what reading each file answers. */
 describe('SystemHost.readSysctls', () => {
-  it('answers as readSysctl does, for keys that exist and keys of interfaces that do not', async () => {
+  it('answers each key as its /proc/sys file reads, for keys that exist and keys of interfaces that do not', async () => {
     const host = new SystemHost();
     const keys = [
       'net/ipv6/conf/all/forwarding',
@@ -15,7 +17,7 @@ describe('SystemHost.readSysctls', () => {
       'net/no_such_family/conf/all/forwarding',
     ];
     const batch = await host.readSysctls(keys);
-    const oneByOne = new Map(await Promise.all(keys.map(async (key) => [key, await host.readSysctl(key)] as const)));
+    const oneByOne = new Map(await Promise.all(keys.map(async (key) => [key, (await host.readFile(`/proc/sys/${key}`))?.trim() ?? null] as const)));
     expect(batch).toEqual(oneByOne);
     expect(batch.get('net/ipv6/conf/all/forwarding')).toBe(readFileSync('/proc/sys/net/ipv6/conf/all/forwarding', 'utf8').trim());
     expect(batch.get('net/ipv6/conf/vr6-no-such-link/accept_ra')).toBeNull();
@@ -25,3 +27,60 @@ describe('SystemHost.readSysctls', () => {
     await expect(new SystemHost().readSysctls(['net/../../etc/passwd'])).rejects.toThrow(/not a sysctl key/);
   });
 });
+
+describe('SystemHost.listDirectory', () => {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  it('names files and directories, and nothing for a directory that does not exist', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vr6-list-'));
+    dirs.push(root);
+    writeFileSync(join(root, 'a'), '');
+    mkdirSync(join(root, 'b'));
+    const host = new SystemHost();
+    expect((await host.listDirectory(root)).sort()).toEqual(['a', 'b']);
+    expect(await host.listDirectory(join(root, 'gone'))).toEqual([]);
+    expect(await host.listDirectory('/proc')).toContain(String(process.pid));
+  });
+});
+
+describe('SystemHost.watch', () => {
+  /** Resolves with what the watched command printed and its exit code, once it has ended by itself. */
+  function watchToEnd(argv: string[]): Promise<{ lines: string[]; code: number | null }> {
+    const lines: string[] = [];
+    return new Promise((resolve) => void new SystemHost().watch(argv, (line) => lines.push(line), (code) => resolve({ lines, code })));
+  }
+
+  it('hands over each line, then the exit code', async () => {
+    expect(await watchToEnd(['sh', '-c', 'echo one; echo two; exit 3'])).toEqual({ lines: ['one', 'two'], code: 3 });
+  });
+
+  it('reports a command that cannot start as an exit without a code', async () => {
+    expect(await watchToEnd(['/nonexistent/vr6-command'])).toEqual({ lines: [], code: null });
+  });
+
+  it('ends the command on stop, without reporting an exit', async () => {
+    const exits: (number | null)[] = [];
+    let stop = () => undefined as void;
+    const pid = await new Promise<number>((resolve) => {
+      const watched = new SystemHost().watch(['sh', '-c', 'echo $$; exec sleep 30'], (line) => resolve(Number(line)), (code) => exits.push(code));
+      stop = () => watched.stop();
+    });
+    stop();
+    const deadline = Date.now() + 5000;
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(isAlive(pid)).toBe(false);
+    // Another command's whole run gives Node the time to report the first one's close, had it been going to.
+    await watchToEnd(['true']);
+    expect(exits).toEqual([]);
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,57 @@
+import type { AgentConfig } from '../schema/agent-config.js';
+
+/**
+ * Every file the agent writes, by its role, from the configured directories:
+ * the one place the executors, the readers and the start-up sweep learn them.
+ */
+export interface FileLayout {
+  /** State directory (survives a reboot): the last accepted desired state. */
+  readonly desiredState: string;
+  /** State directory: the addresses the agent added and has not removed, its sweep list. */
+  readonly ownedAddresses: string;
+  /** State directory: the prefixes still advertised with lifetimes 0 (RFC 9096). */
+  readonly deprecatedPrefixes: string;
+  /** Runtime directory (cleared by a reboot, with the table): what the agent last loaded into its table. */
+  readonly rulesetMemory: string;
+  /** The nft document of a one-transaction load. */
+  readonly rulesetDocument: string;
+  /** The two files a staged load writes its documents to, in turn. */
+  readonly rulesetStages: readonly [string, string];
+  /** radvd.conf's candidate while `radvd -c` checks it. */
+  readonly radvdCheck: string;
+  /** vtysh's commands for the running zebra. */
+  readonly frrCommands: string;
+  /** zebra's files under FRR's run directory, and the directory `vtysh -C` checks a candidate in. */
+  readonly frr: {
+    readonly dir: string;
+    readonly config: string;
+    readonly pidFile: string;
+    readonly zserv: string;
+    readonly checkDir: string;
+    readonly checkConfig: string;
+  };
+}
+
+/** The agent's files under `config.paths`. */
+export function fileLayoutOf(config: AgentConfig): FileLayout {
+  const { stateDir, runtimeDir, frrRunDir } = config.paths;
+  const checkDir = `${runtimeDir}/frr-check`;
+  return {
+    desiredState: `${stateDir}/desired.json`,
+    ownedAddresses: `${stateDir}/owned-addresses.json`,
+    deprecatedPrefixes: `${stateDir}/deprecated-prefixes.json`,
+    rulesetMemory: `${runtimeDir}/ruleset-memory.json`,
+    rulesetDocument: `${runtimeDir}/ruleset.json`,
+    rulesetStages: [`${runtimeDir}/ruleset-stage0.json`, `${runtimeDir}/ruleset-stage1.json`],
+    radvdCheck: `${runtimeDir}/radvd.conf.check`,
+    frrCommands: `${runtimeDir}/frr-commands.conf`,
+    frr: {
+      dir: frrRunDir,
+      config: `${frrRunDir}/frr.conf`,
+      pidFile: `${frrRunDir}/zebra.pid`,
+      zserv: `${frrRunDir}/zserv.api`,
+      checkDir,
+      checkConfig: `${checkDir}/frr.conf`,
+    },
+  };
+}

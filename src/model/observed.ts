@@ -1,0 +1,78 @@
+/**
+ * The host as the agent observes it: the vocabulary that the readers in
+ * observe/ produce and the planner compares with the rendering. Plain data,
+ * readonly throughout.
+ */
+
+/** One IPv6 address as the kernel reports it. */
+export interface ObservedAddress {
+  readonly interface: string;
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly scope: string;
+  readonly isDynamic: boolean;
+  readonly isTemporary: boolean;
+  readonly isTentative: boolean;
+  readonly isDeprecated: boolean;
+  readonly isDadFailed: boolean;
+  /** Seconds, or null for forever (4294967295). */
+  readonly validLifetimeSeconds: number | null;
+  readonly preferredLifetimeSeconds: number | null;
+}
+
+/** One network interface. */
+export interface ObservedLink {
+  readonly name: string;
+  readonly isUp: boolean;
+  readonly mac: string | null;
+}
+
+/** One IPv6 route, as much of it as the agent compares. */
+export interface ObservedRoute {
+  readonly destination: string;
+  readonly gateway: string | null;
+  readonly interface: string | null;
+  readonly protocol: string;
+}
+
+/** The links, IPv6 addresses and IPv6 default routes, as one `ip` process saw them. */
+export interface ObservedNetwork {
+  readonly links: readonly ObservedLink[];
+  readonly addresses: readonly ObservedAddress[];
+  readonly routes: readonly ObservedRoute[];
+}
+
+/** A named counter's values. */
+export interface CounterValues {
+  readonly packets: number;
+  readonly bytes: number;
+}
+
+/** The agent's table as nft lists it. */
+export interface ObservedRuleset {
+  /** Per chain, a digest of its definition and rules, counter values left out. */
+  readonly chains: ReadonlyMap<string, string>;
+  /** Named counters and their values. */
+  readonly counters: ReadonlyMap<string, CounterValues>;
+}
+
+/** Interface → its router-advertisement lines in zebra's running config, normalised to the form frr.conf states them. */
+export type FrrRunningNd = ReadonlyMap<string, readonly string[]>;
+
+/** A daemon the agent runs: its config file as it is on disk, and the PID of the process running it. */
+export interface ObservedDaemon {
+  readonly config: string | null;
+  readonly pid: number | null;
+}
+
+/** The host as observed just before planning. */
+export interface ObservedHost extends ObservedNetwork {
+  /** The value of each sysctl the rendered state names; null when the key does not exist. */
+  readonly sysctls: ReadonlyMap<string, string | null>;
+  readonly interfacesFile: string | null;
+  /** The agent's table as nft lists it; null when absent. */
+  readonly ruleset: ObservedRuleset | null;
+  readonly radvd: ObservedDaemon;
+  /** zebra's config file, PID, and running RA settings (read only while it runs). */
+  readonly frr: ObservedDaemon & { readonly running: FrrRunningNd | null };
+}

@@ -1,0 +1,250 @@
+import { ExecError, type ExecOptions, type ExecResult, type Host, type WatchedCommand } from '../../src/host/host.js';
+import { MemoryKernel } from './memory-kernel.js';
+import { applyNftDocument, listNftTable, printNftTable, type Json, type MemoryTable } from './memory-nft.js';
+import { MemoryZebra, type ZebraCommandError } from './memory-zebra.js';
+
+export type { MemoryTable } from './memory-nft.js';
+
+const MONITOR_ARGV = 'ip -o monitor address link';
+
+/**
+ * An in-memory machine that understands exactly the commands the agent
+ * runs (ip, nft, radvd, zebra and vtysh, rdisc6), for fast unit tests of the
+ * reconcile loop: the kernel of MemoryKernel, and files, processes, the
+ * agent's nft table and zebra. It is a model, not a proof: the lab tests
+ * prove the real kernel and daemons. It imports nothing of the agent but the
+ * seam it implements: what it prints in a tool's format it prints from its
+ * own state, and what it is told (nft documents, zebra commands) it reads
+ * with its own small interpreters, so a bug in the agent's planners or
+ * parsers cannot hide in it.
+ */
+export class MemoryHost extends MemoryKernel implements Host {
+  readonly files = new Map<string, string>();
+  /** Base chains of other tables, as `nft -j list chains` shows them. */
+  foreignChains: Json[] = [];
+  /** Our nft table; null when absent. */
+  table: MemoryTable | null = null;
+  /** The nf_tables generation id: bumped by every committed transaction, as the kernel does. */
+  generation = 1;
+  /** How many times the agent's table was listed: what the generation id is there to save. */
+  listings = 0;
+  /** How many times one chain of the agent's table was listed alone. */
+  chainListings = 0;
+  readonly processes = new Map<number, { argv: string[]; hangups: number }>();
+  /** The RA settings of the zebra last started; what `vtysh` talks to while it runs. */
+  zebra = new MemoryZebra();
+  /** Runs right after each nft load commits: lets a test commit something of its own in between. */
+  afterLoad: (() => void) | null = null;
+  /** Runs right before nft lists the agent's table: lets a test commit something between a generation read and a listing. */
+  beforeList: (() => void) | null = null;
+  /** Paths whose writes fail as on a full disk; null when none. */
+  fullPaths: RegExp | null = null;
+  /** Makes the next command whose argv joined by spaces matches fail. */
+  failOn: RegExp | null = null;
+  private nextPid = 1000;
+
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const line = argv.join(' ');
+    if (this.failOn?.test(line)) {
+      this.failOn = null;
+      throw new ExecError(argv, 1, 'injected failure');
+    }
+    const out = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
+    const [command, ...args] = argv;
+    if (command === 'ip') return out(this.runIp(args, options.input ?? ''));
+    if (command === 'nft') return out(this.runNft(argv));
+    if (command === 'radvd') return out(this.runRadvd(argv));
+    if (command === 'rdisc6') return out();
+    if (command === 'install') return out();
+    if (command === 'vtysh') return out(this.runVtysh(argv));
+    if (command?.endsWith('vr6-nft-genid')) return out(`${this.generation}\n`);
+    throw new ExecError(argv, 127, `${command}: not found`);
+  }
+
+  /** A resident command answers as its one-shot run does: one line per request. */
+  async ask(argv: readonly string[], requests: readonly string[]): Promise<string[]> {
+    const isGenid = argv[0]?.endsWith('vr6-nft-genid') === true;
+    const input = requests.map((request) => `${request}\n`).join('');
+    const lines = (await this.exec(argv, { input })).stdout.split('\n').slice(0, -1);
+    return isGenid ? requests.map(() => lines[0]!) : lines;
+  }
+
+  /**
+   * Runs `ip -o monitor address link` as a process of its own, in the
+   * agent's cgroup: it prints a line for every address and link change the
+   * model makes, and ends on a signal (onExit with null) or on stop().
+   */
+  watch(argv: readonly string[], onLine: (line: string) => void, onExit: (code: number | null) => void): WatchedCommand {
+    if (argv.join(' ') !== MONITOR_ARGV) throw new ExecError(argv, null, 'MemoryHost: unsupported watch');
+    const pid = this.nextPid++;
+    this.processes.set(pid, { argv: [...argv], hangups: 0 });
+    const cgroup = this.files.get('/proc/self/cgroup');
+    if (cgroup !== undefined) this.files.set(`/proc/${pid}/cgroup`, cgroup);
+    this.monitors.set(pid, { onLine, onExit });
+    return {
+      stop: () => {
+        if (this.monitors.delete(pid)) this.endProcess(pid);
+      },
+    };
+  }
+
+  /** The PIDs of the running address monitors. */
+  monitorPids(): number[] {
+    return [...this.monitors.keys()];
+  }
+
+  async readFile(path: string): Promise<string | null> {
+    return this.files.get(path) ?? null;
+  }
+
+  /** A directory holds the files below it; /proc also a directory per process. */
+  async listDirectory(path: string): Promise<string[]> {
+    const prefix = `${path.replace(/\/$/, '')}/`;
+    const names = new Set<string>();
+    for (const file of this.files.keys()) if (file.startsWith(prefix)) names.add(file.slice(prefix.length).split('/')[0]!);
+    if (path === '/proc') for (const pid of this.processes.keys()) names.add(String(pid));
+    return [...names];
+  }
+
+  async writeFileAtomic(path: string, content: string): Promise<void> {
+    if (this.fullPaths?.test(path)) throw new Error(`ENOSPC: no space left on device, open '${path}'`);
+    this.writes.push(`write ${path}`);
+    this.files.set(path, content);
+  }
+
+  async removeFile(path: string): Promise<void> {
+    if (this.files.delete(path)) this.writes.push(`remove ${path}`);
+  }
+
+  signal(pid: number, signal: NodeJS.Signals): boolean {
+    const process = this.processes.get(pid);
+    if (process === undefined) return false;
+    this.writes.push(`kill -${signal} ${pid}`);
+    const monitor = this.monitors.get(pid);
+    // radvd and zebra reload on SIGHUP; ip monitor has no handler for it and dies.
+    if (signal === 'SIGHUP' && monitor === undefined) process.hangups++;
+    else this.endProcess(pid);
+    if (monitor !== undefined) {
+      this.monitors.delete(pid);
+      queueMicrotask(() => monitor.onExit(null));
+    }
+    return true;
+  }
+
+  // A process that ends takes its /proc directory with it.
+  private endProcess(pid: number): void {
+    this.processes.delete(pid);
+    for (const path of this.files.keys()) if (path.startsWith(`/proc/${pid}/`)) this.files.delete(path);
+  }
+
+  async spawnDaemon(argv: readonly string[]): Promise<number> {
+    const at = (flag: string) => argv[argv.indexOf(flag) + 1] ?? '';
+    if (!argv[0]?.endsWith('zebra')) throw new ExecError(argv, null, `${argv[0]}: not found`);
+    const config = this.files.get(at('-f'));
+    if (config === undefined) throw new ExecError(argv, null, `cannot open ${at('-f')}`);
+    const pid = this.nextPid++;
+    this.processes.set(pid, { argv: [...argv], hangups: 0 });
+    this.files.set(at('-i'), `${pid}\n`);
+    // zebra reads its config as commands, and starts even when some of them fail.
+    this.zebra = new MemoryZebra();
+    this.zebra.runCommands(config);
+    this.writes.push(`start zebra ${pid}`);
+    return pid;
+  }
+
+  async readCommandLine(pid: number): Promise<string[] | null> {
+    return this.processes.get(pid)?.argv ?? null;
+  }
+
+  /** The PIDs of running zebra processes. */
+  zebraPids(): number[] {
+    return [...this.processes.entries()].filter(([, p]) => p.argv[0]?.endsWith('zebra')).map(([pid]) => pid);
+  }
+
+  /** The PIDs of running radvd processes. */
+  radvdPids(): number[] {
+    return [...this.processes.entries()].filter(([, p]) => p.argv[0] === 'radvd').map(([pid]) => pid);
+  }
+
+  /** Applies a libnftables JSON document to the table, all or nothing, as nft does. */
+  loadDocument(document: { nftables: readonly Json[] }): this {
+    this.table = applyNftDocument(this.table, document);
+    this.generation++;
+    return this;
+  }
+
+  /** Someone else's nft transaction on our table: `edit` changes it, and the generation moves. */
+  editTable(edit: (table: MemoryTable | null) => MemoryTable | null): void {
+    this.table = edit(this.table);
+    this.generation++;
+  }
+
+  /** The table as `nft -j list table` would list it (without handles), or null. */
+  listTable(): Json[] | null {
+    return this.table && listNftTable(this.table);
+  }
+
+  private runNft(argv: readonly string[]): string {
+    const [, json, verb, path] = argv;
+    if (json === 'list' && verb === 'table') {
+      this.beforeList?.();
+      this.listings++;
+      if (this.table === null) throw new ExecError(argv, 1, 'Error: No such file or directory');
+      return printNftTable(this.table);
+    }
+    if (json === 'list' && verb === 'chain') {
+      this.beforeList?.();
+      const name = argv[argv.length - 1] ?? '';
+      this.chainListings++;
+      if (!this.table?.chains.has(name)) throw new ExecError(argv, 1, 'Error: No such file or directory');
+      return printNftTable(this.table, name);
+    }
+    if (json === '-j' && verb === 'list' && path === 'chains') {
+      return JSON.stringify({ nftables: [{ metainfo: {} }, ...this.foreignChains.map((chain) => ({ chain }))] });
+    }
+    if (json === '-j' && verb === 'list') {
+      const listing = this.listTable();
+      this.listings++;
+      if (listing === null) throw new ExecError(argv, 1, 'Error: No such file or directory');
+      return JSON.stringify({ nftables: [{ metainfo: {} }, ...listing] });
+    }
+    if (json === '-j' && verb === '-f' && path !== undefined) {
+      try {
+        this.loadDocument(JSON.parse(this.files.get(path) ?? 'null'));
+      } catch (error) {
+        throw new ExecError(argv, 1, (error as Error).message);
+      }
+      this.writes.push('nft load');
+      this.afterLoad?.();
+      return '';
+    }
+    throw new ExecError(argv, 1, 'MemoryHost: unsupported nft command');
+  }
+
+  private runRadvd(argv: readonly string[]): string {
+    const config = argv[argv.indexOf('-C') + 1] ?? '';
+    const content = this.files.get(config);
+    if (content === undefined) throw new ExecError(argv, 1, `cannot open ${config}`);
+    if (argv.includes('-c')) return '';
+    const pid = this.nextPid++;
+    this.processes.set(pid, { argv: [...argv], hangups: 0 });
+    this.files.set(argv[argv.indexOf('-p') + 1] ?? '', `${pid}\n`);
+    this.writes.push(`start radvd ${pid}`);
+    return '';
+  }
+
+  private runVtysh(argv: readonly string[]): string {
+    const file = this.files.get(argv[argv.indexOf('-f') + 1] ?? '');
+    if (argv.includes('-C')) return failOnRefusals(argv, MemoryZebra.checkCommands(file ?? ''));
+    if (this.zebraPids().length === 0) throw new ExecError(argv, 1, 'Exiting: failed to connect to any daemons.');
+    if (argv.includes('show running-config')) return this.zebra.printRunningConfig();
+    this.writes.push('vtysh -f');
+    return failOnRefusals(argv, this.zebra.runCommands(file ?? ''));
+  }
+}
+
+/** vtysh goes on past a refused line, names each, and exits with the last one's code. */
+function failOnRefusals(argv: readonly string[], refusals: readonly ZebraCommandError[]): string {
+  if (refusals.length === 0) return '';
+  throw new ExecError(argv, refusals[refusals.length - 1]!.exitCode, refusals.map((refusal) => refusal.message).join('\n'));
+}
