@@ -79,14 +79,15 @@ function nftPeaksKb(log: string): number[] {
 }
 
 // As the daemon parses a push: the frame's bytes with the transport's parser (lists a frame repeats are
-// not parsed again), then the spec, where only ACL lists not accepted before are validated again.
+// not parsed again), then the spec, keyed by the frame's texts, where only ACL lists not accepted before
+// are validated again.
 const frameParser = new RepeatingJsonParser(['spec', 'aclLists']);
 let generation = 0;
 const frameOf = (spec: unknown) => Buffer.from(JSON.stringify({ type: 'desired', generation: ++generation, spec }));
 function parseState(frame: Buffer): DesiredState {
   const message = parseServerFrame(frame, false, frameParser);
   if (!message.ok || message.value.type !== 'desired') throw new Error(`frame refused: ${JSON.stringify(message)}`);
-  const parsed = parseDesiredState(message.value.spec, '$.spec');
+  const parsed = parseDesiredState(message.value.spec, '$.spec', { sourceOf: message.sourceOf });
   if (!parsed.ok) throw new Error(`policy refused: ${JSON.stringify(parsed.errors.slice(0, 3))}`);
   return parsed.value;
 }

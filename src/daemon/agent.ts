@@ -9,7 +9,7 @@ import type { Plan } from '../plan/plan.js';
 import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { DesiredState } from '../schema/desired-state.js';
-import { parseDesiredState } from '../schema/desired-state-parser.js';
+import { parseDesiredState, type JsonSourceOf } from '../schema/desired-state-parser.js';
 import {
   PROTOCOL_VERSION,
   type AckMessage,
@@ -111,18 +111,20 @@ export class Agent {
   /**
    * Handles one validated frame from the server. Frames are handled one at a
    * time, in arrival order: two generations pushed back to back must each be
-   * judged against the one accepted before them.
+   * judged against the one accepted before them. `sourceOf` is the frame
+   * parser's (ManagementClient's `message` event): the texts of the spec's
+   * ACL lists, so that they are not printed again to be recognised.
    */
-  handleMessage(message: ServerMessage): Promise<void> {
-    this.inbox = this.inbox.then(() => this.handleOne(message)).catch((error: unknown) => {
+  handleMessage(message: ServerMessage, sourceOf?: JsonSourceOf): Promise<void> {
+    this.inbox = this.inbox.then(() => this.handleOne(message, sourceOf)).catch((error: unknown) => {
       this.log.error({ err: error }, 'handling a management message failed');
     });
     return this.inbox;
   }
 
-  private async handleOne(message: ServerMessage): Promise<void> {
+  private async handleOne(message: ServerMessage, sourceOf: JsonSourceOf | undefined): Promise<void> {
     if (message.type === 'reconcile') return this.requestReconcile('server');
-    const ack = await this.acceptDesired(message.generation, message.spec);
+    const ack = await this.acceptDesired(message.generation, message.spec, sourceOf);
     this.options.send(ack);
     if (ack.status === 'accepted') void this.runReconcile();
   }
@@ -190,8 +192,8 @@ export class Agent {
     this.timer = null;
   }
 
-  private parseSpec(spec: unknown): Parsed<DesiredState> {
-    const parsed = parseDesiredState(spec, '$.spec');
+  private parseSpec(spec: unknown, sourceOf?: JsonSourceOf): Parsed<DesiredState> {
+    const parsed = parseDesiredState(spec, '$.spec', { sourceOf });
     if (!parsed.ok) return parsed;
     const routerId = this.options.config.routerId;
     if (routerId !== undefined && parsed.value.router.id !== routerId) {
@@ -209,7 +211,7 @@ export class Agent {
     return parsed;
   }
 
-  private async acceptDesired(generation: number, spec: unknown): Promise<AckMessage> {
+  private async acceptDesired(generation: number, spec: unknown, sourceOf: JsonSourceOf | undefined): Promise<AckMessage> {
     const ack = (status: AckMessage['status'], errors: FieldError[] = []): AckMessage => ({ type: 'ack', generation, status, errors });
     const verdict = judgeGeneration(this.accepted, { generation, spec });
     const log = this.log.child({ generation });
@@ -220,7 +222,7 @@ export class Agent {
     if (verdict === 'conflict') {
       return ack('rejected', [{ path: '$.generation', message: 'was already accepted with a different spec' }]);
     }
-    const parsed = this.parseSpec(spec);
+    const parsed = this.parseSpec(spec, sourceOf);
     if (!parsed.ok) {
       log.warn({ errors: parsed.errors }, 'desired state rejected');
       return ack('rejected', parsed.errors);

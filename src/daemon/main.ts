@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const watchdog = watchdogMs === null ? null : startWatchdog(agent, notifier, watchdogMs, config.resyncSeconds, log);
   monitor.start();
   await agent.start();
-  client?.on('message', (message) => void agent.handleMessage(message));
+  client?.on('message', (message, sourceOf) => void agent.handleMessage(message, sourceOf));
   // The transport logs connects, disconnects and invalid frames itself.
   client?.on('connected', () => agent.onConnected());
   client?.start();

@@ -74,7 +74,7 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
       const extra = deprecated.filter((d) => d.interface === network.interface).map((d) => d.prefix);
       return extra.length === 0 ? network : { ...network, routedPrefixes: [...network.routedPrefixes, ...extra] };
     });
-  return {
+  const ruleset: NftRuleset = {
     counters: networks.flatMap((network) => [usageCounterName(network.interface, 'egress'), usageCounterName(network.interface, 'ingress')]),
     chains: [
       {
@@ -90,6 +90,8 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
       ...networks.flatMap((network) => renderNetworkChains(state, network)),
     ],
   };
+  isolatedChains.age();
+  return ruleset;
 }
 
 /**
@@ -218,20 +220,22 @@ function renderUpstreamRules(publicInterface: string, networks: readonly GuestNe
 
 /** The egress and ingress chains of one network, from its firewall or its tier's ACL list. */
 function renderNetworkChains(state: DesiredState, network: GuestNetwork): NftChain[] {
-  const list = state.router.kind === 'vpc' ? (state.aclLists.find((l) => l.id === network.aclId) ?? null) : null;
   // A push repeats the whole state; most networks' policies are as before.
-  const key = `${JSON.stringify([state.router.kind, network.interface, network.firewall ?? null])}${renderListKey(list)}`;
-  return policyChains.get(key) ?? policyChains.set(key, renderPolicyChains(state.router.kind, network, list));
-}
-
-// An unchanged list is the same object from push to push (desired-state-parser.ts): its JSON is made once.
-function renderListKey(list: AclList | null): string {
-  if (list === null) return 'null';
-  const known = listKeys.get(list);
+  if (state.router.kind === 'isolated') {
+    const key = JSON.stringify([network.interface, network.firewall ?? null]);
+    return isolatedChains.get(key) ?? isolatedChains.set(key, renderPolicyChains('isolated', network, null));
+  }
+  const list = state.aclLists.find((l) => l.id === network.aclId);
+  if (list === undefined) return renderPolicyChains('vpc', network, null);
+  // A list a push repeats is the very object of the push before (desired-state-parser.ts), so its
+  // chains are kept with the object, and go with it: identity is the key (DesiredState's rule).
+  let byInterface = tierChains.get(list);
+  if (byInterface === undefined || byInterface.size >= MAX_TIERS_PER_LIST) tierChains.set(list, (byInterface = new Map()));
+  const known = byInterface.get(network.interface);
   if (known !== undefined) return known;
-  const key = JSON.stringify(list);
-  listKeys.set(list, key);
-  return key;
+  const chains = renderPolicyChains('vpc', network, list);
+  byInterface.set(network.interface, chains);
+  return chains;
 }
 
 function renderPolicyChains(kind: DesiredState['router']['kind'], network: GuestNetwork, list: AclList | null): NftChain[] {
@@ -242,23 +246,37 @@ function renderPolicyChains(kind: DesiredState['router']['kind'], network: Guest
   ];
 }
 
-/** A bounded memo: rendering is pure, so a cached value is as good as a fresh one. */
-class Memo<K, V> {
-  private readonly values = new Map<K, V>();
-  constructor(private readonly limit: number) {}
-  get(key: K): V | undefined {
-    return this.values.get(key);
-  }
-  set(key: K, value: V): V {
-    if (this.values.size >= this.limit) this.values.clear();
-    this.values.set(key, value);
+/**
+ * A memo of what the last two renders used: rendering is pure, so a cached
+ * value is as good as a fresh one, and what neither render used (a firewall
+ * of an earlier push) is forgotten.
+ */
+class RecentMemo<V> {
+  private current = new Map<string, V>();
+  private previous = new Map<string, V>();
+  get(key: string): V | undefined {
+    const value = this.current.get(key) ?? this.previous.get(key);
+    if (value !== undefined) this.current.set(key, value);
     return value;
+  }
+  set(key: string, value: V): V {
+    this.current.set(key, value);
+    return value;
+  }
+  /** Ends a render. */
+  age(): void {
+    this.previous = this.current;
+    this.current = new Map();
   }
 }
 
-const policyChains = new Memo<string, NftChain[]>(1024);
+/** Isolated networks' chains, by interface and firewall: their firewalls are new objects on every push. */
+const isolatedChains = new RecentMemo<NftChain[]>();
+/** VPC tiers' chains, by list object, then interface. */
+const tierChains = new WeakMap<AclList, Map<string, NftChain[]>>();
+/** One state has at most 256 networks: more interfaces for one list are of earlier states. */
+const MAX_TIERS_PER_LIST = 256;
 const chainDigests = new WeakMap<NftChain, string>();
-const listKeys = new WeakMap<AclList, string>();
 
 /** A digest of a chain's rendered content: equal digests, equal chains. Memoised per chain object. */
 export function renderChainFingerprint(chain: NftChain): string {

@@ -1,15 +1,34 @@
 import { z } from 'zod';
 import { DesiredState, desiredStateSchema } from './desired-state.js';
 import { AclList } from './firewall.js';
-import { jsonSourceOf } from './json-source.js';
 import { parseWith, type Parsed } from './validation.js';
 
 /**
- * Parses desired states, validating only the ACL lists that differ from the
- * last state parsed. A push repeats the whole state, and validating a large
- * policy with zod is a large part of a push's cost (bench/README.md), so a
- * push that changes one item would spend most of its time re-checking the
- * lists it did not touch.
+ * The JSON text a value was parsed from, as the frame parser that made it
+ * knows it: undefined, or a text whose JSON.parse is deep-equal to `value`
+ * (transport/repeating-json.ts gives one for each long ACL list of a
+ * frame). parseDesiredState trusts it and keys the list by that text, so a
+ * text that is not the value's own would get the answer for that text.
+ */
+export type JsonSourceOf = (value: object) => string | undefined;
+
+/** How parseDesiredState is called besides its input. */
+export interface DesiredStateParseOptions {
+  /** The texts of the input's ACL lists, from the frame parser that made them; without it each list is printed. */
+  readonly sourceOf?: JsonSourceOf;
+}
+
+/**
+ * Parses desired states, validating only the ACL lists that differ from those
+ * of the last valid state parsed. A push repeats the whole state, and
+ * validating a large policy with zod is a large part of a push's cost
+ * (bench/README.md), so a push that changes one item would spend most of its
+ * time re-checking the lists it did not touch.
+ *
+ * A list's key is its JSON text: the frame's own (options.sourceOf) or, for
+ * a plain JSON value without one, JSON.stringify's. A list whose key was
+ * accepted before comes back as the very AclList object of that parse, so
+ * downstream a list's identity stands for its text (DesiredState's rule).
  *
  * The result is exactly `parseWith(DesiredState, input, root)`: an ACL list is
  * checked on its own (AclList needs nothing outside the list), and only when
@@ -18,14 +37,13 @@ import { parseWith, type Parsed } from './validation.js';
  * through DesiredState, so errors, their paths and their order are the
  * schema's own.
  */
-export function parseDesiredState(input: unknown, root = '$'): Parsed<DesiredState> {
+export function parseDesiredState(input: unknown, root = '$', options: DesiredStateParseOptions = {}): Parsed<DesiredState> {
   const rawLists = readRawLists(input);
   if (rawLists === null) return parseWith(DesiredState, input, root);
   const lists = new Map<string, AclList>();
   for (const raw of rawLists) {
     // Only plain JSON values have a faithful key: a Date or an undefined would print like something else.
-    // A frame parser that shares a repeated list has its text: no need to print it again.
-    const key = jsonSourceOf(raw) ?? (isPlainJson(raw) ? JSON.stringify(raw) : null);
+    const key = options.sourceOf?.(raw) ?? (isPlainJson(raw) ? JSON.stringify(raw) : null);
     if (key === null) return parseWith(DesiredState, input, root);
     const known = lists.get(key) ?? acceptedLists.get(key);
     const parsed = known === undefined ? AclList.safeParse(raw) : { success: true as const, data: known };
@@ -43,7 +61,7 @@ export function parseDesiredState(input: unknown, root = '$'): Parsed<DesiredSta
   }
 }
 
-/** Lists of the last state parsed successfully, by their JSON text. Outputs are shared, so never mutate a DesiredState. */
+/** Lists of the last state parsed successfully, by their JSON text; handed out again, as DesiredState's rule allows. */
 let acceptedLists = new Map<string, AclList>();
 
 /** Each raw list's output while one (synchronous) parse runs. */

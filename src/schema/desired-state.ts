@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AclList, IsolatedFirewall } from './firewall.js';
 import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6Cidr, Ipv6InterfaceAddress, Ipv6Prefix64, Port, wholeNumber } from './fields.js';
 import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
+import type { DeepReadonly } from './validation.js';
 import {
   defaultLifetime,
   defaultMinInterval,
@@ -81,7 +82,7 @@ export const RaSettings = RaSettingsInput.superRefine(refineRaSettings).transfor
     dnsslLifetimeSeconds: ra.dnsslLifetimeSeconds ?? dnsLifetimeSeconds ?? lifetime,
   };
 });
-export type RaSettings = z.output<typeof RaSettings>;
+export type RaSettings = DeepReadonly<z.output<typeof RaSettings>>;
 
 function refineRaSettings(ra: RaSettingsInput, ctx: z.RefinementCtx): void {
   const issue = (key: keyof RaSettingsInput, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
@@ -146,7 +147,7 @@ export const PublicInterface = z
       ctx.addIssue({ code: 'custom', path: ['address'], message: `must be inside expectedPrefix ${formatPrefix(pub.expectedPrefix)}` });
     }
   });
-export type PublicInterface = z.output<typeof PublicInterface>;
+export type PublicInterface = DeepReadonly<z.output<typeof PublicInterface>>;
 
 /** A service of the VR itself that the guests of a network may reach, e.g. DNS on udp and tcp 53. */
 export const VrService = z.strictObject({ protocol: z.enum(['tcp', 'udp']), port: Port });
@@ -171,7 +172,7 @@ export const GuestNetwork = z.strictObject({
     .default([])
     .meta({ description: 'prefixes routed to instances of this network: also valid sources from it' }),
 });
-export type GuestNetwork = z.output<typeof GuestNetwork>;
+export type GuestNetwork = DeepReadonly<z.output<typeof GuestNetwork>>;
 
 /**
  * The desired state with `aclList` for each entry of aclLists: AclList itself,
@@ -193,7 +194,21 @@ export function desiredStateSchema(aclList: z.ZodType<AclList>) {
 
 /** The whole desired state, version 1, with the checks that span fields. */
 export const DesiredState = desiredStateSchema(AclList);
-export type DesiredState = z.output<typeof DesiredState>;
+
+/**
+ * A validated desired state. The rule every cache of the agent rests on: a
+ * DesiredState and each of its parts are never mutated once parsed, and
+ * neither are the raw JSON values a frame parser shares between frames
+ * (transport/repeating-json.ts). A new state is a new object. The types say
+ * so (readonly throughout, DeepReadonly); nothing freezes them at runtime,
+ * which for a 10,000-item state would cost about as much as parsing a push.
+ * So caches key on identity or on JSON text and share what they return:
+ * one AclList object for every push that repeats a list's text
+ * (desired-state-parser.ts), one Ipv6Prefix object per CIDR text (ipv6.ts),
+ * a network's chains by its list or firewall and a digest by chain
+ * (render/ruleset.ts), one rendering per state object (reconcile/).
+ */
+export type DesiredState = DeepReadonly<z.output<typeof DesiredState>>;
 
 interface DesiredStateShape {
   readonly router: { readonly kind: 'isolated' | 'vpc' };

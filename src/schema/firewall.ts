@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Identifier, Ipv6Cidr, Port, wholeNumber } from './fields.js';
+import type { DeepReadonly } from './validation.js';
 
 /**
  * Firewall rules for isolated networks and ACL lists for VPC tiers. This file
@@ -66,7 +67,7 @@ function refineMatch(rule: { protocol: string | number; ports?: unknown; icmp?: 
 export const FirewallRule = z
   .strictObject({ id: Identifier.optional(), ...RuleMatch })
   .superRefine(refineMatch);
-export type FirewallRule = z.output<typeof FirewallRule>;
+export type FirewallRule = DeepReadonly<z.output<typeof FirewallRule>>;
 
 /** The firewall of an isolated network. */
 export const IsolatedFirewall = z.strictObject({
@@ -77,7 +78,7 @@ export const IsolatedFirewall = z.strictObject({
   ingress: z.array(FirewallRule).max(10000).default([]),
   egress: z.array(FirewallRule).max(10000).default([]),
 });
-export type IsolatedFirewall = z.output<typeof IsolatedFirewall>;
+export type IsolatedFirewall = DeepReadonly<z.output<typeof IsolatedFirewall>>;
 
 /** One item of a VPC ACL list: evaluated in ascending number, first match wins. */
 export const AclItem = z
@@ -88,7 +89,7 @@ export const AclItem = z
     ...RuleMatch,
   })
   .superRefine(refineMatch);
-export type AclItem = z.output<typeof AclItem>;
+export type AclItem = DeepReadonly<z.output<typeof AclItem>>;
 
 /** A VPC ACL list, referenced by tiers. */
 export const AclList = z
@@ -115,4 +116,4 @@ export const AclList = z
       }
     });
   });
-export type AclList = z.output<typeof AclList>;
+export type AclList = DeepReadonly<z.output<typeof AclList>>;

@@ -37,7 +37,8 @@ function parseAddressObject(text: string): ipaddr.IPv6 {
 
 // ipaddr.js parsing is most of the cost of validating a large policy, and a
 // desired state repeats the same CIDRs in every push: results are memoised
-// (values are immutable; the bound keeps a hostile push from growing it).
+// and shared, which the rule on DesiredState (desired-state.ts) makes sound;
+// the bound keeps a hostile push from growing the memo.
 const MEMO_LIMIT = 100_000;
 
 function memoise<T>(parse: (text: string) => T): (text: string) => T {
@@ -56,7 +57,7 @@ function memoise<T>(parse: (text: string) => T): (text: string) => T {
 export const parseIpv6Address = memoise((text: string): string => parseAddressObject(text).toRFC5952String());
 
 /** Parses "address/length"; the address keeps its host bits (use for interface addresses). */
-export const parseIpv6Interface = memoise((text: string) => {
+export const parseIpv6Interface = memoise((text: string): { readonly address: string; readonly length: number } => {
   const { address, length } = parseCidrObject(text);
   return { address: address.toRFC5952String(), length };
 });

@@ -6,6 +6,16 @@ export interface FieldError {
   readonly message: string;
 }
 
+/**
+ * T with every property and array readonly, all the way down: the type of
+ * what the schemas hand out (schema/desired-state.ts, DesiredState, says why).
+ */
+export type DeepReadonly<T> = T extends readonly (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
 /** The outcome of parsing untrusted input: the value, or every error with its path. */
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: FieldError[] };
 

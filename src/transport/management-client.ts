@@ -1,8 +1,9 @@
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
+import type { JsonSourceOf } from '../schema/desired-state-parser.js';
 import { ServerMessage, type AgentMessage, type HelloMessage } from '../schema/protocol.js';
 import { parseWith, type FieldError } from '../schema/validation.js';
-import { RepeatingJsonParser } from './repeating-json.js';
+import { RepeatingJsonParser, type ParsedJson } from './repeating-json.js';
 
 /**
  * The agent's end of management protocol v1 (docs/protocol.md): dials the
@@ -64,9 +65,12 @@ export interface Disconnect {
   readonly retryInMs: number | null;
 }
 
-/** The events of a ManagementClient and their arguments. */
+/**
+ * The events of a ManagementClient and their arguments. A message comes with
+ * the JSON texts of its spec's ACL lists, for parseDesiredState's options.
+ */
 export interface ManagementClientEvents {
-  message: [message: ServerMessage];
+  message: [message: ServerMessage, sourceOf: JsonSourceOf];
   connected: [url: string];
   disconnected: [disconnect: Disconnect];
   invalid: [errors: FieldError[]];
@@ -246,7 +250,7 @@ export class ManagementClient {
       return;
     }
     this.markStable(attempt);
-    this.emit('message', parsed.value);
+    this.emit('message', parsed.value, parsed.sourceOf);
   }
 
   private touch(attempt: Attempt): void {
@@ -313,23 +317,25 @@ export class ManagementClient {
   }
 }
 
-type ParsedFrame = { ok: true; value: ServerMessage } | { ok: false; errors: FieldError[] };
+type ParsedFrame = { ok: true; value: ServerMessage; sourceOf: JsonSourceOf } | { ok: false; errors: FieldError[] };
 
 /**
- * One received frame as a server message, or why it is not one. Never
- * throws: binary frames, text that is not JSON (however deeply nested) and
- * JSON that is not a ServerMessage all come back as errors with a path.
+ * One received frame as a server message, with the texts of its ACL lists
+ * (RepeatingJsonParser's sourceOf), or why it is not one. Never throws:
+ * binary frames, text that is not JSON (however deeply nested) and JSON that
+ * is not a ServerMessage all come back as errors with a path.
  */
 export function parseServerFrame(data: WebSocket.RawData, isBinary: boolean, parser = new RepeatingJsonParser(['spec', 'aclLists'])): ParsedFrame {
   if (isBinary) return { ok: false, errors: [{ path: '$', message: 'binary frames are not part of the protocol' }] };
   const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-  let json: unknown;
+  let json: ParsedJson;
   try {
     json = parser.parse(buffer);
   } catch (error) {
     return { ok: false, errors: [{ path: '$', message: `not JSON: ${errorMessage(error)}` }] };
   }
-  return parseWith(ServerMessage, json);
+  const message = parseWith(ServerMessage, json.value);
+  return message.ok ? { ...message, sourceOf: json.sourceOf } : message;
 }
 
 function errorMessage(error: unknown): string {

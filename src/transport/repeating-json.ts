@@ -7,10 +7,11 @@
  * parse of such a push and megabytes of garbage. This parser remembers the
  * elements of one array of the last frame (`spec.aclLists`) by their bytes;
  * an element whose bytes repeat is not parsed again, and the result holds the
- * value parsed before, with its text recorded (schema/json-source.ts) so
- * that the schema need not print it again to recognise it. Values are
- * shared, so nobody may mutate them (the agent never does: zod builds new
- * outputs).
+ * value parsed before. With the value comes each element's text
+ * (`sourceOf`), which the schema takes as the element's key instead of
+ * printing it again (parseDesiredState's options). Values are shared between
+ * frames, so the rule stated on DesiredState (schema/desired-state.ts)
+ * covers them: nothing mutates them.
  *
  * The answer is JSON.parse's own. The scanner only tokenises: strings with
  * their escapes, nesting, and the keys on the way to the array. Each
@@ -22,7 +23,7 @@
  * JSON.parse whole, which also gives the error of an invalid frame.
  */
 
-import { recordJsonSource } from '../schema/json-source.js';
+import type { JsonSourceOf } from '../schema/desired-state-parser.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -42,9 +43,19 @@ const COMPARE_BUDGET_PER_BYTE = 4;
 
 interface Remembered {
   readonly bytes: Buffer;
+  /** The bytes as text, decoded once: the key the schema files the value under. */
+  readonly text: string;
   readonly value: unknown;
 }
 
+/** A frame as JSON.parse gives it, and the text of each remembered element of its array. */
+export interface ParsedJson {
+  readonly value: unknown;
+  /** The text of an element of this frame's array that is 64 bytes or longer; undefined for anything else. */
+  readonly sourceOf: JsonSourceOf;
+}
+
+const NO_SOURCES: JsonSourceOf = () => undefined;
 
 interface Element {
   readonly start: number;
@@ -63,14 +74,15 @@ export class RepeatingJsonParser {
   constructor(private readonly path: readonly [string, string]) {}
 
   /** Parses UTF-8 JSON as JSON.parse does; throws its SyntaxError for text that is not JSON. */
-  parse(bytes: Buffer): unknown {
+  parse(bytes: Buffer): ParsedJson {
+    const whole = () => ({ value: JSON.parse(bytes.toString('utf8')) as unknown, sourceOf: NO_SOURCES });
     const elements = this.scan(bytes);
-    if (elements === null) return JSON.parse(bytes.toString('utf8'));
+    if (elements === null) return whole();
     const value = elements.some((e) => e.repeats !== null) ? this.parseWithZeros(bytes, elements) : JSON.parse(bytes.toString('utf8'));
-    if (value === undefined) return JSON.parse(bytes.toString('utf8'));
+    if (value === undefined) return whole();
     const array = this.arrayIn(value);
-    if (array !== null) this.remember(bytes, elements, array);
-    return value;
+    const sources = array === null ? null : this.remember(bytes, elements, array);
+    return { value, sourceOf: sources === null ? NO_SOURCES : (element) => sources.get(element) };
   }
 
   // The frame with repeated elements as 0, parsed, and the elements put back; undefined when that does not hold up.
@@ -106,22 +118,25 @@ export class RepeatingJsonParser {
     return Array.isArray(array) ? array : null;
   }
 
-  // Bounded by one frame: what the frame before held is forgotten.
-  private remember(bytes: Buffer, elements: readonly Element[], array: readonly unknown[]): void {
-    if (array.length !== elements.length) return;
+  // Bounded by one frame: what the frame before held is forgotten. Returns this frame's elements' texts.
+  private remember(bytes: Buffer, elements: readonly Element[], array: readonly unknown[]): Map<object, string> | null {
+    if (array.length !== elements.length) return null;
     const remembered = new Map<string, Remembered[]>();
+    const sources = new Map<object, string>();
     for (const [index, element] of elements.entries()) {
       if (element.end - element.start < PREFIX_BYTES) continue;
       let entry = element.repeats;
       if (entry === null) {
         // A copy: a view would keep the whole frame alive.
-        entry = { bytes: Buffer.from(bytes.subarray(element.start, element.end)), value: array[index] };
-        if (typeof entry.value === 'object' && entry.value !== null) recordJsonSource(entry.value, entry.bytes.toString('utf8'));
+        const copy = Buffer.from(bytes.subarray(element.start, element.end));
+        entry = { bytes: copy, text: copy.toString('utf8'), value: array[index] };
       }
+      if (typeof entry.value === 'object' && entry.value !== null) sources.set(entry.value, entry.text);
       const key = entry.bytes.toString('latin1', 0, PREFIX_BYTES);
       remembered.set(key, [...(remembered.get(key) ?? []), entry]);
     }
     this.remembered = remembered;
+    return sources;
   }
 
   /**

@@ -95,7 +95,7 @@ async function pushFrame(c: Campaign, frame: ServerFrame, problems: string[]): P
     return { verdict: 'invalid' };
   }
   const ackCount = c.sent.length;
-  await c.agent.handleMessage(parsed.value);
+  await c.agent.handleMessage(parsed.value, parsed.sourceOf);
   await c.agent.idle();
   if (parsed.value.type === 'reconcile') return { verdict: 'reconcile' };
   const acks = c.sent.slice(ackCount).filter((m): m is AckMessage => m.type === 'ack');

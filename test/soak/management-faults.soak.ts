@@ -85,7 +85,7 @@ describe('management server faults', () => {
       backoffMaxMs: BACKOFF_MAX_MS,
       hello: () => agent.hello(),
     });
-    client.on('message', (message) => void agent.handleMessage(message));
+    client.on('message', (message, sourceOf) => void agent.handleMessage(message, sourceOf));
     client.on('connected', () => {
       agent.onConnected();
       const last = disconnects.at(-1);

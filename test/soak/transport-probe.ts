@@ -37,9 +37,9 @@ client = new ManagementClient({
   backoffMaxMs: 100,
   hello: () => agent.hello(),
 });
-client.on('message', (message) => {
+client.on('message', (message, sourceOf) => {
   sample();
-  void agent.handleMessage(message).then(sample);
+  void agent.handleMessage(message, sourceOf).then(sample);
 });
 client.on('invalid', (errors) => emit({ event: 'invalid', errors: errors.map((e) => ({ path: e.path, message: e.message.slice(0, 200) })) }));
 client.on('disconnected', (d) => emit({ event: 'disconnected', kind: d.kind, code: d.code }));

@@ -11,6 +11,17 @@ import { RepeatingJsonParser } from '../../src/transport/repeating-json.js';
 const parserFor = () => new RepeatingJsonParser(['spec', 'aclLists']);
 const bytes = (text: string) => Buffer.from(text, 'utf8');
 
+// The parser's value, once every text it gives for an element of the array has been checked to be that element's JSON.
+function parseChecked(parser: RepeatingJsonParser, text: string): unknown {
+  const { value, sourceOf } = parser.parse(bytes(text));
+  const lists = (value as { spec?: { aclLists?: unknown } } | null)?.spec?.aclLists;
+  for (const list of Array.isArray(lists) ? lists : []) {
+    const source = typeof list === 'object' && list !== null ? sourceOf(list) : undefined;
+    if (source !== undefined) expect(JSON.parse(source)).toEqual(list);
+  }
+  return value;
+}
+
 function outcome(parse: () => unknown): { value: unknown } | { error: string } {
   try {
     return { value: parse() };
@@ -49,7 +60,7 @@ describe('RepeatingJsonParser', () => {
           // Repeat the lists of an earlier frame as they were, or damaged.
           const earlier = seen.length > 0 ? seen[seen.length - 1]! : text;
           for (const candidate of [text, earlier, harm ? harm(text) : text, harm ? harm(earlier) : earlier]) {
-            expect(outcome(() => parser.parse(bytes(candidate)))).toEqual(outcome(() => JSON.parse(candidate)));
+            expect(outcome(() => parseChecked(parser, candidate))).toEqual(outcome(() => JSON.parse(candidate)));
           }
           seen.push(text);
         }
@@ -62,13 +73,17 @@ describe('RepeatingJsonParser', () => {
     const parser = parserFor();
     const lists = [0, 1, 2].map((n) => ({ id: `acl-${n}`, items: [{ number: 1, action: 'allow', note: 'x'.repeat(80) }] }));
     const frame = (l: unknown[]) => bytes(JSON.stringify({ type: 'desired', generation: 1, spec: { aclLists: l } }));
-    const first = parser.parse(frame(lists)) as { spec: { aclLists: unknown[] } };
+    const first = parser.parse(frame(lists)).value as { spec: { aclLists: object[] } };
     const changed = [lists[0], { ...lists[1]!, id: 'acl-1b' }, lists[2]];
-    const second = parser.parse(frame(changed)) as { spec: { aclLists: unknown[] } };
+    const parsed = parser.parse(frame(changed));
+    const second = parsed.value as { spec: { aclLists: object[] } };
     expect(second).toEqual(JSON.parse(frame(changed).toString()));
     expect(second.spec.aclLists[0]).toBe(first.spec.aclLists[0]);
     expect(second.spec.aclLists[1]).not.toBe(first.spec.aclLists[1]);
     expect(second.spec.aclLists[2]).toBe(first.spec.aclLists[2]);
+    // Each list comes with its text, repeated or not, for the schema to key it by.
+    expect(second.spec.aclLists.map((list) => parsed.sourceOf(list))).toEqual(changed.map((list) => JSON.stringify(list)));
+    expect(parsed.sourceOf(first.spec.aclLists[1]!)).toBeUndefined();
   });
 
   it.each([
@@ -85,7 +100,7 @@ describe('RepeatingJsonParser', () => {
     const parser = parserFor();
     parser.parse(bytes(`{"spec":{"aclLists":[${listText}]}}`));
     const text = make(listText);
-    expect(outcome(() => parser.parse(bytes(text)))).toEqual(outcome(() => JSON.parse(text)));
+    expect(outcome(() => parseChecked(parser, text))).toEqual(outcome(() => JSON.parse(text)));
   });
 
   it('scans 100,000 levels deep without recursion, as JSON.parse parses them', () => {
@@ -95,7 +110,7 @@ describe('RepeatingJsonParser', () => {
       return 'error' in result ? result.error : Array.isArray(result.value) ? 'array' : typeof result.value;
     };
     for (const deep of [`${'['.repeat(100_000)}${']'.repeat(100_000)}`, `{"spec":{"aclLists":[${'['.repeat(100_000)}${']'.repeat(100_000)}]}}`]) {
-      expect(kind(() => parser.parse(bytes(deep)))).toBe(kind(() => JSON.parse(deep)));
+      expect(kind(() => parser.parse(bytes(deep)).value)).toBe(kind(() => JSON.parse(deep)));
     }
   });
 });
@@ -110,8 +125,8 @@ describe('RepeatingJsonParser under a hostile sender', () => {
   it('reuses every repeated list even when all start alike (their first items)', () => {
     const parser = new RepeatingJsonParser(['spec', 'aclLists']);
     const lists = Array.from({ length: 200 }, (_, i) => `{"items":[{"number":1,"action":"allow","protocol":"tcp","note":"${'x'.repeat(300)}"}],"id":"acl-${i}"}`);
-    const first = parser.parse(Buffer.from(frameOf(lists)));
-    const again = parser.parse(Buffer.from(frameOf(lists)));
+    const first = parser.parse(Buffer.from(frameOf(lists))).value;
+    const again = parser.parse(Buffer.from(frameOf(lists))).value;
     expect(again).toEqual(JSON.parse(frameOf(lists)));
     expect(reusedIn(first, again)).toBe(200);
   });
@@ -120,8 +135,8 @@ describe('RepeatingJsonParser under a hostile sender', () => {
     // 1,000 lists of 4 KB with the same first and last bytes: comparing each with all would be 4 GB.
     const parser = new RepeatingJsonParser(['spec', 'aclLists']);
     const lists = Array.from({ length: 1000 }, (_, i) => `{"a":"${'x'.repeat(2000)}","n":${1000 + i},"b":"${'y'.repeat(2000)}"}`);
-    const first = parser.parse(Buffer.from(frameOf(lists)));
-    const again = parser.parse(Buffer.from(frameOf(lists)));
+    const first = parser.parse(Buffer.from(frameOf(lists))).value;
+    const again = parser.parse(Buffer.from(frameOf(lists))).value;
     expect(again).toEqual(JSON.parse(frameOf(lists)));
     const reused = reusedIn(first, again);
     expect(reused).toBeGreaterThan(0);

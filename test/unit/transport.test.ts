@@ -163,6 +163,18 @@ describe('ManagementClient with the simulator', () => {
     expect(second.log.all('message')).toHaveLength(1);
   });
 
+  it("hands over with a message the texts of its spec's ACL lists, from the frame's own bytes", async () => {
+    const { simulator, url } = await startSimulator();
+    const { log } = startClient([url]);
+    await simulator.waitForEvent(isHello);
+    const lists = [{ id: 'acl-web', items: [{ number: 10, action: 'allow', direction: 'ingress', protocol: 'tcp' }] }, { id: 'short' }];
+    simulator.push({ ...spec, aclLists: lists });
+    const [message, sourceOf] = await log.waitFor('message');
+    const received = message.type === 'desired' ? (message.spec as { aclLists: object[] }).aclLists : [];
+    // A list shorter than 64 bytes is printed by the schema itself.
+    expect(received.map((list) => sourceOf(list))).toEqual([JSON.stringify(lists[0]), undefined]);
+  });
+
   it('uses the second URL when the first is down', async () => {
     const deadUrl = `ws://127.0.0.1:${await unusedPort()}`;
     const { simulator, url } = await startSimulator();
