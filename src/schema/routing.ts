@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InterfaceName, Ipv6Address, Ipv6Cidr } from './fields.js';
+import type { DeepReadonly } from './validation.js';
 import { formatPrefix, isInPrefix, isLinkLocal, isOverlapping, type Ipv6Prefix } from './ipv6.js';
 
 /**
@@ -47,7 +48,7 @@ export const BfdSettings = z.strictObject({
   transmitIntervalMs: z.number().int().min(10).max(60000).default(300),
   detectMultiplier: z.number().int().min(2).max(255).default(3),
 });
-export type BfdSettings = z.output<typeof BfdSettings>;
+export type BfdSettings = DeepReadonly<z.output<typeof BfdSettings>>;
 
 /** One BGP neighbour of the VR, typically the upstream router on the public link. */
 export const BgpPeer = z
@@ -93,7 +94,7 @@ export const BgpPeer = z
     }
   })
   .transform(({ keepaliveSeconds, ...peer }) => ({ ...peer, keepaliveSeconds: keepaliveSeconds ?? Math.floor(peer.holdTimeSeconds / 3) }));
-export type BgpPeer = z.output<typeof BgpPeer>;
+export type BgpPeer = DeepReadonly<z.output<typeof BgpPeer>>;
 
 /** What the VR announces to every peer. */
 export const BgpAnnouncements = z.strictObject({
@@ -104,7 +105,7 @@ export const BgpAnnouncements = z.strictObject({
     .meta({ description: "the blocks allocated to the VR, /40 to /64; each must cover guest prefixes it serves and gets a discard route" }),
   guestPrefixes: z.boolean().default(false).meta({ description: 'announce each guest /64 as well' }),
 });
-export type BgpAnnouncements = z.output<typeof BgpAnnouncements>;
+export type BgpAnnouncements = DeepReadonly<z.output<typeof BgpAnnouncements>>;
 
 /** BGP through FRR's bgpd: the VR's AS and identifier, its peers, and what it announces. */
 export const BgpSettings = z.strictObject({
@@ -113,7 +114,7 @@ export const BgpSettings = z.strictObject({
   peers: z.array(BgpPeer).min(1).max(16),
   announce: BgpAnnouncements.prefault({}),
 });
-export type BgpSettings = z.output<typeof BgpSettings>;
+export type BgpSettings = DeepReadonly<z.output<typeof BgpSettings>>;
 
 /** The routing section. */
 export const Routing = z
@@ -125,7 +126,7 @@ export const Routing = z
     if (routing.protocol === 'bgp' && routing.bgp === undefined) ctx.addIssue({ code: 'custom', path: ['bgp'], message: 'is required for protocol bgp' });
     if (routing.protocol !== 'bgp' && routing.bgp !== undefined) ctx.addIssue({ code: 'custom', path: ['bgp'], message: 'applies only to protocol bgp' });
   });
-export type Routing = z.output<typeof Routing>;
+export type Routing = DeepReadonly<z.output<typeof Routing>>;
 
 
 /** The parts of a desired state that the routing section is checked against. */
