@@ -1,3 +1,5 @@
+import type { FrrDaemon } from './frr-config.js';
+
 /**
  * The host as the agent observes it: the vocabulary that the readers in
  * observe/ produce and the planner compares with the rendering. Plain data,
@@ -73,8 +75,15 @@ export interface ObservedHost extends ObservedNetwork {
   /** The agent's table as nft lists it; null when absent. */
   readonly ruleset: ObservedRuleset | null;
   readonly radvd: ObservedDaemon;
-  /** zebra's config file, PID, and running RA settings (read only while it runs). */
-  readonly frr: ObservedDaemon & { readonly running: FrrRunningNd | null };
+  /** frr.conf, the PID of each FRR daemon the agent runs (null: none runs), and what they run. */
+  readonly frr: {
+    readonly config: string | null;
+    readonly pids: Readonly<Record<FrrDaemon, number | null>>;
+    /** zebra's running RA settings; null while zebra does not run. */
+    readonly running: FrrRunningNd | null;
+    /** The agent's lines in bgpd's and bfdd's running configs; null while bgpd does not run. */
+    readonly routing: readonly FrrConfigLine[] | null;
+  };
 }
 
 /**

@@ -136,6 +136,9 @@ interface RoutedState {
   readonly routing: Routing;
 }
 
+const LINK_LOCAL_PEER_REFUSAL =
+  "is link-local: FRR 8.4's bgpd never connects to an explicit link-local neighbour, and unnumbered peering makes zebra advertise the VR as a router on that link; peer with the upstream's global address";
+
 // RFC 6177 and RFC 7368 size a site's allocation from /48 to /56; a /40 covers a pod of them.
 const AGGREGATE_LENGTHS = { min: 40, max: 64 };
 
@@ -158,6 +161,8 @@ export function refineRouting(state: RoutedState, publicPrefix: Ipv6Prefix | und
     if (isLinkLocal(peer.address)) {
       if (peer.interface === undefined) issue(at('peers', i, 'interface'), 'is required for a link-local address');
       else if (!interfaces.includes(peer.interface)) issue(at('peers', i, 'interface'), 'is neither the public interface nor a guest interface');
+      // Measured on Debian 12 (docs/research/bgp.md): refused until the daemons can do it.
+      else issue(at('peers', i, 'address'), LINK_LOCAL_PEER_REFUSAL);
       return;
     }
     if (peer.interface !== undefined) issue(at('peers', i, 'interface'), 'applies only to a link-local address');

@@ -140,7 +140,7 @@ export class MemoryHost extends MemoryKernel implements Host {
   async spawnDaemon(argv: readonly string[]): Promise<number> {
     const at = (flag: string) => argv[argv.indexOf(flag) + 1] ?? '';
     if (!argv[0]?.endsWith('zebra')) throw new ExecError(argv, null, `${argv[0]}: not found`);
-    const config = this.files.get(at('-f'));
+    const config = at('-f') === '/dev/null' ? '' : this.files.get(at('-f'));
     if (config === undefined) throw new ExecError(argv, null, `cannot open ${at('-f')}`);
     const pid = this.nextPid++;
     this.processes.set(pid, { argv: [...argv], hangups: 0 });
@@ -237,11 +237,16 @@ export class MemoryHost extends MemoryKernel implements Host {
     const file = this.files.get(argv[argv.indexOf('-f') + 1] ?? '');
     if (argv.includes('-C')) return failOnRefusals(argv, MemoryZebra.checkCommands(file ?? ''));
     if (this.zebraPids().length === 0) throw new ExecError(argv, 1, 'Exiting: failed to connect to any daemons.');
-    if (argv.includes('show running-config')) return this.zebra.printRunningConfig();
+    if (argv.includes('show version')) return 'FRRouting 8.4.4 (memory host).\n';
+    const shows = argv.filter((arg) => arg.startsWith('show running-config'));
+    // This model runs zebra only: its running config is the answer for zebra, and an empty one for the others.
+    if (shows.length > 0) return shows.map((show) => (show.endsWith(' zebra') || show === 'show running-config' ? this.zebra.printRunningConfig() : EMPTY_RUNNING)).join('');
     this.writes.push('vtysh -f');
     return failOnRefusals(argv, this.zebra.runCommands(file ?? ''));
   }
 }
+
+const EMPTY_RUNNING = 'Building configuration...\n\nCurrent configuration:\n!\nfrr version 8.4.4\nend\n';
 
 /** vtysh goes on past a refused line, names each, and exits with the last one's code. */
 function failOnRefusals(argv: readonly string[], refusals: readonly ZebraCommandError[]): string {
