@@ -75,11 +75,12 @@ export function planRoutingChange(desired: readonly FrrConfigLine[], running: re
   have = have.filter(({ line }) => !goners.includes(peerOf(line) ?? ''));
 
   // Blocks no longer wanted: one `no <header>` each.
-  // The bfd node holds others' profiles too, and is never removed.
-  const wantedHeaders = new Set(['bfd', ...desired.flatMap(({ context, line }) => [...context.map((_, i) => context.slice(0, i + 1).join('\n')), [...context, line].join('\n')])]);
+  // The bfd node holds others' profiles too, and is never removed; an address family has no `no` form, only its lines do.
+  const isKept = (header: string) => header === 'bfd' || header.startsWith('address-family ');
+  const wantedHeaders = new Set([...desired.flatMap(({ context, line }) => [...context.map((_, i) => context.slice(0, i + 1).join('\n')), [...context, line].join('\n')])]);
   const blockRemovals: FrrConfigLine[] = [];
   have = have.filter(({ context }) => {
-    const depth = context.findIndex((_, i) => !wantedHeaders.has(context.slice(0, i + 1).join('\n')));
+    const depth = context.findIndex((header, i) => !isKept(header) && !wantedHeaders.has(context.slice(0, i + 1).join('\n')));
     if (depth < 0) return true;
     const block = { context: context.slice(0, depth), line: `no ${context[depth]}` };
     if (!blockRemovals.some((b) => frrLineKey(b) === frrLineKey(block))) blockRemovals.push(block);
@@ -97,7 +98,7 @@ export function planRoutingChange(desired: readonly FrrConfigLine[], running: re
     .map(undo);
 
   const inRouter = (e: FrrConfigLine) => e.context.length === 1 && isRouterHeader(e.context[0]!);
-  const inFamily = (e: FrrConfigLine) => e.context.length === 2 && e.context[1] === BGP_ADDRESS_FAMILY;
+  const inFamily = (e: FrrConfigLine) => e.context.length === 2 && e.context[1]!.startsWith('address-family ');
   const outside = (e: FrrConfigLine) => !isRouterHeader(e.context[0] ?? '');
   const isRemoteAs = (e: FrrConfigLine) => / remote-as /.test(e.line);
   const ordered = [
@@ -107,8 +108,10 @@ export function planRoutingChange(desired: readonly FrrConfigLine[], running: re
     // A peer's settings: the exclusive ones go before their replacements (ebgp-multihop, ttl-security).
     ...peerRemovals,
     ...removals.filter(inRouter),
+    // The instance's own settings before any peer: a peer made under `bgp default ipv4-unicast` is activated for IPv4.
+    ...sets.filter(inRouter).filter((e) => peerOf(e.line) === null),
     ...sets.filter(inRouter).filter(isRemoteAs),
-    ...sets.filter(inRouter).filter((e) => !isRemoteAs(e)),
+    ...sets.filter(inRouter).filter((e) => peerOf(e.line) !== null && !isRemoteAs(e)),
     // A prefix-list in or out is replaced in one command; announcements come and go on their own.
     ...sets.filter(inFamily),
     ...removals.filter(inFamily),

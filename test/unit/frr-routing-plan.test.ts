@@ -37,6 +37,16 @@ describe('the routing plan', () => {
     expect(commands).toContain('  neighbor 2001:db8:100::1 route-map VR6-ANNOUNCE out');
   });
 
+  it('sets the instance up before its first peer, so that no peer is made under IPv4 defaults', () => {
+    const commands = commandsOf(linesOf(), []);
+    expect(commands.indexOf(' no bgp default ipv4-unicast')).toBeLessThan(commands.indexOf(' neighbor 2001:db8:100::1 remote-as 65000'));
+  });
+
+  it('takes a peer out of an address family line by line: an address family has no `no` form', () => {
+    const running = [...runningAfter(linesOf()), { context: ['router bgp 65010', 'address-family ipv4 unicast'], line: 'neighbor 2001:db8:100::1 activate' }];
+    expect(commandsOf(linesOf(), running)).toEqual(['router bgp 65010', ' address-family ipv4 unicast', '  no neighbor 2001:db8:100::1 activate', ' exit-address-family', 'exit']);
+  });
+
   it('has nothing to do once the daemon runs what it was told, its own form read back', () => {
     for (const lines of [linesOf(), linesOf(secondPeer), linesOf((i) => (i.routing.bgp.announce.guestPrefixes = true))]) {
       expect(planRoutingChange(lines, runningAfter(lines))).toEqual({ commands: '', refreshPeers: [], isNewInstance: false });
