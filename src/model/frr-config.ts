@@ -9,6 +9,9 @@ import type { FrrConfigLine } from './observed.js';
 /** The FRR daemons the agent runs. */
 export type FrrDaemon = 'zebra' | 'bgpd' | 'bfdd';
 
+// The lines that enter a block of their own in FRR's grammar.
+const OPENS_BLOCK = /^(router |route-map |interface |address-family |profile |bfd$)/;
+
 // How each block FRR prints is closed: an address family by its own word, the rest by `exit`.
 function closerOf(header: string): string {
   return header.startsWith('address-family ') ? 'exit-address-family' : 'exit';
@@ -34,6 +37,8 @@ export function formatFrrLines(lines: readonly FrrConfigLine[]): string[] {
     for (let depth = shared; depth < context.length; depth++) out.push(`${indent(depth)}${context[depth]}`);
     open = context;
     out.push(`${indent(context.length)}${line}`);
+    // A header with nothing under it still enters its block: leave it at once.
+    if (OPENS_BLOCK.test(line)) out.push(`${indent(context.length)}${closerOf(line)}`);
   }
   close(0);
   return out;
