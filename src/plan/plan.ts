@@ -185,7 +185,9 @@ function planFrr(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger)
   // Routing waits for all its daemons: a peer's `bfd` line asks bfdd for a session.
   const isRoutingUp = frr.daemons.every((daemon) => pids[daemon] !== null);
   if (frr.routing.length > 0 && isRoutingUp) {
-    const change = planRoutingChange(frr.routing, routing ?? []);
+    // A bfdd on its way out is told nothing: its profiles go with it.
+    const running = frr.daemons.includes('bfdd') ? (routing ?? []) : (routing ?? []).filter(({ context, line }) => (context[0] ?? line) !== 'bfd');
+    const change = planRoutingChange(frr.routing, running);
     if (change.commands !== '') {
       const drift = ledger.loaded.get('bgpd') === frr.text ? ["bgpd's config differed from frr.conf"] : [];
       steps.push({ kind: 'configureRouting', commands: change.commands, refreshPeers: change.refreshPeers, drift, loads: { daemon: 'bgpd', config: frr.text } });
