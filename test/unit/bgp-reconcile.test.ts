@@ -72,7 +72,7 @@ describe('BGP on the in-memory host', () => {
     const restarted = new Reconciler(host, config, silent);
     await restarted.load();
     const result = await restarted.reconcile(state);
-    expect(result.applied.filter((step) => step.component === 'frr')).toEqual([]);
+    expect(result.components.frr).toEqual({ status: 'ok', steps: 0 });
     expect([...host.daemonPids('bgpd'), ...host.daemonPids('bfdd')]).toEqual(pids);
     expect(host.writes.slice(mark).filter((write) => /bgpd|bfdd|vtysh -f/.test(write))).toEqual([]);
   });
