@@ -96,7 +96,7 @@ const executors: { [K in StepKind]: Executor<K> } = {
   },
   async removeDefaultRoute(step, { host, config }) {
     const { ip } = config.commands;
-    await host.exec([ip, '-6', 'route', 'del', 'default', 'via', step.gateway, 'dev', step.interface, 'proto', ROUTE_PROTOCOL]);
+    await host.exec([ip, '-6', 'route', 'del', 'default', 'via', step.gateway, 'dev', step.interface, 'proto', step.protocol]);
   },
   async writeInterfacesFile(step, { host, config }) {
     await host.writeFileAtomic(config.paths.interfacesFile, step.content);

@@ -26,6 +26,9 @@ export const BGP_POLICY = {
 export const OWNED_POLICY_PREFIX = 'VR6-';
 export const OWNED_BFD_PROFILE_PREFIX = 'vr6-';
 
+/** zebra's line that lets next-hop tracking resolve a BGP peer through the default route. */
+export const RESOLVE_VIA_DEFAULT = 'ipv6 nht resolve-via-default';
+
 /** The only address family the agent speaks BGP in. */
 export const BGP_ADDRESS_FAMILY = 'address-family ipv6 unicast';
 

@@ -1,5 +1,5 @@
 import { frrLineKey } from '../model/frr-config.js';
-import { isOwnedRoutingHeader, OWNED_BFD_PROFILE_PREFIX, ZEBRA_DEFAULT_PREFIX_LIFETIMES } from '../model/frr-words.js';
+import { isOwnedRoutingHeader, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT, ZEBRA_DEFAULT_PREFIX_LIFETIMES } from '../model/frr-words.js';
 import type { FrrConfigLine, FrrRunningNd } from '../model/observed.js';
 
 /**
@@ -58,13 +58,18 @@ export function parseFrrConfigLines(text: string): FrrConfigLine[] {
   return lines;
 }
 
-/** The agent's lines in bgpd's and bfdd's running configs: its BGP instance, policies and BFD profiles. */
-export function parseRoutingRunning(texts: readonly string[]): FrrConfigLine[] {
+/**
+ * The agent's lines in bgpd's and bfdd's running configs (its BGP instance,
+ * policies and BFD profiles), and in zebra's the one routing line zebra
+ * holds, next-hop tracking through the default route.
+ */
+export function parseRoutingRunning(texts: readonly string[], zebraText = ''): FrrConfigLine[] {
   const seen = new Set<string>();
-  return texts.flatMap(parseFrrConfigLines).filter((entry) => {
+  const zebra = parseFrrConfigLines(zebraText).filter(({ context, line }) => context.length === 0 && line === RESOLVE_VIA_DEFAULT);
+  return [...zebra, ...texts.flatMap(parseFrrConfigLines)].filter((entry) => {
     const key = frrLineKey(entry);
     // bgpd and bfdd both print the prefix-lists: each line once.
-    if (seen.has(key) || !isOwnedRoutingLine(entry)) return false;
+    if (seen.has(key) || !(isOwnedRoutingLine(entry) || entry.line === RESOLVE_VIA_DEFAULT)) return false;
     seen.add(key);
     return true;
   });

@@ -113,7 +113,7 @@ async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['f
     config: file,
     pids,
     running: texts.has('zebra') ? parseFrrRunningConfig(texts.get('zebra')!) : null,
-    routing: texts.has('bgpd') ? parseRoutingRunning(routingTexts) : null,
+    routing: texts.has('bgpd') ? parseRoutingRunning(routingTexts, texts.get('zebra')) : null,
   };
 }
 

@@ -99,7 +99,10 @@ function planDefaultRoute(rendered: RenderedHost, observed: ObservedHost, presen
   const ours = observed.routes.filter((r) => r.destination === 'default' && r.protocol === ROUTE_PROTOCOL);
   const want = rendered.defaultRoute;
   const stale = ours.filter((r) => want === null || r.gateway !== want.gateway || r.interface !== want.interface);
-  const steps: Step[] = stale.map((r) => ({ kind: 'removeDefaultRoute', gateway: r.gateway ?? '', interface: r.interface ?? '' }));
+  // When BGP gives the default route, an RA's would win over it in zebra (a kernel route) and in the kernel:
+  // one learned before RAs stopped counting (accept_ra_defrtr) goes now, not at the end of its lifetime.
+  const fromRa = rendered.isDefaultFromBgp ? observed.routes.filter((r) => r.destination === 'default' && r.protocol === 'ra' && r.interface === rendered.publicInterface) : [];
+  const steps: Step[] = [...stale, ...fromRa].map((r) => ({ kind: 'removeDefaultRoute', gateway: r.gateway ?? '', interface: r.interface ?? '', protocol: r.protocol }));
   if (want !== null && present(want.interface) && ours.length === stale.length) {
     steps.push({ kind: 'replaceDefaultRoute', gateway: want.gateway, interface: want.interface });
   }

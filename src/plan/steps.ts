@@ -31,7 +31,7 @@ export type Step =
   | ({ readonly kind: 'addAddress' } & OwnedAddress)
   | ({ readonly kind: 'removeAddress' } & OwnedAddress)
   | { readonly kind: 'replaceDefaultRoute'; readonly gateway: string; readonly interface: string }
-  | { readonly kind: 'removeDefaultRoute'; readonly gateway: string; readonly interface: string }
+  | { readonly kind: 'removeDefaultRoute'; readonly gateway: string; readonly interface: string; readonly protocol: string }
   | { readonly kind: 'writeInterfacesFile'; readonly content: string }
   | { readonly kind: 'writeRadvdConfig'; readonly content: string }
   | { readonly kind: 'removeRadvdConfig' }

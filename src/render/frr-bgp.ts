@@ -1,7 +1,7 @@
 import type { DesiredState } from '../schema/desired-state.js';
 import { formatPrefix, isInPrefix } from '../schema/ipv6.js';
 import type { BfdSettings, BgpPeer, BgpSettings } from '../schema/routing.js';
-import { BGP_ADDRESS_FAMILY, BGP_POLICY, OWNED_BFD_PROFILE_PREFIX } from '../model/frr-words.js';
+import { BGP_ADDRESS_FAMILY, BGP_POLICY, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT } from '../model/frr-words.js';
 import type { FrrConfigLine } from '../model/observed.js';
 
 /**
@@ -34,6 +34,9 @@ export function renderBgpLines(state: DesiredState): FrrConfigLine[] {
     ...renderPrefixLists(state, bgp).map(top),
     ...renderRouteMaps(),
     ...renderBfdProfiles(bgp.peers),
+    // A peer further away is reached by the default route, usually the one the upstream's RAs give; zebra's
+    // next-hop tracking ignores the default route unless told, and bgpd then never connects (docs/research/bgp.md).
+    ...(bgp.peers.some((peer) => peer.multihopTtl !== undefined) ? [top(RESOLVE_VIA_DEFAULT)] : []),
     inRouter(`bgp router-id ${bgp.routerId}`),
     inRouter('bgp log-neighbor-changes'),
     inRouter('no bgp default ipv4-unicast'),

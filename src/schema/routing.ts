@@ -129,6 +129,11 @@ export const Routing = z
 export type Routing = DeepReadonly<z.output<typeof Routing>>;
 
 
+/** Whether a BGP peer gives the VR its default route (`accept: default-route`). */
+export function isDefaultFromBgp(state: { readonly routing: Routing }): boolean {
+  return state.routing.protocol === 'bgp' && (state.routing.bgp?.peers.some((peer) => peer.accept === 'default-route') ?? false);
+}
+
 /** The parts of a desired state that the routing section is checked against. */
 interface RoutedState {
   readonly public: { readonly interface: string };

@@ -281,7 +281,7 @@ function splitByDaemon(text: string): [string, string] {
   let inInterface = false;
   for (const line of text.split('\n')) {
     if (line.startsWith('interface ')) inInterface = true;
-    const isGlobal = /^(frr (version|defaults) .+|log .+|(no )?(ip|ipv6) forwarding|hostname \S+|service .+|!.*)$/.test(line);
+    const isGlobal = /^(frr (version|defaults) .+|log .+|(no )?(ip|ipv6) forwarding|(no )?ipv6 nht resolve-via-default|hostname \S+|service .+|!.*)$/.test(line);
     (inInterface || isGlobal ? zebra : routing).push(line);
     if (inInterface && line === 'exit') inInterface = false;
   }

@@ -55,7 +55,8 @@ describe('the routing plan', () => {
 
   it('removes a peer with one command, leaving the other and every announcement alone', () => {
     const commands = commandsOf(linesOf(), runningAfter(linesOf(secondPeer)));
-    expect(commands).toEqual(['router bgp 65010', ' no neighbor 2001:db8:fe::2', 'exit', 'bfd', ' no profile vr6-100-100-3', 'exit']);
+    // With the last peer further away, next-hop tracking through the default route goes too.
+    expect(commands).toEqual(['router bgp 65010', ' no neighbor 2001:db8:fe::2', 'exit', 'bfd', ' no profile vr6-100-100-3', 'exit', 'no ipv6 nht resolve-via-default']);
   });
 
   it('adds a peer without touching the first one', () => {
@@ -95,7 +96,7 @@ describe('the routing plan', () => {
     const multihop = (i: Record<string, any>) => Object.assign(i.routing.bgp.peers[0], { multihopTtl: 2 });
     const gtsm = (i: Record<string, any>) => Object.assign(i.routing.bgp.peers[0], { ttlSecurityHops: 1 });
     const commands = commandsOf(linesOf(gtsm), runningAfter(linesOf(multihop)));
-    expect(commands).toEqual(['router bgp 65010', ' no neighbor 2001:db8:100::1 ebgp-multihop 2', ' neighbor 2001:db8:100::1 ttl-security hops 1', 'exit']);
+    expect(commands).toEqual(['router bgp 65010', ' no neighbor 2001:db8:100::1 ebgp-multihop 2', ' neighbor 2001:db8:100::1 ttl-security hops 1', 'exit', 'no ipv6 nht resolve-via-default']);
   });
 
   it('turns BFD off for a peer with one line, and drops the profile no one uses', () => {
