@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { runCommand, waitFor, type Lab, type LabProcess } from './netns.js';
 
 /**
- * A BGP peer for the lab: an FRR instance (zebra and bgpd) in a namespace of
+ * A BGP peer for the lab: an FRR instance (zebra, bgpd, and bfdd for a
+ * neighbour with BFD) in a namespace of
  * its own, every file of it (config, pid files, vty and zserv sockets, logs)
  * in a directory of the lab's temp dir, its processes started and stopped by
  * PID through the Lab. It peers eBGP with the neighbours given, permits
@@ -15,7 +16,7 @@ import { runCommand, waitFor, type Lab, type LabProcess } from './netns.js';
 export interface FrrPeerSpec {
   readonly localAs: number;
   readonly routerId: string;
-  readonly neighbors: readonly { readonly address: string; readonly remoteAs: number; readonly password?: string; readonly multihopTtl?: number }[];
+  readonly neighbors: readonly { readonly address: string; readonly remoteAs: number; readonly password?: string; readonly multihopTtl?: number; readonly bfdIntervalMs?: number }[];
   /** Originate ::/0 to every neighbour. */
   readonly originateDefault?: boolean;
   /** More prefixes to originate, e.g. to prove a neighbour's import filter. */
@@ -48,43 +49,45 @@ const CONNECT_SECONDS = 1;
 
 const originatedBy = (spec: FrrPeerSpec) => [...(spec.originateDefault ? ['::/0'] : []), ...(spec.extraPrefixes ?? [])];
 
-/** Renders the peer's frr.conf, bgpd's part last: zebra, reading it too, stops at the `exit` after `router bgp`. */
-function renderPeerConfig(spec: FrrPeerSpec): string {
+/**
+ * The peer's config, one file per daemon: a daemon reading another's block
+ * drops what follows its `exit` (docs/field-notes.md#frr).
+ */
+function renderPeerConfigs(spec: FrrPeerSpec): Record<'zebra' | 'bgpd' | 'bfdd', string> {
   const originated = originatedBy(spec);
   // A multihop neighbour is reached by the default route, which next-hop tracking ignores unless told.
-  const lines = ['frr defaults traditional', ...(spec.neighbors.some((n) => n.multihopTtl) ? ['ipv6 nht resolve-via-default'] : [])];
-  lines.push('route-map ANY permit 10', 'exit', 'bgp route-map delay-timer 1');
+  const zebra = ['frr defaults traditional', ...(spec.neighbors.some((n) => n.multihopTtl) ? ['ipv6 nht resolve-via-default'] : [])];
+  const bfd = spec.neighbors.find((n) => n.bfdIntervalMs)?.bfdIntervalMs;
+  const bfdd = ['frr defaults traditional', ...(bfd ? ['bfd', ' profile lab', `  receive-interval ${bfd}`, `  transmit-interval ${bfd}`, ' exit', 'exit'] : [])];
+  const lines = ['frr defaults traditional', 'route-map ANY permit 10', 'exit', 'bgp route-map delay-timer 1'];
   lines.push(`router bgp ${spec.localAs}`, ` bgp router-id ${spec.routerId}`, ' no bgp default ipv4-unicast');
   for (const n of spec.neighbors) {
     lines.push(` neighbor ${n.address} remote-as ${n.remoteAs}`, ` neighbor ${n.address} timers 3 9`, ` neighbor ${n.address} timers connect ${CONNECT_SECONDS}`);
     if (n.password) lines.push(` neighbor ${n.address} password ${n.password}`);
     if (n.multihopTtl) lines.push(` neighbor ${n.address} ebgp-multihop ${n.multihopTtl}`);
+    if (n.bfdIntervalMs) lines.push(` neighbor ${n.address} bfd`, ` neighbor ${n.address} bfd profile lab`);
   }
   lines.push(' address-family ipv6 unicast', ...originated.map((prefix) => `  network ${prefix}`));
   for (const n of spec.neighbors) lines.push(`  neighbor ${n.address} activate`, `  neighbor ${n.address} route-map ANY in`, `  neighbor ${n.address} route-map ANY out`);
-  lines.push(' exit-address-family', 'exit', '');
-  return lines.join('\n');
+  lines.push(' exit-address-family', 'exit');
+  return { zebra: `${zebra.join('\n')}\n`, bgpd: `${lines.join('\n')}\n`, bfdd: `${bfdd.join('\n')}\n` };
 }
 
-/**
- * Starts the peer in namespace `ns` (a short name of the lab). zebra first,
- * then bgpd once zebra answers: both read the one config, each ignoring the
- * other's lines, which is fine for a peer the tests do not reconfigure but
- * by commands.
- */
+/** Starts the peer in namespace `ns` (a short name of the lab): zebra first, then bfdd and bgpd, each once the one before answers. */
 export async function startFrrPeer(lab: Lab, ns: string, spec: FrrPeerSpec): Promise<FrrPeer> {
   const dir = join(lab.tempDir, `frr-peer-${ns}`);
   mkdirSync(dir, { mode: 0o755 });
   const frr = Number((await runCommand(['id', '-u', 'frr'])).stdout.trim());
   chownSync(dir, frr, frr);
   writeFileSync(join(dir, 'vtysh.conf'), '');
-  const config = join(dir, 'frr.conf');
-  writeFileSync(config, renderPeerConfig(spec));
+  const configs = renderPeerConfigs(spec);
+  for (const [daemon, text] of Object.entries(configs)) writeFileSync(join(dir, `${daemon}.conf`), text);
   const vtysh = (args: readonly string[]) => lab.exec(ns, ['vtysh', '--vty_socket', dir, ...args]);
-  const start = async (daemon: string): Promise<LabProcess> => {
+  const start = async (daemon: keyof typeof configs): Promise<LabProcess> => {
     const pidFile = join(dir, `${daemon}.pid`);
     lab.trackPidFile(ns, pidFile);
-    const proc = await lab.spawn(ns, [`${FRR}/${daemon}`, '-f', config, '-P', '0', '--vty_socket', dir, '-z', join(dir, 'zserv.api'), '-i', pidFile]);
+    const bfdctl = daemon === 'bfdd' ? ['--bfdctl', join(dir, 'bfdd.sock')] : [];
+    const proc = await lab.spawn(ns, [`${FRR}/${daemon}`, '-f', join(dir, `${daemon}.conf`), '-P', '0', '--vty_socket', dir, '-z', join(dir, 'zserv.api'), '-i', pidFile, ...bfdctl]);
     await waitFor(async () => ((await vtysh(['-d', daemon, '-c', 'show version']).then(() => true, () => false)) ? true : undefined), {
       timeoutMs: 10_000,
       what: `${daemon} of the peer in ${ns} to answer`,
@@ -92,7 +95,7 @@ export async function startFrrPeer(lab: Lab, ns: string, spec: FrrPeerSpec): Pro
     return proc;
   };
   for (const prefix of originatedBy(spec)) await lab.exec(ns, ['ip', '-6', 'route', 'replace', 'blackhole', prefix]);
-  const processes = [await start('zebra'), await start('bgpd')];
+  const processes = [await start('zebra'), ...(spec.neighbors.some((n) => n.bfdIntervalMs) ? [await start('bfdd')] : []), await start('bgpd')];
   const hasRoute = async (prefix: string) => (await lab.exec(ns, ['ip', '-6', 'route', 'show', prefix, 'proto', 'bgp'])).stdout.trim() !== '';
 
   return {
