@@ -59,7 +59,8 @@ function undo(entry: FrrConfigLine): FrrConfigLine {
  * (a route-map entry, a BFD profile) that is no longer wanted goes as one
  * `no <header>`; a peer that is no longer wanted as one `no neighbor`.
  */
-export function planRoutingChange(desired: readonly FrrConfigLine[], running: readonly FrrConfigLine[]): RoutingChange {
+export function planRoutingChange(wanted: readonly FrrConfigLine[], running: readonly FrrConfigLine[]): RoutingChange {
+  let desired = wanted;
   const router = routerOf(desired);
   const runningRouter = routerOf(running);
   const isNewInstance = runningRouter !== null && runningRouter !== router;
@@ -87,6 +88,9 @@ export function planRoutingChange(desired: readonly FrrConfigLine[], running: re
     return false;
   });
 
+  const lists = planPrefixLists(desired.filter(isListEntry), have.filter(isListEntry));
+  desired = desired.filter((entry) => !isListEntry(entry));
+  have = have.filter((entry) => !isListEntry(entry));
   const haveBySetting = new Map(have.map((entry) => [settingKey(entry), entry]));
   const wantSettings = new Set(desired.map(settingKey));
   const sets = desired.filter((entry) => haveBySetting.get(settingKey(entry))?.line !== entry.line);
@@ -104,6 +108,7 @@ export function planRoutingChange(desired: readonly FrrConfigLine[], running: re
   const ordered = [
     ...first,
     // Policies and profiles first, so that whatever refers to them finds them.
+    ...lists.sets,
     ...sets.filter(outside),
     // A peer's settings: the exclusive ones go before their replacements (ebgp-multihop, ttl-security).
     ...peerRemovals,
@@ -118,6 +123,7 @@ export function planRoutingChange(desired: readonly FrrConfigLine[], running: re
     // Then what no one refers to any more.
     ...blockRemovals,
     ...removals.filter(outside),
+    ...lists.removals,
   ];
   const configured = peersOf(have);
   const isImportPolicy = (e: FrrConfigLine) => inFamily(e) && / (prefix-list|route-map) \S+ in$/.test(e.line);
@@ -125,4 +131,37 @@ export function planRoutingChange(desired: readonly FrrConfigLine[], running: re
     configured.has(peer),
   );
   return { commands: ordered.length === 0 ? '' : `${formatFrrLines(ordered).join('\n')}\n`, refreshPeers, isNewInstance };
+}
+
+const LIST_ENTRY = /^ipv6 prefix-list (\S+) seq (\d+) (.+)$/;
+const isListEntry = ({ context, line }: FrrConfigLine) => context.length === 0 && LIST_ENTRY.test(line);
+
+/**
+ * Prefix-list entries compared as what they match, not where they sit: the
+ * agent's lists hold exact-match permits and one final `deny any`, so their
+ * order does not matter, and FRR 8.4 ignores `seq N permit P` (exit 0) while
+ * P is already at another seq. A prefix the daemon has keeps its seq; a new
+ * one takes the rendered seq when it is free, else the next free one; and
+ * every new entry is in before an old one goes, so nothing still wanted is
+ * denied in between.
+ */
+function planPrefixLists(desired: readonly FrrConfigLine[], running: readonly FrrConfigLine[]): { sets: FrrConfigLine[]; removals: FrrConfigLine[] } {
+  const parse = ({ line }: FrrConfigLine) => {
+    const [, name, seq, rule] = LIST_ENTRY.exec(line)!;
+    return { name: name!, seq: Number(seq), rule: rule! };
+  };
+  const have = running.map(parse);
+  const want = desired.map(parse);
+  const entry = (name: string, seq: number, rule: string): FrrConfigLine => ({ context: [], line: `ipv6 prefix-list ${name} seq ${seq} ${rule}` });
+  const used = new Set(have.map(({ name, seq }) => `${name} ${seq}`));
+  const sets: FrrConfigLine[] = [];
+  for (const { name, seq, rule } of want) {
+    if (have.some((h) => h.name === name && h.rule === rule)) continue;
+    let free = seq;
+    while (used.has(`${name} ${free}`)) free++;
+    used.add(`${name} ${free}`);
+    sets.push(entry(name, free, rule));
+  }
+  const removals = have.filter((h) => !want.some((w) => w.name === h.name && w.rule === h.rule)).map((h) => ({ context: [], line: `no ${entry(h.name, h.seq, h.rule).line}` }));
+  return { sets, removals };
 }
