@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { CheckRun } from '../lab/check-run.js';
 import { Lab, runCommand, waitFor } from '../lab/netns.js';
 import { waitForSlaacAddress } from '../lab/probes.js';
-import { GUEST_BLOCK, IF, MGMT, NS, PUBLIC_PREFIX, TIER1, UPSTREAM_ADDRESS, VR_CONTROL_ADDRESS, renderUpstreamRadvdConf, waitForDadEverywhere } from '../lab/topology.js';
+import { IF, MGMT, NS, PUBLIC_PREFIX, TIER1, UPSTREAM_ADDRESS, VR_CONTROL_ADDRESS, renderUpstreamRadvdConf, waitForDadEverywhere } from '../lab/topology.js';
 import { labDesiredState, pushAndApply, pushDesired, simEventCount, waitForMessage, waitForSimEvent, type SimulatorRun } from '../lab/vr-lab.js';
 import { Container } from './container.js';
 import { DEFAULT_CACHE_DIR, ensureRootfs } from './rootfs.js';
@@ -318,27 +318,6 @@ async function checkFrr(lab: Lab, container: Container, sim: SimulatorRun): Prom
     const running = await container.read(['vtysh', '-c', 'show running-config']);
     if (!running.includes(`ipv6 nd prefix ${TIER1} 86400 9720`)) throw new Error(`vtysh: ${running}`);
     return `generation ${generation}: zebra ${zebra} runs as frr, no radvd, the guest hears ${TIER1} and kept its router`;
-  });
-  await check('with BGP, the agent runs bgpd and bfdd inside the sandbox as user frr, and bgpd listens on TCP 179', async () => {
-    const bgpSpec = structuredClone(frrSpec);
-    bgpSpec.routing = {
-      protocol: 'bgp',
-      bgp: { localAs: 65001, routerId: '192.0.2.1', peers: [{ address: UPSTREAM_ADDRESS, remoteAs: 65000, bfd: {} }], announce: { aggregates: [GUEST_BLOCK] } },
-    };
-    const generation = await pushAndApply(sim, bgpSpec, APPLY_TIMEOUT_MS);
-    const users = [];
-    for (const daemon of ['bgpd', 'bfdd']) {
-      const pid = await container.read(['cat', `/run/frr/${daemon}.pid`]);
-      users.push(`${daemon} ${pid} as ${await container.read(['ps', '-o', 'user=', '-p', pid])}`);
-    }
-    if (users.some((user) => !user.endsWith(' as frr'))) throw new Error(users.join(', '));
-    // Port 179 needs NET_BIND_SERVICE in the unit's bounding set.
-    const listening = await container.read(['ss', '-Htln', 'sport = :179']);
-    if (!listening.includes('LISTEN')) throw new Error(`nothing listens on TCP 179: ${listening}`);
-    const running = await container.read(['vtysh', '-c', 'show running-config bgpd']);
-    if (!running.includes(`neighbor ${UPSTREAM_ADDRESS} remote-as 65000`)) throw new Error(`vtysh: ${running}`);
-    await pushAndApply(sim, frrSpec, APPLY_TIMEOUT_MS);
-    return `generation ${generation}: ${users.join(', ')}; bgpd listens on 179; both stopped when routing went back to static`;
   });
   await check('an agent restart keeps zebra; going back to radvd stops zebra', async () => {
     const zebra = await container.read(['cat', '/run/frr/zebra.pid']);
