@@ -110,3 +110,9 @@ bench: deps dist/vr6-nft-genid
 	node bench/build.mjs
 	node_modules/.bin/node dist/bench/firewall-bench.cjs $(BENCH_ARGS)
 	node_modules/.bin/node dist/bench/agent-path.cjs
+
+## bench-bgp: root; the BGP benchmark in lab namespaces of its own (bench/README.md); about a minute. BENCH_ARGS="--runs 3".
+.PHONY: bench-bgp
+bench-bgp: deps build
+	node bench/build.mjs
+	node_modules/.bin/node dist/bench/bgp-bench.cjs $(BENCH_ARGS)

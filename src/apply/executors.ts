@@ -19,8 +19,8 @@ export interface ApplyContext {
 type Executor<K extends StepKind> = (step: Extract<Step, { kind: K }>, context: ApplyContext) => Promise<string | void>;
 
 const RADVD_START_TIMEOUT_MS = 5000;
-const ZEBRA_START_TIMEOUT_MS = 10_000;
-// zebra drops privileges to this user (FRR's build-time default), so its run directory must be the user's.
+const FRR_START_TIMEOUT_MS = 10_000;
+// FRR's daemons drop privileges to this user (FRR's build-time default), so their run directory must be the user's.
 const FRR_USER = 'frr';
 const SOLICIT_DEADLINE_MS = 4000;
 
@@ -96,7 +96,7 @@ const executors: { [K in StepKind]: Executor<K> } = {
   },
   async removeDefaultRoute(step, { host, config }) {
     const { ip } = config.commands;
-    await host.exec([ip, '-6', 'route', 'del', 'default', 'via', step.gateway, 'dev', step.interface, 'proto', ROUTE_PROTOCOL]);
+    await host.exec([ip, '-6', 'route', 'del', 'default', 'via', step.gateway, 'dev', step.interface, 'proto', step.protocol]);
   },
   async writeInterfacesFile(step, { host, config }) {
     await host.writeFileAtomic(config.paths.interfacesFile, step.content);
@@ -143,23 +143,25 @@ const executors: { [K in StepKind]: Executor<K> } = {
   async removeFrrConfig(_step, { host, config }) {
     await host.removeFile(fileLayoutOf(config).frr.config);
   },
-  async startZebra(_step, { host, config }) {
+  async startFrrDaemon({ daemon }, { host, config }) {
     const paths = fileLayoutOf(config).frr;
+    const pidFile = paths.pidFiles[daemon];
     await makeFrrRunDir(host, config);
-    // zebra locks its pid file, so a stale one never blocks it; removing it lets the wait below see the new one.
-    await host.removeFile(paths.pidFile);
-    // No -d: zebra runs in place, so its PID is known at once. -P 0: no TCP vty, only the socket.
-    const argv = [config.commands.zebra, '-f', paths.config, '-P', '0', '--vty_socket', paths.dir, '-z', paths.zserv, '-i', paths.pidFile];
+    // FRR locks its pid files, so a stale one never blocks a start; removing it lets the wait below see the new one.
+    await host.removeFile(pidFile);
+    // No -d: the daemon runs in place, so its PID is known at once. -P 0: no TCP vty, only the socket.
+    // An empty config: the next pass brings it to frr.conf by commands (docs/research/bgp.md).
+    const argv = [config.commands[daemon], '-f', '/dev/null', '-P', '0', '--vty_socket', paths.dir, '-z', paths.zserv, '-i', pidFile, '--log', 'syslog', '--log-level', 'informational'];
+    if (daemon === 'bfdd') argv.push('--bfdctl', paths.bfdControl);
     const pid = await host.spawnDaemon(argv);
-    const deadline = Date.now() + ZEBRA_START_TIMEOUT_MS;
+    const deadline = Date.now() + FRR_START_TIMEOUT_MS;
     for (;;) {
-      if ((await host.readCommandLine(pid)) === null) throw new Error(`zebra (pid ${pid}) exited at start; see its log in the journal`);
-      if ((await readDaemonPid(host, paths.pidFile, 'zebra', paths.config)) === pid) {
-        // Answering on its vty socket means it has read its config.
-        const isAnswering = await host.exec([config.commands.vtysh, '--vty_socket', paths.dir, '-c', 'show running-config'], { timeoutMs: 5000 }).then(() => true, () => false);
+      if ((await host.readCommandLine(pid)) === null) throw new Error(`${daemon} (pid ${pid}) exited at start; see its log in the journal`);
+      if ((await readDaemonPid(host, pidFile, daemon, pidFile)) === pid) {
+        const isAnswering = await host.exec([config.commands.vtysh, '--vty_socket', paths.dir, '-d', daemon, '-c', 'show version'], { timeoutMs: 5000 }).then(() => true, () => false);
         if (isAnswering) return;
       }
-      if (Date.now() > deadline) throw new Error(`zebra (pid ${pid}) did not answer on ${paths.dir} within ${ZEBRA_START_TIMEOUT_MS} ms`);
+      if (Date.now() > deadline) throw new Error(`${daemon} (pid ${pid}) did not answer on ${paths.dir} within ${FRR_START_TIMEOUT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   },
@@ -175,8 +177,16 @@ const executors: { [K in StepKind]: Executor<K> } = {
     const notes = await Promise.all(step.interfaces.map((ifname) => promptRa(ifname, context)));
     return notes.filter((note) => note !== null).join('; ') || undefined;
   },
-  async stopZebra(step, { host }) {
-    // zebra's SIGTERM sends router lifetime 0 too.
+  async configureRouting(step, { host, config }) {
+    const { frrCommands: path, frr } = fileLayoutOf(config);
+    await host.writeFileAtomic(path, step.commands, 0o600);
+    await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, '-f', path]);
+    // A route refresh (RFC 2918) applies a new import policy without a reset; `clear` is no config command, so not in the file.
+    const refreshes = step.refreshPeers.flatMap((peer) => ['-c', `clear bgp ipv6 unicast ${peer} soft in`]);
+    if (refreshes.length > 0) await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, ...refreshes]);
+  },
+  async stopFrrDaemon(step, { host }) {
+    // zebra's SIGTERM sends router lifetime 0 too; SIGKILL, when radvd takes over, says nothing.
     host.signal(step.pid, step.isSilent ? 'SIGKILL' : 'SIGTERM');
   },
 };

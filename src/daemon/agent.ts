@@ -96,7 +96,7 @@ export class Agent {
       protocolVersion: PROTOCOL_VERSION,
       routerId: this.options.config.routerId ?? this.desired?.router.id ?? 'unknown',
       agentVersion: this.options.version,
-      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6'],
+      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp'],
       lastAppliedGeneration: this.lastApplied?.generation ?? null,
       lastAcceptedGeneration: this.accepted?.generation ?? null,
     };
@@ -202,6 +202,10 @@ export class Agent {
     // Refused rather than half-applied: without a sender, guests would lose their router.
     if (!this.hello().capabilities.includes(parsed.value.raBackend)) {
       return { ok: false, errors: [{ path: '$.spec.raBackend', message: `${parsed.value.raBackend} is not supported by this agent version` }] };
+    }
+    const routing = parsed.value.routing.protocol;
+    if (routing !== 'static' && !this.hello().capabilities.includes(routing)) {
+      return { ok: false, errors: [{ path: '$.spec.routing.protocol', message: `${routing} is not supported by this agent version` }] };
     }
     // Neither radvd 2.19 nor FRR 8.4 (Debian 12) can send PREF64 (docs/research/ra-backends.md).
     const pref64 = parsed.value.guestNetworks.findIndex((network) => network.ra.pref64 !== undefined);

@@ -1,4 +1,5 @@
 import type { AgentConfig } from '../schema/agent-config.js';
+import type { FrrDaemon } from './frr-config.js';
 
 /**
  * Every file the agent writes, by its role, from the configured directories:
@@ -19,14 +20,16 @@ export interface FileLayout {
   readonly rulesetStages: readonly [string, string];
   /** radvd.conf's candidate while `radvd -c` checks it. */
   readonly radvdCheck: string;
-  /** vtysh's commands for the running zebra. */
+  /** vtysh's commands for the running FRR daemons. */
   readonly frrCommands: string;
-  /** zebra's files under FRR's run directory, and the directory `vtysh -C` checks a candidate in. */
+  /** The FRR daemons' files under FRR's run directory, and the directory `vtysh -C` checks a candidate in. */
   readonly frr: {
     readonly dir: string;
     readonly config: string;
-    readonly pidFile: string;
+    readonly pidFiles: Readonly<Record<FrrDaemon, string>>;
     readonly zserv: string;
+    /** bfdd's control socket (`--bfdctl`), in the run directory rather than FRR's global one. */
+    readonly bfdControl: string;
     readonly checkDir: string;
     readonly checkConfig: string;
   };
@@ -48,8 +51,9 @@ export function fileLayoutOf(config: AgentConfig): FileLayout {
     frr: {
       dir: frrRunDir,
       config: `${frrRunDir}/frr.conf`,
-      pidFile: `${frrRunDir}/zebra.pid`,
+      pidFiles: { zebra: `${frrRunDir}/zebra.pid`, bgpd: `${frrRunDir}/bgpd.pid`, bfdd: `${frrRunDir}/bfdd.pid` },
       zserv: `${frrRunDir}/zserv.api`,
+      bfdControl: `${frrRunDir}/bfdd.sock`,
       checkDir,
       checkConfig: `${checkDir}/frr.conf`,
     },

@@ -1,3 +1,5 @@
+import type { FrrDaemon } from './frr-config.js';
+
 /**
  * The host as the agent observes it: the vocabulary that the readers in
  * observe/ produce and the planner compares with the rendering. Plain data,
@@ -73,6 +75,48 @@ export interface ObservedHost extends ObservedNetwork {
   /** The agent's table as nft lists it; null when absent. */
   readonly ruleset: ObservedRuleset | null;
   readonly radvd: ObservedDaemon;
-  /** zebra's config file, PID, and running RA settings (read only while it runs). */
-  readonly frr: ObservedDaemon & { readonly running: FrrRunningNd | null };
+  /** frr.conf, the PID of each FRR daemon the agent runs (null: none runs), and what they run. */
+  readonly frr: {
+    readonly config: string | null;
+    readonly pids: Readonly<Record<FrrDaemon, number | null>>;
+    /** zebra's running RA settings; null while zebra does not run. */
+    readonly running: FrrRunningNd | null;
+    /** The agent's lines in bgpd's and bfdd's running configs; null while bgpd does not run. */
+    readonly routing: readonly FrrConfigLine[] | null;
+  };
+}
+
+/**
+ * One line of FRR's running config with the block headers it sits under,
+ * outermost first: `['router bgp 65001', 'address-family ipv6 unicast']`
+ * and `neighbor 2001:db8::1 activate`. A block header with nothing under it
+ * (`route-map X deny 10`) is a line of its own.
+ */
+export interface FrrConfigLine {
+  readonly context: readonly string[];
+  readonly line: string;
+}
+
+/** One BGP session as bgpd reports it (`show bgp neighbors json`). */
+export interface ObservedBgpPeer {
+  readonly address: string;
+  /** RFC 4271 §8.2.2's state: Idle, Connect, Active, OpenSent, OpenConfirm or Established. */
+  readonly state: string;
+  /** When the session came up (Unix seconds), so that a report changes only when the session does; null while it is not Established. */
+  readonly upSinceEpochSeconds: number | null;
+  /** Prefixes accepted from the peer (after the import policy), and sent to it; null while not Established. */
+  readonly prefixesReceived: number | null;
+  readonly prefixesSent: number | null;
+  /** How often an established session has gone down since bgpd started: the exact reset counter. */
+  readonly connectionsDropped: number;
+  /** bgpd's words for why the session last went down, and the last NOTIFICATION sent or received; null when none. */
+  readonly lastReset: string | null;
+  readonly lastNotification: string | null;
+}
+
+/** bgpd's sessions, and the default route it installed in the kernel. */
+export interface ObservedBgp {
+  readonly peers: readonly ObservedBgpPeer[];
+  /** The learned default route as the kernel has it (protocol bgp); null when none is installed. */
+  readonly defaultRoute: { readonly gateway: string | null; readonly interface: string | null } | null;
 }

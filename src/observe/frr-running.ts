@@ -1,10 +1,12 @@
-import { ZEBRA_DEFAULT_PREFIX_LIFETIMES } from '../model/frr-words.js';
-import type { FrrRunningNd } from '../model/observed.js';
+import { frrLineKey } from '../model/frr-config.js';
+import { isOwnedRoutingHeader, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT, ZEBRA_DEFAULT_PREFIX_LIFETIMES } from '../model/frr-words.js';
+import type { FrrConfigLine, FrrRunningNd } from '../model/observed.js';
 
 /**
- * Reads zebra's `show running-config` (FRR 8.4) for what the agent owns
- * there: the `ipv6 nd` lines of each interface. Everything else in the
- * config (hostname, phase-2 routing) is left to whoever owns it.
+ * Reads FRR 8.4's `show running-config` for what the agent owns there:
+ * zebra's `ipv6 nd` lines of each interface, and bgpd's and bfdd's routing.
+ * Everything else in the config (hostname, log settings) is left to whoever
+ * owns it.
  */
 
 /** zebra's running RA settings: interface → its `ipv6 nd` lines, normalised to the form frr.conf states them. */
@@ -32,4 +34,49 @@ function normaliseNdLine(line: string): string {
   const msec = /^ipv6 nd ra-interval msec (\d+)$/.exec(line);
   if (msec && Number(msec[1]) % 1000 === 0) return `ipv6 nd ra-interval ${Number(msec[1]) / 1000}`;
   return line;
+}
+
+/**
+ * A daemon's `show running-config` as lines under their block headers. A
+ * line is a header when the lines after it are indented deeper; `exit`,
+ * `exit-address-family` and `!` only close blocks and are left out.
+ */
+export function parseFrrConfigLines(text: string): FrrConfigLine[] {
+  const rows = text
+    .split('\n')
+    .map((raw) => raw.trimEnd())
+    .filter((line) => line.trim() !== '' && !line.trim().startsWith('!'))
+    .map((line) => ({ depth: line.length - line.trimStart().length, line: line.trim() }));
+  const lines: FrrConfigLine[] = [];
+  const open: { depth: number; line: string }[] = [];
+  rows.forEach((row, i) => {
+    while (open.length > 0 && open[open.length - 1]!.depth >= row.depth) open.pop();
+    if (/^(exit|exit-address-family|end)$/.test(row.line)) return;
+    if ((rows[i + 1]?.depth ?? -1) > row.depth) open.push(row);
+    else lines.push({ context: open.map((header) => header.line), line: row.line });
+  });
+  return lines;
+}
+
+/**
+ * The agent's lines in bgpd's and bfdd's running configs (its BGP instance,
+ * policies and BFD profiles), and in zebra's the one routing line zebra
+ * holds, next-hop tracking through the default route.
+ */
+export function parseRoutingRunning(texts: readonly string[], zebraText = ''): FrrConfigLine[] {
+  const seen = new Set<string>();
+  const zebra = parseFrrConfigLines(zebraText).filter(({ context, line }) => context.length === 0 && line === RESOLVE_VIA_DEFAULT);
+  return [...zebra, ...texts.flatMap(parseFrrConfigLines)].filter((entry) => {
+    const key = frrLineKey(entry);
+    // bgpd and bfdd both print the prefix-lists: each line once.
+    if (seen.has(key) || !(isOwnedRoutingLine(entry) || entry.line === RESOLVE_VIA_DEFAULT)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function isOwnedRoutingLine({ context, line }: FrrConfigLine): boolean {
+  const head = context[0] ?? line;
+  if (head !== 'bfd') return isOwnedRoutingHeader(head);
+  return (context[1] ?? line).startsWith(`profile ${OWNED_BFD_PROFILE_PREFIX}`);
 }

@@ -2,11 +2,12 @@ import type { AgentConfig } from '../schema/agent-config.js';
 import { readDaemonPid } from '../host/daemon-pid.js';
 import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
-import type { FrrRunningNd, ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRuleset } from '../model/observed.js';
+import type { FrrDaemon } from '../model/frr-config.js';
+import type { ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRuleset } from '../model/observed.js';
 import { RULESET_TABLE } from '../model/ownership.js';
 import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseRoutes } from './ip-json.js';
 import { parseRulesetListing } from './ruleset-listing.js';
-import { parseFrrRunningConfig } from './frr-running.js';
+import { parseFrrRunningConfig, parseRoutingRunning } from './frr-running.js';
 
 /**
  * Reads links, IPv6 addresses and IPv6 default routes with one `ip -6 -j
@@ -77,21 +78,43 @@ export function readRadvdPid(host: Host, config: AgentConfig): Promise<number | 
   return readDaemonPid(host, config.paths.radvdPidFile, 'radvd', config.paths.radvdConfig);
 }
 
-/** The PID of the zebra the agent runs, or null when none runs. */
-export function readZebraPid(host: Host, config: AgentConfig): Promise<number | null> {
-  const { frr } = fileLayoutOf(config);
-  return readDaemonPid(host, frr.pidFile, 'zebra', frr.config);
+/**
+ * The PID of an FRR daemon the agent runs, or null when none runs. Its pid
+ * file is the agent's own mark: every daemon starts from an empty config.
+ */
+export function readFrrDaemonPid(host: Host, config: AgentConfig, daemon: FrrDaemon): Promise<number | null> {
+  const pidFile = fileLayoutOf(config).frr.pidFiles[daemon];
+  return readDaemonPid(host, pidFile, daemon, pidFile);
 }
 
-/** zebra's running RA settings, through its vty socket. */
-export async function readZebraRunning(host: Host, config: AgentConfig): Promise<FrrRunningNd> {
-  const { stdout } = await host.exec([config.commands.vtysh, '--vty_socket', fileLayoutOf(config).frr.dir, '-c', 'show running-config'], { timeoutMs: 5000 });
-  return parseFrrRunningConfig(stdout);
+const FRR_DAEMONS: readonly FrrDaemon[] = ['zebra', 'bgpd', 'bfdd'];
+
+/**
+ * Each running FRR daemon's own running config, by one vtysh (one spawn,
+ * not three): the combined view would show a prefix-list that only zebra
+ * still holds as if bgpd had it.
+ */
+async function readFrrRunning(host: Host, config: AgentConfig, daemons: readonly FrrDaemon[]): Promise<Map<FrrDaemon, string>> {
+  const argv = [config.commands.vtysh, '--vty_socket', fileLayoutOf(config).frr.dir, ...daemons.flatMap((d) => ['-c', `show running-config ${d}`])];
+  const { stdout } = await host.exec(argv, { timeoutMs: 5000 });
+  // Each answer starts with "Building configuration...".
+  const answers = stdout.split(/^Building configuration\.\.\.$/m).slice(1);
+  if (answers.length !== daemons.length) throw new Error(`vtysh gave ${answers.length} running configs for ${daemons.length} daemons`);
+  return new Map(daemons.map((daemon, i) => [daemon, answers[i]!]));
 }
 
 async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['frr']> {
-  const [file, pid] = await Promise.all([host.readFile(fileLayoutOf(config).frr.config), readZebraPid(host, config)]);
-  return { config: file, pid, running: pid === null ? null : await readZebraRunning(host, config) };
+  const [file, ...found] = await Promise.all([host.readFile(fileLayoutOf(config).frr.config), ...FRR_DAEMONS.map((d) => readFrrDaemonPid(host, config, d))]);
+  const pids = { zebra: found[0]!, bgpd: found[1]!, bfdd: found[2]! };
+  const running = FRR_DAEMONS.filter((daemon) => pids[daemon] !== null);
+  const texts = running.length === 0 ? new Map<FrrDaemon, string>() : await readFrrRunning(host, config, running);
+  const routingTexts = (['bgpd', 'bfdd'] as const).flatMap((daemon) => texts.get(daemon) ?? []);
+  return {
+    config: file,
+    pids,
+    running: texts.has('zebra') ? parseFrrRunningConfig(texts.get('zebra')!) : null,
+    routing: texts.has('bgpd') ? parseRoutingRunning(routingTexts, texts.get('zebra')) : null,
+  };
 }
 
 /** Readers with a memory that stand in for the plain reads: the agent's table from a watch that may answer without listing it. */

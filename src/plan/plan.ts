@@ -2,7 +2,9 @@ import { FORWARDING_KEY } from '../render/sysctls.js';
 import type { OwnedAddress, RenderedHost } from '../render/host-facts.js';
 import type { ObservedHost } from '../model/observed.js';
 import { ROUTE_PROTOCOL } from '../model/ownership.js';
+import type { FrrDaemon } from '../model/frr-config.js';
 import { planFrrChange } from './frr-plan.js';
+import { planRoutingChange } from './frr-routing-plan.js';
 import type { Daemon, Step } from './steps.js';
 import { planRuleset, type RulesetMemory } from './ruleset-plan.js';
 
@@ -12,8 +14,9 @@ export interface Ledger {
   readonly ruleset: RulesetMemory | null;
   /**
    * Per daemon the agent runs, the config it last brought the running
-   * process to (radvd's file at its start or reload, zebra's frr.conf at its
-   * start or by commands); absent while the agent has not, or it stopped it.
+   * process to (radvd's file at its start or reload, frr.conf by commands to
+   * an FRR daemon, "" for one just started empty); absent while the agent
+   * has not, or it stopped it.
    */
   readonly loaded: ReadonlyMap<Daemon, string>;
   /** Addresses the agent has added and not yet removed; the sweep list. */
@@ -96,7 +99,10 @@ function planDefaultRoute(rendered: RenderedHost, observed: ObservedHost, presen
   const ours = observed.routes.filter((r) => r.destination === 'default' && r.protocol === ROUTE_PROTOCOL);
   const want = rendered.defaultRoute;
   const stale = ours.filter((r) => want === null || r.gateway !== want.gateway || r.interface !== want.interface);
-  const steps: Step[] = stale.map((r) => ({ kind: 'removeDefaultRoute', gateway: r.gateway ?? '', interface: r.interface ?? '' }));
+  // When BGP gives the default route, an RA's would win over it in zebra (a kernel route) and in the kernel:
+  // one learned before RAs stopped counting (accept_ra_defrtr) goes now, not at the end of its lifetime.
+  const fromRa = rendered.isDefaultFromBgp ? observed.routes.filter((r) => r.destination === 'default' && r.protocol === 'ra' && r.interface === rendered.publicInterface) : [];
+  const steps: Step[] = [...stale, ...fromRa].map((r) => ({ kind: 'removeDefaultRoute', gateway: r.gateway ?? '', interface: r.interface ?? '', protocol: r.protocol }));
   if (want !== null && present(want.interface) && ours.length === stale.length) {
     steps.push({ kind: 'replaceDefaultRoute', gateway: want.gateway, interface: want.interface });
   }
@@ -123,12 +129,23 @@ function planRaSenders(rendered: RenderedHost, observed: ObservedHost, ledger: L
   const wantsRadvd = rendered.radvdConf !== null;
   const wantsFrr = rendered.frr !== null;
   const steps: Step[] = [];
-  if (!wantsRadvd && observed.radvd.pid !== null) steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent: wantsFrr, loads: { daemon: 'radvd', config: null } });
-  if (!wantsFrr && observed.frr.pid !== null) steps.push({ kind: 'stopZebra', pid: observed.frr.pid, isSilent: wantsRadvd, loads: { daemon: 'zebra', config: null } });
+  if (!wantsRadvd && observed.radvd.pid !== null) {
+    steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent: rendered.frr?.sendsRas === true, loads: { daemon: 'radvd', config: null } });
+  }
+  for (const daemon of FRR_DAEMONS) {
+    const pid = observed.frr.pids[daemon];
+    if (pid === null || rendered.frr?.daemons.includes(daemon)) continue;
+    // bgpd's SIGTERM tells its peers (Cease), which withdraw its routes at once.
+    const isSilent = daemon === 'zebra' && wantsRadvd;
+    steps.push({ kind: 'stopFrrDaemon', daemon, pid, isSilent, loads: { daemon, config: null } });
+  }
   if (!wantsRadvd && observed.radvd.config !== null) steps.push({ kind: 'removeRadvdConfig' });
   if (!wantsFrr && observed.frr.config !== null) steps.push({ kind: 'removeFrrConfig' });
   return [...steps, ...planRadvd(rendered, observed, ledger), ...planFrr(rendered, observed, ledger)];
 }
+
+// In start order: bgpd reaches zebra through its socket, and bfdd serves bgpd's sessions.
+const FRR_DAEMONS: readonly FrrDaemon[] = ['zebra', 'bgpd', 'bfdd'];
 
 function planRadvd(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
   const { config, pid } = observed.radvd;
@@ -144,23 +161,40 @@ function planRadvd(rendered: RenderedHost, observed: ObservedHost, ledger: Ledge
   return steps;
 }
 
+/**
+ * Every FRR daemon starts from an empty config, and the next pass brings
+ * it to frr.conf by commands; a running one is changed by commands, never
+ * restarted. A daemon that ran the agent's config and is gone died, and
+ * starting it again is a repair worth reporting.
+ */
 function planFrr(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
   const frr = rendered.frr;
   if (frr === null) return [];
-  const { config, pid, running } = observed.frr;
+  const { config, pids, running, routing } = observed.frr;
   const steps: Step[] = config === frr.text ? [] : [{ kind: 'writeFrrConfig', content: frr.text }];
-  const loaded = ledger.loaded.get('zebra');
-  const loads = { daemon: 'zebra', config: frr.text } as const;
-  // zebra starts from the file; a running zebra is changed by commands, never restarted.
-  if (pid === null) {
-    steps.push({ kind: 'startZebra', drift: loaded === undefined ? [] : ['zebra was not running'], loads });
-    return steps;
+  for (const daemon of frr.daemons) {
+    if (pids[daemon] !== null) continue;
+    const loaded = ledger.loaded.get(daemon);
+    steps.push({ kind: 'startFrrDaemon', daemon, drift: loaded === undefined ? [] : [`${daemon} was not running`], loads: { daemon, config: '' } });
   }
-  const change = planFrrChange(frr.interfaces, running ?? new Map());
-  if (change.commands !== '') {
-    // The running zebra was at this very config: someone else changed it.
-    const drift = loaded === frr.text ? [`zebra's RA settings differed from frr.conf on ${change.touchedInterfaces.join(', ')}`] : [];
-    steps.push({ kind: 'configureZebra', commands: change.commands, interfaces: change.changedInterfaces, drift, loads });
+  if (pids.zebra !== null) {
+    const change = planFrrChange(frr.interfaces, running ?? new Map());
+    if (change.commands !== '') {
+      // The running zebra was at this very config: someone else changed it.
+      const drift = ledger.loaded.get('zebra') === frr.text ? [`zebra's RA settings differed from frr.conf on ${change.touchedInterfaces.join(', ')}`] : [];
+      steps.push({ kind: 'configureZebra', commands: change.commands, interfaces: change.changedInterfaces, drift, loads: { daemon: 'zebra', config: frr.text } });
+    }
+  }
+  // Routing waits for all its daemons: a peer's `bfd` line asks bfdd for a session.
+  const isRoutingUp = frr.daemons.every((daemon) => pids[daemon] !== null);
+  if (frr.routing.length > 0 && isRoutingUp) {
+    // A bfdd on its way out is told nothing: its profiles go with it.
+    const running = frr.daemons.includes('bfdd') ? (routing ?? []) : (routing ?? []).filter(({ context, line }) => (context[0] ?? line) !== 'bfd');
+    const change = planRoutingChange(frr.routing, running);
+    if (change.commands !== '') {
+      const drift = ledger.loaded.get('bgpd') === frr.text ? ["bgpd's config differed from frr.conf"] : [];
+      steps.push({ kind: 'configureRouting', commands: change.commands, refreshPeers: change.refreshPeers, drift, loads: { daemon: 'bgpd', config: frr.text } });
+    }
   }
   return steps;
 }

@@ -1,8 +1,9 @@
 import type { OwnedAddress } from '../render/host-facts.js';
 import type { NftDocument } from '../render/ruleset-document.js';
+import type { FrrDaemon } from '../model/frr-config.js';
 
 /** A daemon the agent runs and remembers the config of. */
-export type Daemon = 'radvd' | 'zebra';
+export type Daemon = 'radvd' | FrrDaemon;
 
 /**
  * What a step leaves a daemon running: the config the running process is
@@ -30,7 +31,7 @@ export type Step =
   | ({ readonly kind: 'addAddress' } & OwnedAddress)
   | ({ readonly kind: 'removeAddress' } & OwnedAddress)
   | { readonly kind: 'replaceDefaultRoute'; readonly gateway: string; readonly interface: string }
-  | { readonly kind: 'removeDefaultRoute'; readonly gateway: string; readonly interface: string }
+  | { readonly kind: 'removeDefaultRoute'; readonly gateway: string; readonly interface: string; readonly protocol: string }
   | { readonly kind: 'writeInterfacesFile'; readonly content: string }
   | { readonly kind: 'writeRadvdConfig'; readonly content: string }
   | { readonly kind: 'removeRadvdConfig' }
@@ -39,7 +40,7 @@ export type Step =
   | { readonly kind: 'stopRadvd'; readonly pid: number; readonly isSilent: boolean; readonly loads: DaemonLoad }
   | { readonly kind: 'writeFrrConfig'; readonly content: string }
   | { readonly kind: 'removeFrrConfig' }
-  | { readonly kind: 'startZebra'; readonly drift: readonly string[]; readonly loads: DaemonLoad }
+  | { readonly kind: 'startFrrDaemon'; readonly daemon: FrrDaemon; readonly drift: readonly string[]; readonly loads: DaemonLoad }
   | {
       readonly kind: 'configureZebra';
       readonly commands: string;
@@ -47,7 +48,15 @@ export type Step =
       readonly drift: readonly string[];
       readonly loads: DaemonLoad;
     }
-  | { readonly kind: 'stopZebra'; readonly pid: number; readonly isSilent: boolean; readonly loads: DaemonLoad };
+  | {
+      readonly kind: 'configureRouting';
+      readonly commands: string;
+      /** Peers whose import policy changed: a route refresh (RFC 2918) applies it without a reset. */
+      readonly refreshPeers: readonly string[];
+      readonly drift: readonly string[];
+      readonly loads: DaemonLoad;
+    }
+  | { readonly kind: 'stopFrrDaemon'; readonly daemon: FrrDaemon; readonly pid: number; readonly isSilent: boolean; readonly loads: DaemonLoad };
 
 /** The kinds of step, for executor maps. */
 export type StepKind = Step['kind'];
@@ -76,9 +85,10 @@ const COMPONENT_OF: Record<StepKind, Component> = {
   stopRadvd: 'radvd',
   writeFrrConfig: 'frr',
   removeFrrConfig: 'frr',
-  startZebra: 'frr',
+  startFrrDaemon: 'frr',
   configureZebra: 'frr',
-  stopZebra: 'frr',
+  configureRouting: 'frr',
+  stopFrrDaemon: 'frr',
 };
 
 /** Every component, in the order a report lists them. */
@@ -105,11 +115,15 @@ export function describeStep(step: Step): string {
       return `${step.kind} ${step.interface}`;
     case 'reloadRadvd':
       return `${step.kind} pid ${step.pid}`;
+    case 'startFrrDaemon':
+      return `start ${step.daemon}`;
+    case 'stopFrrDaemon':
     case 'stopRadvd':
-    case 'stopZebra':
-      return `${step.kind} pid ${step.pid}${step.isSilent ? ' silently (SIGKILL: the other backend takes over, guests keep their router)' : ''}`;
+      return `${step.kind === 'stopRadvd' ? 'stopRadvd' : `stop ${step.daemon}`} pid ${step.pid}${step.isSilent ? ' silently (SIGKILL: the other backend takes over, guests keep their router)' : ''}`;
     case 'configureZebra':
       return `configureZebra ${step.interfaces.join(' ')}: ${step.commands.trim().split('\n').filter((l) => l.startsWith(' ')).map((l) => l.trim()).join('; ')}`;
+    case 'configureRouting':
+      return `configureRouting: ${step.commands.trim().split('\n').map((l) => l.trim()).join('; ')}${step.refreshPeers.length > 0 ? `; refresh ${step.refreshPeers.join(' ')}` : ''}`;
     case 'loadRuleset':
       return `loadRuleset (${step.document.length} bytes)`;
     case 'loadRulesetStaged':

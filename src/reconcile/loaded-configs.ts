@@ -1,18 +1,28 @@
 import type { Ledger } from '../plan/plan.js';
 import type { Daemon, Step } from '../plan/steps.js';
+import type { RenderedHost } from '../render/host-facts.js';
 import type { Room } from './room.js';
 
 /**
  * The config each daemon the agent runs was last brought to, as the steps
- * that start, reload, reconfigure and stop them declare (`step.loads`). In
- * memory only: a restarted agent knows none, so it reports a dead daemon it
- * restarts as a start, not as a repair.
+ * that start, reload, reconfigure and stop them declare (`step.loads`), or as
+ * a converged host shows it: a daemon the agent adopted at start runs the
+ * rendered config once nothing differs. In memory only: a restarted agent
+ * knows none until its first converged pass, and reports a daemon it finds
+ * dead before then as a start, not as a repair.
  */
 export class LoadedConfigs implements Room {
   private loaded = new Map<Daemon, string>();
 
   ledger(): Partial<Ledger> {
     return { loaded: this.loaded };
+  }
+
+  async afterConverged(rendered: RenderedHost): Promise<void> {
+    const loaded = new Map(this.loaded);
+    if (rendered.radvdConf !== null) loaded.set('radvd', rendered.radvdConf);
+    for (const daemon of rendered.frr?.daemons ?? []) loaded.set(daemon, rendered.frr!.text);
+    this.loaded = loaded;
   }
 
   async afterStep(step: Step): Promise<void> {

@@ -3,21 +3,32 @@ import { formatPrefix } from '../schema/ipv6.js';
 import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import { RA_ON, ZEBRA_DEFAULT_RA_INTERVAL_SECONDS } from '../model/frr-words.js';
 import { FRR_HEADER } from '../model/ownership.js';
+import { formatFrrLines, type FrrDaemon } from '../model/frr-config.js';
+import type { FrrConfigLine } from '../model/observed.js';
+import { renderBgpLines } from './frr-bgp.js';
 
 /**
- * FRR's share of the host: the frr.conf zebra starts from, and, per
- * interface, the router-advertisement lines as zebra's `show running-config`
- * prints them, which is what the planner compares with the running zebra.
+ * FRR's share of the host: frr.conf, and the parts of it as each daemon's
+ * `show running-config` prints them, which is what the planner compares with
+ * the running daemons. Every daemon starts from an empty config and is
+ * brought to these by vtysh: a daemon that reads the whole file stumbles
+ * over the others' lines (docs/research/bgp.md).
  */
 export interface FrrConf {
   readonly text: string;
-  /** Interface → its `ipv6 nd` lines, in the order a config must give them. */
+  /** Interface → its `ipv6 nd` lines, in the order a config must give them; empty when radvd sends the RAs. */
   readonly interfaces: ReadonlyMap<string, readonly string[]>;
+  /** bgpd's and bfdd's lines, in the order a config must give them; empty without BGP. */
+  readonly routing: readonly FrrConfigLine[];
+  /** The daemons that run: zebra always, bgpd for BGP, bfdd when a peer has BFD. */
+  readonly daemons: readonly FrrDaemon[];
+  /** Whether zebra sends the guests' RAs (raBackend frr); with radvd, FRR only routes. */
+  readonly sendsRas: boolean;
 }
 
 /**
- * frr.conf for zebra to send every guest network's RAs, or null when radvd
- * sends them. Each value comes from the validated schema and each setting is
+ * frr.conf for zebra to send every guest network's RAs and for bgpd to
+ * announce the VR's prefixes; null when neither is FRR's job. Each value comes from the validated schema and each setting is
  * one line, so no input can add a command. Settings radvd and zebra share
  * are stated explicitly, never left to FRR's defaults, so that both send the
  * same RA (docs/research/ra-backends.md): prefix lifetimes (FRR: 30 d / 7 d),
@@ -29,13 +40,12 @@ export interface FrrConf {
  * refuses them for this backend.
  */
 export function renderFrrConf(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): FrrConf | null {
-  if (state.raBackend !== 'frr') return null;
-  const interfaces = new Map<string, string[]>();
-  for (const network of state.guestNetworks) interfaces.set(network.interface, renderNetworkLines(network, deprecated));
-  for (const d of deprecated) {
-    // A link no network uses any more: deprecate its prefixes, and stop being a default router there.
-    if (!interfaces.has(d.interface)) interfaces.set(d.interface, [...LEFT_LINK_TIMING, ...deprecatedLines(d.interface, deprecated), RA_ON]);
-  }
+  const sendsRas = state.raBackend === 'frr';
+  const routing = renderBgpLines(state);
+  if (!sendsRas && routing.length === 0) return null;
+  const interfaces = sendsRas ? renderInterfaces(state, deprecated) : new Map<string, string[]>();
+  const daemons: FrrDaemon[] = ['zebra', ...(routing.length > 0 ? (['bgpd'] as const) : [])];
+  if (state.routing.bgp?.peers.some((peer) => peer.bfd !== undefined)) daemons.push('bfdd');
   const blocks = [...interfaces].map(([ifname, lines]) => [`interface ${ifname}`, ...lines.map((line) => ` ${line}`), 'exit', '!']);
   const text = [
     FRR_HEADER,
@@ -47,8 +57,19 @@ export function renderFrrConf(state: DesiredState, deprecated: readonly Deprecat
     'ipv6 forwarding',
     '!',
     ...blocks.flat(),
+    ...(routing.length > 0 ? [...formatFrrLines(routing), '!'] : []),
   ].join('\n');
-  return { text: `${text}\n`, interfaces };
+  return { text: `${text}\n`, interfaces, routing, daemons, sendsRas };
+}
+
+function renderInterfaces(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): Map<string, string[]> {
+  const interfaces = new Map<string, string[]>();
+  for (const network of state.guestNetworks) interfaces.set(network.interface, renderNetworkLines(network, deprecated));
+  for (const d of deprecated) {
+    // A link no network uses any more: deprecate its prefixes, and stop being a default router there.
+    if (!interfaces.has(d.interface)) interfaces.set(d.interface, [...LEFT_LINK_TIMING, ...deprecatedLines(d.interface, deprecated), RA_ON]);
+  }
+  return interfaces;
 }
 
 // radvd's and zebra's default MaxRtrAdvInterval, stated so that a link leaving a network

@@ -1,4 +1,5 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
+import { isDefaultFromBgp } from '../schema/routing.js';
 import { renderInterfacesFile } from './interfaces-file.js';
 import { renderRadvdConf } from './radvd-conf.js';
 import { renderFrrConf, type FrrConf } from './frr-conf.js';
@@ -23,6 +24,8 @@ export interface RenderedHost {
   readonly addresses: readonly OwnedAddress[];
   /** Static mode's default route; null in slaac mode, where the RA provides it. */
   readonly defaultRoute: { readonly gateway: string; readonly interface: string } | null;
+  /** A BGP peer gives the default route: neither the agent's static one nor an RA's stands beside it. */
+  readonly isDefaultFromBgp: boolean;
   readonly interfacesFile: string;
   /** The agent's table as data, and each chain's content as text for cheap comparison. */
   readonly ruleset: NftRuleset;
@@ -54,7 +57,8 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     isPublicSlaac: pub.mode === 'slaac',
     sysctls: renderSysctls(state),
     addresses,
-    defaultRoute: pub.mode === 'static' && pub.gateway ? { gateway: pub.gateway, interface: pub.interface } : null,
+    defaultRoute: pub.mode === 'static' && pub.gateway && !isDefaultFromBgp(state) ? { gateway: pub.gateway, interface: pub.interface } : null,
+    isDefaultFromBgp: isDefaultFromBgp(state),
     interfacesFile: renderInterfacesFile(state),
     ruleset,
     chainFingerprints: new Map(ruleset.chains.map((chain) => [chain.name, renderChainFingerprint(chain)])),

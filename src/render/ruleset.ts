@@ -15,6 +15,7 @@ import {
 import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import { digestText } from '../model/digest.js';
 import { RULESET_TABLE, usageCounterName } from '../model/ownership.js';
+import { renderRoutingPeerRules } from './ruleset-routing.js';
 import { egressChainName, ingressChainName, renderAclPolicy, renderIsolatedPolicy } from './ruleset-policy.js';
 
 export type {
@@ -80,7 +81,7 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
       {
         name: 'input',
         base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
-        rules: renderInputRules(state.public.interface, networks),
+        rules: [...renderInputRules(state.public.interface, networks), ...renderRoutingPeerRules(state.routing, state.public.interface)],
       },
       {
         name: 'forward',

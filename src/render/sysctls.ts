@@ -1,4 +1,5 @@
 import type { DesiredState } from '../schema/desired-state.js';
+import { isDefaultFromBgp } from '../schema/routing.js';
 
 /** One kernel knob the agent owns, keyed as a path under /proc/sys. */
 export interface SysctlSetting {
@@ -28,6 +29,8 @@ export function renderSysctls(state: DesiredState): SysctlSetting[] {
     // a router to accept them; Linux needs the explicit 2).
     conf(pub, 'accept_ra', isSlaac ? '2' : '0'),
     conf(pub, 'autoconf', isSlaac ? '1' : '0'),
+    // The address still comes from the RAs; the default route, when a BGP peer gives it, does not.
+    conf(pub, 'accept_ra_defrtr', isSlaac && !isDefaultFromBgp(state) ? '1' : '0'),
     // Temporary addresses (RFC 8981) would make the upstream's static route
     // point at an address that changes: the VR needs one stable address.
     conf(pub, 'use_tempaddr', '0'),

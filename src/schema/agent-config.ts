@@ -44,7 +44,7 @@ export const AgentConfig = z.strictObject({
       radvdConfig: AbsolutePath.default('/run/vr6-agent/radvd.conf'),
       radvdPidFile: AbsolutePath.default('/run/vr6-agent/radvd.pid'),
       frrRunDir: AbsolutePath.default('/run/frr').meta({
-        description: "zebra's frr.conf, pid file and sockets when FRR sends the RAs (FRR's own run directory, so a plain vtysh reaches it)",
+        description: "frr.conf, and the pid files and sockets of the FRR daemons the agent runs (FRR's own run directory, so a plain vtysh reaches them)",
       }),
     })
     .prefault({}),
@@ -55,6 +55,8 @@ export const AgentConfig = z.strictObject({
       radvd: z.string().default('radvd'),
       rdisc6: z.string().default('rdisc6'),
       zebra: z.string().default('/usr/lib/frr/zebra'),
+      bgpd: z.string().default('/usr/lib/frr/bgpd'),
+      bfdd: z.string().default('/usr/lib/frr/bfdd'),
       vtysh: z.string().default('vtysh'),
       nftGenid: z
         .string()

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AclList, IsolatedFirewall } from './firewall.js';
 import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6Cidr, Ipv6InterfaceAddress, Ipv6Prefix64, Port, wholeNumber } from './fields.js';
+import { refineRouting, Routing } from './routing.js';
 import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
 import type { DeepReadonly } from './validation.js';
 import {
@@ -188,6 +189,7 @@ export function desiredStateSchema(aclList: z.ZodType<AclList>) {
       guestNetworks: z.array(GuestNetwork).max(256).default([]),
       aclLists: z.array(aclList).max(256).default([]),
       raBackend: z.enum(['radvd', 'frr']).default('radvd'),
+      routing: Routing.prefault({}),
     })
     .superRefine(refineDesiredState);
 }
@@ -216,6 +218,7 @@ interface DesiredStateShape {
   readonly guestNetworks: readonly GuestNetwork[];
   readonly aclLists: readonly AclList[];
   readonly raBackend: 'radvd' | 'frr';
+  readonly routing: Routing;
 }
 
 function refineDesiredState(state: DesiredStateShape, ctx: z.RefinementCtx): void {
@@ -257,6 +260,7 @@ function refineDesiredState(state: DesiredStateShape, ctx: z.RefinementCtx): voi
     }
   });
   if (state.router.kind === 'isolated' && state.aclLists.length > 0) issue(['aclLists'], 'applies only to a VPC');
+  refineRouting(state, publicPrefix, issue);
 }
 
 function staticPrefix(pub: PublicInterface): Ipv6Prefix | undefined {

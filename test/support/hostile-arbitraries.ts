@@ -177,6 +177,54 @@ const publicInterface = fc.oneof(
   }, { requiredKeys: ['interface', 'mode', 'address', 'gateway'] }),
 );
 
+/**
+ * A BGP routing section for `count` guest networks (guest i is in
+ * 2001:db8:i::/48): peers on the public /64 or further away, with and
+ * without the options, and aggregates over the guests; the cross-field rules
+ * hold most of the time.
+ */
+const bgpPeer = fc.record(
+  {
+    host: hex(0xffff),
+    isFar: fc.boolean(),
+    // Valid ASs: the reserved ones are the unit tests' (test/unit/routing-schema.test.ts), and the mutations put hostile numbers here.
+    remoteAs: fc.oneof(fc.integer({ min: 1, max: 4294967294 }).filter((as) => as !== 23456 && as !== 65535), fc.constant(65000)),
+    description: fc.stringMatching(/^[A-Za-z0-9 _.:@/-]{0,20}$/),
+    password: fc.stringMatching(/^[\x21-\x7e]{1,80}$/),
+    ttlSecurityHops: fc.integer({ min: 1, max: 254 }),
+    holdTimeSeconds: fc.oneof(fc.constant(0), fc.integer({ min: 3, max: 65535 })),
+    bfd: fc.record({ receiveIntervalMs: fc.integer({ min: 10, max: 60000 }), transmitIntervalMs: fc.integer({ min: 10, max: 60000 }), detectMultiplier: fc.integer({ min: 2, max: 255 }) }, { requiredKeys: [] }),
+    hasGracefulRestart: fc.boolean(),
+    accept: fc.constantFrom('nothing', 'default-route'),
+    maxPrefixes: fc.integer({ min: 1, max: 1000 }),
+  },
+  { requiredKeys: ['host', 'isFar', 'remoteAs'] },
+);
+
+function routingFor(count: number) {
+  return fc
+    .record({
+      localAs: fc.oneof(fc.integer({ min: 1, max: 4294967294 }), fc.constant(65010)),
+      routerId: fc.tuple(fc.integer({ min: 1, max: 223 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => `${a}.0.2.${b}`),
+      peers: fc.array(bgpPeer, { minLength: 1, maxLength: 2 }),
+      // Mostly /48, each guest's own; other lengths overlap or miss the guests and are refused.
+      lengths: fc.array(fc.oneof({ arbitrary: fc.constant(48), weight: 15 }, fc.integer({ min: 40, max: 64 })), { minLength: count, maxLength: count }),
+      guestPrefixes: fc.boolean(),
+    })
+    .map(({ localAs, routerId, peers, lengths, guestPrefixes }) => ({
+      protocol: 'bgp',
+      bgp: {
+        localAs,
+        routerId,
+        peers: peers.map(({ host, isFar, ttlSecurityHops, ...peer }) =>
+          // GTSM is for a neighbour one hop away; one further away is multihop instead.
+          isFar ? { ...peer, address: `2001:db8:fe::${host}`, multihopTtl: 2 } : { ...peer, address: `2001:db8:ffff:1::${host}`, ...(ttlSecurityHops ? { ttlSecurityHops } : {}) },
+        ),
+        announce: { aggregates: lengths.map((length, i) => `2001:db8:${i}::/${length}`), guestPrefixes },
+      },
+    }));
+}
+
 /** A desired state shaped like schema v1: most are accepted, some break a cross-field rule. */
 export const desiredStateShaped: fc.Arbitrary<Record<string, unknown>> = fc
   .record({
@@ -185,14 +233,19 @@ export const desiredStateShaped: fc.Arbitrary<Record<string, unknown>> = fc
     count: fc.integer({ min: 0, max: 4 }),
     raBackend: fc.option(fc.constantFrom('radvd', 'frr'), { nil: undefined }),
     public: publicInterface,
+    // A third of the states route by BGP.
+    hasBgp: fc.integer({ min: 0, max: 2 }).map((n) => n === 0),
   })
   .chain((base) =>
     fc
       .shuffledSubarray(INTERFACE_POOL.slice(1), { minLength: base.count, maxLength: base.count })
-      .chain((ifnames) => fc.tuple(fc.tuple(...ifnames.map((ifname, i) => guestNetwork(i, base.kind, ifname))), fc.tuple(aclList('acl-0'), aclList('acl-1'))))
-      .map(([networks, lists]) => {
+      .chain((ifnames) =>
+        fc.tuple(fc.tuple(...ifnames.map((ifname, i) => guestNetwork(i, base.kind, ifname))), fc.tuple(aclList('acl-0'), aclList('acl-1')), routingFor(ifnames.length)),
+      )
+      .map(([networks, lists, routing]) => {
         const state: Record<string, unknown> = { schemaVersion: 1, router: { id: base.routerId, kind: base.kind }, public: base.public, guestNetworks: networks };
         if (base.raBackend !== undefined) state.raBackend = base.raBackend;
+        if (base.hasBgp) state.routing = routing;
         if (base.kind === 'vpc') state.aclLists = lists;
         return state;
       }),

@@ -1,7 +1,8 @@
 import { ExecError, type ExecOptions, type ExecResult, type Host, type WatchedCommand } from '../../src/host/host.js';
 import { MemoryKernel } from './memory-kernel.js';
 import { applyNftDocument, listNftTable, printNftTable, type Json, type MemoryTable } from './memory-nft.js';
-import { MemoryZebra, type ZebraCommandError } from './memory-zebra.js';
+import { MemoryRouting } from './memory-bgpd.js';
+import { MemoryZebra } from './memory-zebra.js';
 
 export type { MemoryTable } from './memory-nft.js';
 
@@ -33,6 +34,8 @@ export class MemoryHost extends MemoryKernel implements Host {
   readonly processes = new Map<number, { argv: string[]; hangups: number }>();
   /** The RA settings of the zebra last started; what `vtysh` talks to while it runs. */
   zebra = new MemoryZebra();
+  /** The routing config of the bgpd last started (and its bfdd). */
+  routing = new MemoryRouting();
   /** Runs right after each nft load commits: lets a test commit something of its own in between. */
   afterLoad: (() => void) | null = null;
   /** Runs right before nft lists the agent's table: lets a test commit something between a generation read and a listing. */
@@ -139,16 +142,22 @@ export class MemoryHost extends MemoryKernel implements Host {
 
   async spawnDaemon(argv: readonly string[]): Promise<number> {
     const at = (flag: string) => argv[argv.indexOf(flag) + 1] ?? '';
-    if (!argv[0]?.endsWith('zebra')) throw new ExecError(argv, null, `${argv[0]}: not found`);
-    const config = this.files.get(at('-f'));
+    const daemon = FRR_DAEMONS.find((name) => argv[0]?.endsWith(name));
+    if (daemon === undefined) throw new ExecError(argv, null, `${argv[0]}: not found`);
+    const config = at('-f') === '/dev/null' ? '' : this.files.get(at('-f'));
     if (config === undefined) throw new ExecError(argv, null, `cannot open ${at('-f')}`);
     const pid = this.nextPid++;
     this.processes.set(pid, { argv: [...argv], hangups: 0 });
     this.files.set(at('-i'), `${pid}\n`);
-    // zebra reads its config as commands, and starts even when some of them fail.
-    this.zebra = new MemoryZebra();
-    this.zebra.runCommands(config);
-    this.writes.push(`start zebra ${pid}`);
+    // A daemon reads its config as commands, and starts even when some of them fail.
+    if (daemon === 'zebra') {
+      this.zebra = new MemoryZebra();
+      this.zebra.runCommands(config);
+    } else if (daemon === 'bgpd') {
+      this.routing = new MemoryRouting();
+      this.routing.runCommands(config);
+    }
+    this.writes.push(`start ${daemon} ${pid}`);
     return pid;
   }
 
@@ -158,7 +167,12 @@ export class MemoryHost extends MemoryKernel implements Host {
 
   /** The PIDs of running zebra processes. */
   zebraPids(): number[] {
-    return [...this.processes.entries()].filter(([, p]) => p.argv[0]?.endsWith('zebra')).map(([pid]) => pid);
+    return this.daemonPids('zebra');
+  }
+
+  /** The PIDs of running processes of an FRR daemon. */
+  daemonPids(daemon: (typeof FRR_DAEMONS)[number]): number[] {
+    return [...this.processes.entries()].filter(([, p]) => p.argv[0]?.endsWith(daemon)).map(([pid]) => pid);
   }
 
   /** The PIDs of running radvd processes. */
@@ -235,16 +249,49 @@ export class MemoryHost extends MemoryKernel implements Host {
 
   private runVtysh(argv: readonly string[]): string {
     const file = this.files.get(argv[argv.indexOf('-f') + 1] ?? '');
-    if (argv.includes('-C')) return failOnRefusals(argv, MemoryZebra.checkCommands(file ?? ''));
-    if (this.zebraPids().length === 0) throw new ExecError(argv, 1, 'Exiting: failed to connect to any daemons.');
-    if (argv.includes('show running-config')) return this.zebra.printRunningConfig();
+    const [zebraPart, routingPart] = splitByDaemon(file ?? '');
+    if (argv.includes('-C')) return failOnRefusals(argv, [...MemoryZebra.checkCommands(zebraPart), ...MemoryRouting.checkCommands(routingPart)]);
+    if (FRR_DAEMONS.every((daemon) => this.daemonPids(daemon).length === 0)) throw new ExecError(argv, 1, 'Exiting: failed to connect to any daemons.');
+    if (argv.some((arg) => arg.startsWith('clear bgp '))) return '';
+    if (argv.includes('show version')) return 'FRRouting 8.4.4 (memory host).\n';
+    const shows = argv.filter((arg) => arg.startsWith('show running-config'));
+    // This model runs zebra only: its running config is the answer for zebra, and an empty one for the others.
+    if (shows.length > 0) return shows.map((show) => this.printRunning(show.split(' ')[2] ?? 'zebra')).join('');
     this.writes.push('vtysh -f');
-    return failOnRefusals(argv, this.zebra.runCommands(file ?? ''));
+    const routingRefusals = this.daemonPids('bgpd').length > 0 ? this.routing.runCommands(routingPart) : MemoryRouting.checkCommands(routingPart);
+    return failOnRefusals(argv, [...this.zebra.runCommands(zebraPart), ...routingRefusals]);
+  }
+
+  private printRunning(daemon: string): string {
+    if (daemon === 'zebra') return this.zebra.printRunningConfig();
+    if ((daemon === 'bgpd' || daemon === 'bfdd') && this.daemonPids(daemon).length > 0) return this.routing.printRunningConfig(daemon);
+    return EMPTY_RUNNING;
   }
 }
 
+const FRR_DAEMONS = ['zebra', 'bgpd', 'bfdd'] as const;
+
+/**
+ * A config file split as vtysh sends it: interface blocks and the global
+ * lines to zebra, the rest (BGP, policies, BFD) to bgpd and bfdd.
+ */
+function splitByDaemon(text: string): [string, string] {
+  const zebra: string[] = [];
+  const routing: string[] = [];
+  let inInterface = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('interface ')) inInterface = true;
+    const isGlobal = /^(frr (version|defaults) .+|log .+|(no )?(ip|ipv6) forwarding|(no )?ipv6 nht resolve-via-default|hostname \S+|service .+|!.*)$/.test(line);
+    (inInterface || isGlobal ? zebra : routing).push(line);
+    if (inInterface && line === 'exit') inInterface = false;
+  }
+  return [zebra.join('\n'), routing.join('\n')];
+}
+
+const EMPTY_RUNNING = 'Building configuration...\n\nCurrent configuration:\n!\nfrr version 8.4.4\nend\n';
+
 /** vtysh goes on past a refused line, names each, and exits with the last one's code. */
-function failOnRefusals(argv: readonly string[], refusals: readonly ZebraCommandError[]): string {
+function failOnRefusals(argv: readonly string[], refusals: readonly { readonly exitCode: number; readonly message: string }[]): string {
   if (refusals.length === 0) return '';
   throw new ExecError(argv, refusals[refusals.length - 1]!.exitCode, refusals.map((refusal) => refusal.message).join('\n'));
 }

@@ -46,7 +46,7 @@ export class MemoryKernel {
   /** Adds an interface with the kernel's default sysctls of a new netns. */
   addLink(name: string, mac: string): void {
     this.links.set(name, { isUp: true, mac });
-    const defaults = { disable_ipv6: '0', accept_ra: '1', autoconf: '1', use_tempaddr: '0', addr_gen_mode: '0', forwarding: '0' };
+    const defaults = { disable_ipv6: '0', accept_ra: '1', accept_ra_defrtr: '1', autoconf: '1', use_tempaddr: '0', addr_gen_mode: '0', forwarding: '0' };
     for (const [knob, value] of Object.entries(defaults)) this.sysctls.set(`net/ipv6/conf/${name}/${knob}`, value);
     this.announceLink(name);
   }

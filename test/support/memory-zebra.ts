@@ -56,6 +56,8 @@ type Setter = (settings: ZebraInterface, isNo: boolean, args: string[], line: st
 /** A zebra's RA settings. */
 export class MemoryZebra {
   readonly interfaces = new Map<string, ZebraInterface>();
+  /** Whether next-hop tracking may resolve through the default route (`ipv6 nht resolve-via-default`; off by default). */
+  resolvesViaDefault = false;
 
   /**
    * Runs a command file as `vtysh -f` (or zebra reading its config at
@@ -99,7 +101,7 @@ export class MemoryZebra {
       .map((ifname) => [ifname, this.printInterface(ifname)] as const)
       .filter(([, lines]) => lines.length > 0)
       .flatMap(([ifname, lines]) => [`interface ${ifname}`, ...lines.map((line) => ` ${line}`), 'exit', '!']);
-    const head = ['Building configuration...', '', 'Current configuration:', '!', 'frr version 8.4.4', 'frr defaults traditional', 'hostname vr', '!'];
+    const head = ['Building configuration...', '', 'Current configuration:', '!', 'frr version 8.4.4', 'frr defaults traditional', 'hostname vr', ...(this.resolvesViaDefault ? ['ipv6 nht resolve-via-default'] : []), '!'];
     return [...head, ...blocks, 'end', ''].join('\n');
   }
 
@@ -114,6 +116,7 @@ export class MemoryZebra {
         if (header) current = this.interfaceOf(header[1]!);
         else if (command === 'exit' || command === 'end') current = null;
         else if (current === null && GLOBAL_LINE.test(command)) continue;
+        else if (current === null && /^(no )?ipv6 nht resolve-via-default$/.test(command)) this.resolvesViaDefault = isApplied ? !command.startsWith('no ') : this.resolvesViaDefault;
         else if (current === null) throw noMatch(line, command);
         else this.runNd(isApplied ? current : emptyInterface(), command, line);
       } catch (error) {

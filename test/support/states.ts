@@ -36,3 +36,19 @@ export function vpcInput(): Record<string, any> {
     ],
   };
 }
+
+/** A valid isolated-network state whose VR announces its /56 over BGP to the upstream on the public link. */
+export function bgpInput(): Record<string, any> {
+  const input = isolatedInput();
+  input.public.expectedPrefix = '2001:db8:100::/64';
+  input.routing = {
+    protocol: 'bgp',
+    bgp: {
+      localAs: 65010,
+      routerId: '192.0.2.10',
+      peers: [{ address: '2001:db8:100::1', remoteAs: 65000, accept: 'default-route' }],
+      announce: { aggregates: ['2001:db8:200::/56'] },
+    },
+  };
+  return input;
+}

@@ -64,6 +64,26 @@ const FRR_LINE = grammar([
   ` ipv6 nd rdnss ${ADDR} (${NUM}|infinite)`,
   ` ipv6 nd dnssl ${DOMAIN} (${NUM}|infinite)`,
   ' no ipv6 nd suppress-ra',
+  // BGP: the agent's own policy names and BFD profiles, numbers, addresses, and the two free texts.
+  `bgp route-map delay-timer ${NUM}`,
+  'ipv6 nht resolve-via-default',
+  `ipv6 prefix-list VR6-[A-Z-]+ seq ${NUM} (permit ${ADDR}/${NUM}|deny any)`,
+  `route-map VR6-[A-Z-]+ (permit|deny) ${NUM}`,
+  ' match ipv6 address prefix-list VR6-[A-Z-]+',
+  'bfd',
+  ` profile vr6-${NUM}-${NUM}-${NUM}`,
+  `  (detect-multiplier|receive-interval|transmit-interval) ${NUM}`,
+  ' exit',
+  `router bgp ${NUM}`,
+  ' bgp router-id [0-9.]+',
+  ' bgp log-neighbor-changes',
+  ' no bgp default ipv4-unicast',
+  ` neighbor ${ADDR} (remote-as ${NUM}|description [A-Za-z0-9 _.:@/-]*|bfd|bfd profile vr6-[0-9-]+|password [\\x21-\\x7e]+|ebgp-multihop ${NUM}|ttl-security hops ${NUM}|timers ${NUM} ${NUM}|timers connect ${NUM}|graceful-restart)`,
+  ' address-family ipv6 unicast',
+  `  network ${ADDR}/${NUM}`,
+  `  aggregate-address ${ADDR}/${NUM}( summary-only)?`,
+  `  neighbor ${ADDR} (activate|maximum-prefix ${NUM}|(prefix-list|route-map) VR6-[A-Z-]+ (in|out))`,
+  ' exit-address-family',
 ]);
 
 /** Every line of the ifupdown stanza. */

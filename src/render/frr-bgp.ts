@@ -1,0 +1,136 @@
+import type { DesiredState } from '../schema/desired-state.js';
+import { formatPrefix, isInPrefix } from '../schema/ipv6.js';
+import type { BfdSettings, BgpPeer, BgpSettings } from '../schema/routing.js';
+import { BGP_ADDRESS_FAMILY, BGP_POLICY, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT } from '../model/frr-words.js';
+import type { FrrConfigLine } from '../model/observed.js';
+
+/**
+ * bgpd's and bfdd's share of frr.conf, as lines under their headers in the
+ * form `show running-config` prints them, so that the planner can compare
+ * them with the running daemons line by line (docs/routing.md).
+ *
+ * Each peer gets a prefix-list and a route-map in both directions (RFC 8212):
+ * out, the one announce list, which names exactly the aggregates (and, when
+ * asked, the guest /64s); in, nothing or the default route only. The filter
+ * is the prefix-list, applied at once on a change; the route-map is the
+ * policy hook FRR re-evaluates after `bgp route-map delay-timer`.
+ *
+ * An aggregate is announced with `summary-only` from a `network` per guest
+ * /64 it covers: bgpd originates it only while one of those /64s is on a
+ * link that is up, so the VR announces nothing it cannot serve, and installs
+ * the aggregate's discard route (blackhole) itself for as long as it does.
+ */
+export function renderBgpLines(state: DesiredState): FrrConfigLine[] {
+  const bgp = state.routing.bgp;
+  if (state.routing.protocol !== 'bgp' || bgp === undefined) return [];
+  const top = (line: string): FrrConfigLine => ({ context: [], line });
+  const router = [`router bgp ${bgp.localAs}`];
+  const family = [...router, BGP_ADDRESS_FAMILY];
+  const inRouter = (line: string): FrrConfigLine => ({ context: router, line });
+  const inFamily = (line: string): FrrConfigLine => ({ context: family, line });
+  return [
+    // 1 s, not 0: on FRR 8.4, 0 turns route-map updates off altogether (docs/research/bgp.md).
+    top(`bgp route-map delay-timer ${ROUTE_MAP_DELAY_SECONDS}`),
+    ...renderPrefixLists(state, bgp).map(top),
+    ...renderRouteMaps(),
+    ...renderBfdProfiles(bgp.peers),
+    // A peer further away is reached by the default route, usually the one the upstream's RAs give; zebra's
+    // next-hop tracking ignores the default route unless told, and bgpd then never connects (docs/research/bgp.md).
+    ...(bgp.peers.some((peer) => peer.multihopTtl !== undefined) ? [top(RESOLVE_VIA_DEFAULT)] : []),
+    inRouter(`bgp router-id ${bgp.routerId}`),
+    inRouter('bgp log-neighbor-changes'),
+    inRouter('no bgp default ipv4-unicast'),
+    ...bgp.peers.flatMap((peer) => renderPeer(peer).map(inRouter)),
+    ...renderAnnouncements(state, bgp).map(inFamily),
+    ...bgp.peers.flatMap((peer) => renderPeerFamily(peer).map(inFamily)),
+  ];
+}
+
+const ROUTE_MAP_DELAY_SECONDS = 1;
+// The ConnectRetry timer (RFC 4271 §10) is 120 s by default: a peer that was down is tried again sooner.
+const CONNECT_RETRY_SECONDS = 5;
+// bfdd's defaults, which its running config leaves unprinted.
+const BFD_DEFAULTS: BfdSettings = { receiveIntervalMs: 300, transmitIntervalMs: 300, detectMultiplier: 3 };
+
+/** The guest /64s a peer is sent: each one an aggregate covers, or every one when they are announced themselves. */
+function announcedNetworks(state: DesiredState, bgp: BgpSettings): string[] {
+  return state.guestNetworks
+    .filter((network) => bgp.announce.guestPrefixes || bgp.announce.aggregates.some((aggregate) => isInPrefix(network.prefix.address, aggregate)))
+    .map((network) => formatPrefix(network.prefix));
+}
+
+function renderPrefixLists(state: DesiredState, bgp: BgpSettings): string[] {
+  const announced = [...bgp.announce.aggregates.map(formatPrefix), ...(bgp.announce.guestPrefixes ? announcedNetworks(state, bgp) : [])];
+  const list = (name: string, seq: number, rest: string) => `ipv6 prefix-list ${name} seq ${seq} ${rest}`;
+  return [
+    // Exact matches only: a more specific prefix inside an aggregate is never sent by accident.
+    ...announced.map((prefix, i) => list(BGP_POLICY.announce, (i + 1) * 10, `permit ${prefix}`)),
+    // Stated, so the list exists (and denies) even when it announces nothing.
+    list(BGP_POLICY.announce, 100_000, 'deny any'),
+    list(BGP_POLICY.acceptDefault, 10, 'permit ::/0'),
+    list(BGP_POLICY.acceptDefault, 100_000, 'deny any'),
+    list(BGP_POLICY.acceptNothing, 100_000, 'deny any'),
+  ];
+}
+
+function renderRouteMaps(): FrrConfigLine[] {
+  const match = (name: string): FrrConfigLine => ({ context: [`route-map ${name} permit 10`], line: `match ipv6 address prefix-list ${name}` });
+  return [match(BGP_POLICY.announce), match(BGP_POLICY.acceptDefault), { context: [], line: `route-map ${BGP_POLICY.acceptNothing} deny 10` }];
+}
+
+/** A BFD profile's name says its timers, so a change of timers is a new profile and never an edit bfdd has no undo for. */
+export function bfdProfileName(bfd: BfdSettings): string {
+  return `${OWNED_BFD_PROFILE_PREFIX}${bfd.receiveIntervalMs}-${bfd.transmitIntervalMs}-${bfd.detectMultiplier}`;
+}
+
+function renderBfdProfiles(peers: readonly BgpPeer[]): FrrConfigLine[] {
+  const profiles = new Map(peers.flatMap((peer) => (peer.bfd ? [[bfdProfileName(peer.bfd), peer.bfd] as const] : [])));
+  return [...profiles].flatMap(([name, bfd]) => {
+    const lines = [
+      ...(bfd.detectMultiplier === BFD_DEFAULTS.detectMultiplier ? [] : [`detect-multiplier ${bfd.detectMultiplier}`]),
+      ...(bfd.transmitIntervalMs === BFD_DEFAULTS.transmitIntervalMs ? [] : [`transmit-interval ${bfd.transmitIntervalMs}`]),
+      ...(bfd.receiveIntervalMs === BFD_DEFAULTS.receiveIntervalMs ? [] : [`receive-interval ${bfd.receiveIntervalMs}`]),
+    ];
+    const header = `profile ${name}`;
+    return lines.length === 0 ? [{ context: ['bfd'], line: header }] : lines.map((line) => ({ context: ['bfd', header], line }));
+  });
+}
+
+/** A peer's session settings, in the order bgpd prints them. */
+function renderPeer(peer: BgpPeer): string[] {
+  const n = `neighbor ${peer.address}`;
+  return [
+    `${n} remote-as ${peer.remoteAs}`,
+    ...(peer.description ? [`${n} description ${peer.description}`] : []),
+    ...(peer.bfd ? [`${n} bfd`, `${n} bfd profile ${bfdProfileName(peer.bfd)}`] : []),
+    ...(peer.password ? [`${n} password ${peer.password}`] : []),
+    ...(peer.multihopTtl !== undefined ? [`${n} ebgp-multihop ${peer.multihopTtl}`] : []),
+    ...(peer.ttlSecurityHops !== undefined ? [`${n} ttl-security hops ${peer.ttlSecurityHops}`] : []),
+    `${n} timers ${peer.keepaliveSeconds} ${peer.holdTimeSeconds}`,
+    `${n} timers connect ${CONNECT_RETRY_SECONDS}`,
+    ...(peer.hasGracefulRestart ? [`${n} graceful-restart`] : []),
+  ];
+}
+
+function renderAnnouncements(state: DesiredState, bgp: BgpSettings): string[] {
+  // Without summary-only, the /64s go out beside their aggregate.
+  const mode = bgp.announce.guestPrefixes ? '' : ' summary-only';
+  return [
+    ...announcedNetworks(state, bgp).map((prefix) => `network ${prefix}`),
+    ...bgp.announce.aggregates.map((aggregate) => `aggregate-address ${formatPrefix(aggregate)}${mode}`),
+  ];
+}
+
+/** A peer's address-family lines, in the order bgpd prints them. */
+function renderPeerFamily(peer: BgpPeer): string[] {
+  const n = `neighbor ${peer.address}`;
+  const accept = peer.accept === 'default-route' ? BGP_POLICY.acceptDefault : BGP_POLICY.acceptNothing;
+  return [
+    `${n} activate`,
+    `${n} maximum-prefix ${peer.maxPrefixes}`,
+    `${n} prefix-list ${accept} in`,
+    `${n} prefix-list ${BGP_POLICY.announce} out`,
+    `${n} route-map ${accept} in`,
+    `${n} route-map ${BGP_POLICY.announce} out`,
+  ];
+}
