@@ -6,7 +6,7 @@ import { AgentConfig } from '../src/schema/agent-config.js';
 import { eui64Address, parseIpv6Prefix } from '../src/schema/ipv6.js';
 import type { AppliedMessage } from '../src/schema/protocol.js';
 import { startFrrPeer, type FrrPeer } from '../test/lab/frr-peer.js';
-import { WaitTimeoutError, type Lab } from '../test/lab/netns.js';
+import { countMisses, WaitTimeoutError, type Lab } from '../test/lab/netns.js';
 import { FAR_HOST, GUEST_BLOCK, IF, NS, OPTIONAL_NS, PUBLIC_PREFIX, UPSTREAM_ADDRESS } from '../test/lab/topology.js';
 import { labDesiredState, pushDesired, simEventCount, startVrLab, waitForMessage, type VrLab } from '../test/lab/vr-lab.js';
 
@@ -88,21 +88,7 @@ export class RouteReader {
 
   /** Polls every 10 ms until stopped; resolves with how many polls found one of the routes missing. */
   watch(prefixes: readonly string[]): { stop(): Promise<number> } {
-    let missing = 0;
-    let isStopped = false;
-    const polling = (async () => {
-      while (!isStopped) {
-        if ((await this.read(prefixes)).includes(false)) missing++;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    })();
-    return {
-      async stop() {
-        isStopped = true;
-        await polling;
-        return missing;
-      },
-    };
+    return countMisses(async () => !(await this.read(prefixes)).includes(false));
   }
 
   /** Ends the reader's process. */

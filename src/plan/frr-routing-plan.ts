@@ -31,7 +31,6 @@ export function routingSettingOf(line: string): string {
     if (attribute === 'prefix-list' || attribute === 'route-map') return `neighbor ${peer} ${attribute} ${rest[rest.length - 1]}`;
     return `neighbor ${peer} ${attribute}`;
   }
-  if (first === 'ipv6' && second === 'prefix-list' && words[3] === 'seq') return words.slice(0, 5).join(' ');
   if (first === 'bgp' && second === 'router-id') return 'bgp router-id';
   if (first === 'bgp' && second === 'route-map' && third === 'delay-timer') return 'bgp route-map delay-timer';
   if (first === 'network' || first === 'aggregate-address') return `${first} ${second}`;

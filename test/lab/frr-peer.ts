@@ -1,6 +1,6 @@
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand, waitFor, type Lab, type LabProcess } from './netns.js';
+import { countMisses, runCommand, waitFor, type Lab, type LabProcess } from './netns.js';
 
 /**
  * A BGP peer for the lab: an FRR instance (zebra, bgpd, and bfdd for a
@@ -122,21 +122,7 @@ export async function startFrrPeer(lab: Lab, ns: string, spec: FrrPeerSpec): Pro
       });
     },
     watchRoute(prefix) {
-      let missing = 0;
-      let isStopped = false;
-      const polling = (async () => {
-        while (!isStopped) {
-          if (!(await hasRoute(prefix))) missing++;
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-      })();
-      return {
-        async stop() {
-          isStopped = true;
-          await polling;
-          return missing;
-        },
-      };
+      return countMisses(() => hasRoute(prefix));
     },
     async stop() {
       for (const proc of processes.reverse()) await lab.stop(proc);

@@ -136,6 +136,28 @@ export interface LabProcess {
   hasExited(): boolean;
 }
 
+/**
+ * Polls `check` every 10 ms until stopped; `stop()` resolves with how many
+ * polls found it false. For "was this ever missing while something changed".
+ */
+export function countMisses(check: () => Promise<boolean>): { stop(): Promise<number> } {
+  let misses = 0;
+  let isStopped = false;
+  const polling = (async () => {
+    while (!isStopped) {
+      if (!(await check())) misses++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return {
+    async stop() {
+      isStopped = true;
+      await polling;
+      return misses;
+    },
+  };
+}
+
 /** Options for {@link Lab.spawn}: where stdout+stderr go (default: a fresh file in the lab's tempDir). */
 export interface SpawnOptions { logPath?: string }
 
