@@ -59,7 +59,9 @@ export const BgpPeer = z
     description: z
       .string()
       .max(80)
-      .regex(/^[A-Za-z0-9 _.:@/-]*$/, { message: 'must be at most 80 of A-Z a-z 0-9 space _ . : @ / -' })
+      .regex(/^[A-Za-z0-9_.:@/-]+( [A-Za-z0-9_.:@/-]+)*$/, {
+        message: 'must be 1 to 80 of A-Z a-z 0-9 _ . : @ / -, words separated by one space: FRR takes an empty description for an incomplete command and folds runs of spaces',
+      })
       .optional(),
     password: z
       .string()

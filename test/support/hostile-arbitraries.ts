@@ -189,7 +189,7 @@ const bgpPeer = fc.record(
     isFar: fc.boolean(),
     // Valid ASs: the reserved ones are the unit tests' (test/unit/routing-schema.test.ts), and the mutations put hostile numbers here.
     remoteAs: fc.oneof(fc.integer({ min: 1, max: 4294967294 }).filter((as) => as !== 23456 && as !== 65535), fc.constant(65000)),
-    description: fc.stringMatching(/^[A-Za-z0-9 _.:@/-]{0,20}$/),
+    description: fc.stringMatching(/^[A-Za-z0-9 _.:@/-]{0,20}$/), // empty, spaced and folded ones are refused
     password: fc.stringMatching(/^[\x21-\x7e]{1,80}$/),
     ttlSecurityHops: fc.integer({ min: 1, max: 254 }),
     holdTimeSeconds: fc.oneof(fc.constant(0), fc.integer({ min: 3, max: 65535 })),

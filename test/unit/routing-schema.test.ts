@@ -78,6 +78,9 @@ describe('the routing section', () => {
     ],
     ['an interface with a global peer', (i) => (i.routing.bgp.peers[0].interface = 'eth1'), '$.routing.bgp.peers[0].interface', /only to a link-local/],
     ['a password longer than TCP-MD5 takes', (i) => (i.routing.bgp.peers[0].password = 'x'.repeat(81)), '$.routing.bgp.peers[0].password', /kernel's TCP-MD5 key limit/],
+    ['an empty description, which FRR takes for an incomplete command', (i) => (i.routing.bgp.peers[0].description = ''), '$.routing.bgp.peers[0].description', /1 to 80/],
+    ['a description of spaces only', (i) => (i.routing.bgp.peers[0].description = '  '), '$.routing.bgp.peers[0].description', /words separated by one space/],
+    ['a description with a run of spaces, which FRR folds', (i) => (i.routing.bgp.peers[0].description = 'a  b'), '$.routing.bgp.peers[0].description', /folds runs of spaces/],
     ['a password with a space', (i) => (i.routing.bgp.peers[0].password = 'two words'), '$.routing.bgp.peers[0].password', /without spaces/],
     [
       'two peers with the same address',
@@ -140,6 +143,8 @@ describe('the routing section', () => {
       (i) => (i.routing.bgp.localAs = 4294967294),
       (i) => (i.routing.bgp.localAs = 1),
       (i) => (i.routing.bgp.peers[0].password = 'x'.repeat(80)),
+      (i) => (i.routing.bgp.peers[0].description = 'x'),
+      (i) => (i.routing.bgp.peers[0].description = 'upstream a: rack 7/row-2 @ dc1'),
       (i) => Object.assign(i.routing.bgp.peers[0], { address: '2001:db8:ffff::1', multihopTtl: 2 }),
       (i) => Object.assign(i.routing.bgp.peers[0], { holdTimeSeconds: 9, keepaliveSeconds: 3 }),
       (i) => Object.assign(i.routing.bgp.peers[0], { holdTimeSeconds: 0, keepaliveSeconds: 0 }),
