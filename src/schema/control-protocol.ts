@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LogLevel } from './agent-config.js';
-import type { AppliedMessage, ComponentResult, ObservedMessage } from './protocol.js';
+import type { AppliedMessage, BgpReport, ComponentResult, ObservedMessage } from './protocol.js';
 import type { FieldError } from './validation.js';
 
 /**
@@ -96,6 +96,12 @@ export interface StatusResult {
 export function describeOutcome(applied: { readonly ok: boolean; readonly remaining: readonly string[] }): 'applied' | 'FAILED' | 'NOT CONVERGED' {
   if (applied.ok) return 'applied';
   return applied.remaining.length > 0 ? 'NOT CONVERGED' : 'FAILED';
+}
+
+/** BGP's sessions in a few words, as the status line and vr6ctl print them after "bgp": "1/2 established", "0/2 established, bgpd not answering". */
+export function describeBgp(report: BgpReport): string {
+  const established = report.peers.filter((peer) => peer.state === 'Established').length;
+  return `${established}/${report.peers.length} established${report.isBgpdAnswering ? '' : ', bgpd not answering'}`;
 }
 
 /** One step of a dry run. */
