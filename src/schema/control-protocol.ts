@@ -17,7 +17,7 @@ export const MAX_CONTROL_LINE_BYTES = 16 * 1024 * 1024;
 export const CONTROL_SOCKET_NAME = 'control.sock';
 
 /** What `show` can show. */
-export const SHOW_TOPICS = ['desired', 'applied', 'observed', 'config'] as const;
+export const SHOW_TOPICS = ['desired', 'applied', 'observed', 'config', 'bgp'] as const;
 
 const RequestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 
@@ -83,6 +83,8 @@ export interface StatusResult {
     readonly remaining: string[];
   } | null;
   readonly publicAddress: string | null;
+  /** The last observed BGP report; null unless routing is BGP. */
+  readonly bgp: BgpReport | null;
   readonly observedWarnings: string[];
   readonly loop: { readonly lastRunAt: string; readonly isHealthy: boolean };
   readonly recentProblems: RecentProblem[];
@@ -131,6 +133,9 @@ export type ReconcileResult = AppliedMessage;
 
 /** The result of `show observed`. */
 export type ShowObservedResult = ObservedMessage | null;
+
+/** The result of `show bgp`: the BGP report of an observation made for the request; null unless routing is BGP. */
+export type ShowBgpResult = BgpReport | null;
 
 /** The result of `log-level`. */
 export interface LogLevelResult {
