@@ -1,4 +1,5 @@
-import { describeOutcome, type LogLevelResult, type PlanResult, type ReconcileResult, type StatusResult } from '../schema/control-protocol.js';
+import { describeBgp, describeOutcome, type LogLevelResult, type PlanResult, type ReconcileResult, type StatusResult } from '../schema/control-protocol.js';
+import type { BgpReport } from '../schema/protocol.js';
 import type { FieldError } from '../schema/validation.js';
 
 /**
@@ -23,6 +24,7 @@ export function formatStatus(status: StatusResult, nowMs: number): string {
     ['desired', status.desiredGeneration === null ? 'none accepted yet' : `generation ${status.desiredGeneration}`],
     ['applied', applied === null ? 'nothing applied yet' : `generation ${applied.generation}, ${applied.ok ? 'ok' : describeOutcome(applied)}, ${applied.durationMs} ms`],
     ['public', status.publicAddress ?? 'none observed'],
+    ...(status.bgp === null ? [] : [['bgp', formatBgpSummary(status.bgp)] as [string, string]]),
     ['loop', `${status.loop.isHealthy ? 'healthy' : 'STALLED'}, last run ${formatDuration(nowMs - Date.parse(status.loop.lastRunAt))} ago`],
   ];
   if (applied !== null) rows.push(['components', formatComponents(applied.components)]);
@@ -34,6 +36,12 @@ export function formatStatus(status: StatusResult, nowMs: number): string {
     for (const p of status.recentProblems) lines.push(`  ${p.time} ${p.level.toUpperCase().padEnd(5)} ${p.component ?? '-'}: ${p.message}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** BGP after "bgp" in `status`: the sessions up, and the default route BGP gave the kernel, if any. */
+export function formatBgpSummary(report: BgpReport): string {
+  const route = report.defaultRouteInKernel ? `, default route via ${report.defaultRouteGateway ?? 'several next hops'}` : '';
+  return `${describeBgp(report)}${route}`;
 }
 
 /** `plan`: the steps a reconcile would take, one per line, or that there are none. */

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, LogLevel } from '../schema/agent-config.js';
-import { SHOW_TOPICS, type ControlRequest, type ControlResponse, type PlanResult, type StatusResult } from '../schema/control-protocol.js';
+import { SHOW_TOPICS, type ControlRequest, type ControlResponse, type PlanResult, type ShowBgpResult, type StatusResult } from '../schema/control-protocol.js';
 import type { AppliedMessage } from '../schema/protocol.js';
+import { formatBgpTable } from './bgp-format.js';
 import { AgentUnreachableError, sendControlRequest } from './control-client.js';
 import { formatAgentError, formatLogLevel, formatPlan, formatReconcile, formatStatus } from './format.js';
 import { formatJournalLine } from './journal-format.js';
@@ -40,6 +41,7 @@ commands:
   status                          management link, generations, components, public address, problems
   show desired|applied|observed|config
                                   the agent's current data, as JSON
+  show bgp                        each BGP peer's session, asked of bgpd now (--json: the report)
   plan [FILE|-]                   dry run: what a reconcile of the accepted (or the given) desired state would change
   reconcile                       reconcile now and report the result
   logs [-f] [-n LINES] [--since TIME]
@@ -177,11 +179,12 @@ function printResponse(request: ControlRequest, response: ControlResponse, optio
   }
   const result = response.result;
   const code = exitCodeOf(request, result);
-  if (options.isJson || request.command === 'show') {
+  if (options.isJson || (request.command === 'show' && request.topic !== 'bgp')) {
     io.write(`${JSON.stringify(result, null, 2)}\n`);
     return code;
   }
-  if (request.command === 'status') io.write(formatStatus(result as StatusResult, io.now()));
+  if (request.command === 'show') io.write(formatBgpTable(result as ShowBgpResult, io.now()));
+  else if (request.command === 'status') io.write(formatStatus(result as StatusResult, io.now()));
   else if (request.command === 'plan') io.write(formatPlan(result as PlanResult));
   else if (request.command === 'reconcile') io.write(formatReconcile(result as AppliedMessage));
   else io.write(formatLogLevel(result as { previous: string; level: string }));

@@ -20,6 +20,8 @@ import {
   type ServerMessage,
 } from '../schema/protocol.js';
 import type { FieldError, Parsed } from '../schema/validation.js';
+import { describeBgp } from '../schema/control-protocol.js';
+import { BgpPoll, BgpSessions, BGP_POLL_MS } from './bgp-sessions.js';
 import { judgeGeneration } from './generation.js';
 import { DeprecationLedger } from './deprecations.js';
 import { StateStore, type AcceptedState } from './state-store.js';
@@ -33,6 +35,8 @@ export interface AgentOptions {
   readonly version: string;
   /** Sends a message to the management server; false when not connected (the message is dropped). */
   readonly send: (message: AgentMessage) => boolean;
+  /** How often bgpd is asked for its sessions while routing is BGP; default BGP_POLL_MS (tests shorten it). */
+  readonly bgpPollMs?: number;
 }
 
 const DEBOUNCE_MS = 200;
@@ -54,6 +58,11 @@ export class Agent {
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
   private inbox: Promise<void> = Promise.resolve();
+  /** The report refreshes, one at a time: a slow read must not let an older report overwrite a newer one. */
+  private observing: Promise<void> = Promise.resolve();
+  private isReconciling = false;
+  private readonly bgpPoll: BgpPoll;
+  private readonly bgpSessions: BgpSessions;
   private readonly store: StateStore;
   private readonly reconciler: Reconciler;
   private readonly deprecations: DeprecationLedger;
@@ -70,6 +79,9 @@ export class Agent {
     this.store = new StateStore(options.host, layout.desiredState);
     this.deprecations = new DeprecationLedger(options.host, layout.deprecatedPrefixes, options.config.deprecationWindowSeconds);
     this.reconciler = new Reconciler(options.host, options.config, options.log.child({ component: 'reconcile' }));
+    this.bgpSessions = new BgpSessions(options.host, options.config, this.log);
+    // A reconcile ends with a report of its own, which the poll would only repeat.
+    this.bgpPoll = new BgpPoll(() => (this.isReconciling ? Promise.resolve() : this.refreshObserved()), options.bgpPollMs ?? BGP_POLL_MS);
   }
 
   /** Restores the persisted state and applies it; resolves once that first reconcile is done. */
@@ -185,10 +197,17 @@ export class Agent {
     await this.pending;
   }
 
+  /** Observes the host now, as a poll does, and resolves with the report (null without a desired state). */
+  async observeNow(): Promise<ObservedMessage | null> {
+    await this.refreshObserved();
+    return this.lastObserved;
+  }
+
   /** Stops timers; the host keeps its state (radvd keeps advertising, so guests keep their router). */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.bgpPoll.close();
     this.timer = null;
   }
 
@@ -260,16 +279,22 @@ export class Agent {
       return;
     }
     const events = this.monitorEvents;
-    const result = await this.reconciler.reconcile(desired, this.deprecations.active(desired));
-    this.lastLoopAt = Date.now();
-    this.scheduleExpiry(desired);
-    this.report(accepted.generation, result);
-    this.counters = result.observed.ruleset?.counters ?? new Map();
-    this.hostWarnings = result.warnings;
-    // Level-triggered: a failed run is simply tried again, the resync being the slow backstop.
-    if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
-    // The run's own observation saves a process, unless an event may have made a fresher report meanwhile.
-    await this.refreshObserved(events === this.monitorEvents ? (result.network ?? undefined) : undefined);
+    this.isReconciling = true;
+    try {
+      const result = await this.reconciler.reconcile(desired, this.deprecations.active(desired));
+      this.lastLoopAt = Date.now();
+      this.scheduleExpiry(desired);
+      this.report(accepted.generation, result);
+      this.counters = result.observed.ruleset?.counters ?? new Map();
+      this.hostWarnings = result.warnings;
+      // Level-triggered: a failed run is simply tried again, the resync being the slow backstop.
+      if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
+      // The run's own observation saves a process, unless an event may have made a fresher report meanwhile.
+      await this.refreshObserved(events === this.monitorEvents ? (result.network ?? undefined) : undefined);
+    } finally {
+      this.isReconciling = false;
+      this.bgpPoll.update(desired.routing.protocol === 'bgp');
+    }
   }
 
   // When a deprecation window ends, its prefix leaves radvd.conf and its gateway the link.
@@ -300,13 +325,20 @@ export class Agent {
     this.options.send(message);
   }
 
-  private async refreshObserved(network?: ObservedNetwork): Promise<void> {
+  /** Reads the host and sends the report when it changed; never rejects, and runs one at a time. */
+  private refreshObserved(network?: ObservedNetwork): Promise<void> {
+    this.observing = this.observing.then(() => this.observeOnce(network));
+    return this.observing;
+  }
+
+  private async observeOnce(network?: ObservedNetwork): Promise<void> {
     const state = this.desired;
     if (state === null) return;
     const { host, config } = this.options;
     try {
       const { addresses, links, routes } = network ?? (await readNetwork(host, config));
-      const observed = renderObservedReport(state, addresses, links, routes, this.counters);
+      const bgp = await this.bgpSessions.report(state, routes, this.lastObserved?.bgp ?? null);
+      const observed = renderObservedReport(state, addresses, links, routes, this.counters, bgp);
       const report = { ...observed, warnings: [...observed.warnings, ...this.hostWarnings] };
       const isChanged =
         this.lastObserved === null ||
@@ -314,7 +346,8 @@ export class Agent {
         JSON.stringify(report.usage) !== JSON.stringify(this.lastObserved.usage);
       this.lastObserved = report;
       if (!isChanged) return;
-      this.log.info({ publicAddress: report.publicAddress?.address ?? null, warnings: report.warnings }, 'observed');
+      const summary = { publicAddress: report.publicAddress?.address ?? null, bgp: report.bgp && describeBgp(report.bgp), warnings: report.warnings };
+      this.log.info(summary, 'observed');
       this.options.send(report);
     } catch (error) {
       this.log.error({ err: error }, 'observe failed');

@@ -2,12 +2,15 @@ import { componentOf, describeStep } from '../plan/steps.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import {
   ControlError,
+  describeBgp,
   describeOutcome,
   type ControlRequest,
   type LogLevelResult,
   type PlanResult,
+  type ShowBgpResult,
   type ShowDesiredResult,
   type StatusResult,
+  SHOW_TOPICS,
 } from '../schema/control-protocol.js';
 import type { Agent } from './agent.js';
 import type { AgentLogger } from './logger.js';
@@ -90,6 +93,7 @@ export function readStatus(context: ControlContext, nowMs = Date.now()): StatusR
             remaining: lastApplied.remaining,
           },
     publicAddress: address ? `${address.address}/${address.prefixLength}` : null,
+    bgp: lastObserved?.bgp ?? null,
     observedWarnings: lastObserved?.warnings ?? [],
     loop: {
       lastRunAt: new Date(agent.lastLoopAt).toISOString(),
@@ -101,7 +105,8 @@ export function readStatus(context: ControlContext, nowMs = Date.now()): StatusR
 
 /**
  * The one line systemd shows as "Status:": generation applied, management
- * link and public address, short enough for `systemctl status`.
+ * link, public address and, with BGP, its sessions, short enough for
+ * `systemctl status`.
  */
 export function renderStatusLine(status: StatusResult): string {
   const applied = status.applied;
@@ -113,12 +118,15 @@ export function renderStatusLine(status: StatusResult): string {
       : `generation ${applied.generation} ${describeOutcome(applied)}`;
   const pending = applied !== null && status.desiredGeneration !== null && status.desiredGeneration !== applied.generation ? ` (desired ${status.desiredGeneration})` : '';
   const link = !status.management.isConfigured ? 'management not configured' : status.management.isConnected ? 'management connected' : 'management disconnected';
-  return `${generation}${pending}; ${link}; public ${status.publicAddress ?? 'none'}`;
+  return `${generation}${pending}; ${link}; public ${status.publicAddress ?? 'none'}${status.bgp ? `; bgp ${describeBgp(status.bgp)}` : ''}`;
 }
 
-function readShow(topic: 'desired' | 'applied' | 'observed' | 'config', context: ControlContext): unknown {
+async function readShow(topic: (typeof SHOW_TOPICS)[number], context: ControlContext): Promise<unknown> {
   const { accepted, lastApplied, lastObserved } = context.agent.snapshot();
   switch (topic) {
+    case 'bgp':
+      // Asked of bgpd now: an operator who just changed something should not wait for the next poll.
+      return ((await context.agent.observeNow())?.bgp ?? null) satisfies ShowBgpResult;
     case 'desired':
       if (accepted === null) throw new ControlError('no-desired-state', 'no desired state has been accepted yet');
       return { generation: accepted.generation, spec: accepted.spec } satisfies ShowDesiredResult;

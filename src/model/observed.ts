@@ -97,25 +97,35 @@ export interface FrrConfigLine {
   readonly line: string;
 }
 
-/** One BGP session as bgpd reports it (`show bgp neighbors json`). */
+/** One BGP session as bgpd reports it (`show bgp neighbors json`, docs/field-notes.md#frr). */
 export interface ObservedBgpPeer {
+  /** The neighbour's address in RFC 5952 form, as the desired state holds it. */
   readonly address: string;
-  /** RFC 4271 §8.2.2's state: Idle, Connect, Active, OpenSent, OpenConfirm or Established. */
+  /** RFC 4271 §8.2.2's state: Idle, Connect, Active, OpenSent, OpenConfirm or Established (FRR adds Clearing and Deleted). */
   readonly state: string;
-  /** When the session came up (Unix seconds), so that a report changes only when the session does; null while it is not Established. */
+  /**
+   * When the session came up (Unix seconds), so that a report changes only when the session does; null while it
+   * is not Established. bgpd computes it from two clocks at each read, so it wavers by a second between reads.
+   */
   readonly upSinceEpochSeconds: number | null;
-  /** Prefixes accepted from the peer (after the import policy), and sent to it; null while not Established. */
+  /** Prefixes accepted from the peer (after the import policy), and sent to it, in IPv6 unicast; null while not Established. */
   readonly prefixesReceived: number | null;
   readonly prefixesSent: number | null;
   /** How often an established session has gone down since bgpd started: the exact reset counter. */
   readonly connectionsDropped: number;
-  /** bgpd's words for why the session last went down, and the last NOTIFICATION sent or received; null when none. */
+  /**
+   * bgpd's words for why the session last went down or failed to come up, and the last NOTIFICATION sent or
+   * received (RFC 4271 §4.5; with the RFC 8203 shutdown message after a colon); null when none. bgpd keeps both
+   * after the session is up again, and sets a reset reason while a session first comes up.
+   */
   readonly lastReset: string | null;
   readonly lastNotification: string | null;
 }
 
 /** bgpd's sessions, and the default route it installed in the kernel. */
 export interface ObservedBgp {
+  /** False when bgpd did not answer (not running, or stuck); `peers` is then empty. */
+  readonly isBgpdAnswering: boolean;
   readonly peers: readonly ObservedBgpPeer[];
   /** The learned default route as the kernel has it (protocol bgp); null when none is installed. */
   readonly defaultRoute: { readonly gateway: string | null; readonly interface: string | null } | null;

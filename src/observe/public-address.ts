@@ -1,6 +1,6 @@
 import type { DesiredState } from '../schema/desired-state.js';
 import { eui64Address, formatPrefix, isInPrefix, parseIpv6Prefix } from '../schema/ipv6.js';
-import type { ObservedMessage, PublicAddressReport, UsageReport } from '../schema/protocol.js';
+import type { BgpReport, ObservedMessage, PublicAddressReport, UsageReport } from '../schema/protocol.js';
 import type { ObservedAddress, ObservedLink, ObservedRoute } from '../model/observed.js';
 import { usageCounterName } from '../model/ownership.js';
 
@@ -58,8 +58,9 @@ export function selectDefaultRouter(state: DesiredState, routes: readonly Observ
 
 /**
  * The observed report: the public address and the static routes the upstream
- * router needs, one per guest prefix via that address. Lifetimes are left out
- * of the comparison key, since they tick down on every read.
+ * router needs, one per guest prefix via that address, and `bgp`, the BGP
+ * report (bgp-report.ts) or null. Lifetimes are left out of the comparison
+ * key, since they tick down on every read.
  */
 export function renderObservedReport(
   state: DesiredState,
@@ -67,6 +68,7 @@ export function renderObservedReport(
   links: readonly ObservedLink[],
   routes: readonly ObservedRoute[],
   counters: ReadonlyMap<string, { readonly packets: number; readonly bytes: number }> = new Map(),
+  bgp: BgpReport | null = null,
 ): ObservedMessage {
   const link = links.find((l) => l.name === state.public.interface);
   const publicAddress = selectPublicAddress(state, addresses, link);
@@ -75,6 +77,7 @@ export function renderObservedReport(
   if (publicAddress?.matchesEui64 === false) {
     warnings.push(`public address ${publicAddress.address} is not the EUI-64 of ${state.public.interface}'s MAC`);
   }
+  if (bgp?.isBgpdAnswering === false) warnings.push('bgpd is not answering: no BGP session is known');
   const upstreamRoutes =
     publicAddress === null ? [] : state.guestNetworks.map((n) => ({ prefix: formatPrefix(n.prefix), via: publicAddress.address }));
   const usage = state.guestNetworks.flatMap((network) =>
@@ -83,7 +86,7 @@ export function renderObservedReport(
       return counter ? [{ network: network.id, direction, packets: counter.packets, bytes: counter.bytes }] : [];
     }),
   );
-  return { type: 'observed', publicAddress, defaultRouter: selectDefaultRouter(state, routes), upstreamRoutes, warnings, usage };
+  return { type: 'observed', publicAddress, defaultRouter: selectDefaultRouter(state, routes), upstreamRoutes, warnings, usage, bgp };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LogLevel } from './agent-config.js';
-import type { AppliedMessage, ComponentResult, ObservedMessage } from './protocol.js';
+import type { AppliedMessage, BgpReport, ComponentResult, ObservedMessage } from './protocol.js';
 import type { FieldError } from './validation.js';
 
 /**
@@ -17,7 +17,7 @@ export const MAX_CONTROL_LINE_BYTES = 16 * 1024 * 1024;
 export const CONTROL_SOCKET_NAME = 'control.sock';
 
 /** What `show` can show. */
-export const SHOW_TOPICS = ['desired', 'applied', 'observed', 'config'] as const;
+export const SHOW_TOPICS = ['desired', 'applied', 'observed', 'config', 'bgp'] as const;
 
 const RequestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 
@@ -83,6 +83,8 @@ export interface StatusResult {
     readonly remaining: string[];
   } | null;
   readonly publicAddress: string | null;
+  /** The last observed BGP report; null unless routing is BGP. */
+  readonly bgp: BgpReport | null;
   readonly observedWarnings: string[];
   readonly loop: { readonly lastRunAt: string; readonly isHealthy: boolean };
   readonly recentProblems: RecentProblem[];
@@ -96,6 +98,12 @@ export interface StatusResult {
 export function describeOutcome(applied: { readonly ok: boolean; readonly remaining: readonly string[] }): 'applied' | 'FAILED' | 'NOT CONVERGED' {
   if (applied.ok) return 'applied';
   return applied.remaining.length > 0 ? 'NOT CONVERGED' : 'FAILED';
+}
+
+/** BGP's sessions in a few words, as the status line and vr6ctl print them after "bgp": "1/2 established", "0/2 established, bgpd not answering". */
+export function describeBgp(report: BgpReport): string {
+  const established = report.peers.filter((peer) => peer.state === 'Established').length;
+  return `${established}/${report.peers.length} established${report.isBgpdAnswering ? '' : ', bgpd not answering'}`;
 }
 
 /** One step of a dry run. */
@@ -125,6 +133,9 @@ export type ReconcileResult = AppliedMessage;
 
 /** The result of `show observed`. */
 export type ShowObservedResult = ObservedMessage | null;
+
+/** The result of `show bgp`: the BGP report of an observation made for the request; null unless routing is BGP. */
+export type ShowBgpResult = BgpReport | null;
 
 /** The result of `log-level`. */
 export interface LogLevelResult {

@@ -96,6 +96,37 @@ export const UsageReport = z.strictObject({
 });
 export type UsageReport = z.output<typeof UsageReport>;
 
+/** One BGP peer of the desired state, as bgpd reports its session; the nulls while bgpd does not report the peer. */
+export const BgpPeerReport = z.strictObject({
+  address: z.string(),
+  /** From the desired state. */
+  description: z.string().nullable(),
+  /** bgpd's state of the session (RFC 4271 §8.2.2: Idle, Connect, Active, OpenSent, OpenConfirm, Established). */
+  state: z.string().nullable(),
+  /** When the session came up, Unix seconds; null while it is not Established. */
+  upSinceEpochSeconds: z.number().int().nullable(),
+  /** IPv6 unicast prefixes accepted from the peer (after the VR's import policy) and sent to it; null while not Established. */
+  prefixesReceived: z.number().int().min(0).nullable(),
+  prefixesSent: z.number().int().min(0).nullable(),
+  /** How often the established session went down since bgpd started. */
+  resets: z.number().int().min(0).nullable(),
+  /** Why the session last went down or does not come up; null for a session that is up and never went down. */
+  lastError: z.string().nullable(),
+});
+export type BgpPeerReport = z.output<typeof BgpPeerReport>;
+
+/** The VR's BGP sessions and the default route they gave it. */
+export const BgpReport = z.strictObject({
+  /** False when bgpd did not answer; every peer's state is then null. */
+  isBgpdAnswering: z.boolean(),
+  /** One per peer of the desired state, in its order. */
+  peers: z.array(BgpPeerReport),
+  /** Whether a default route learned by BGP is in the kernel, and its gateway (the peer's link-local address). */
+  defaultRouteInKernel: z.boolean(),
+  defaultRouteGateway: z.string().nullable(),
+});
+export type BgpReport = z.output<typeof BgpReport>;
+
 /** agent → server: the observed facts the upstream needs; sent again whenever they change. */
 export const ObservedMessage = z.strictObject({
   type: z.literal('observed'),
@@ -104,6 +135,8 @@ export const ObservedMessage = z.strictObject({
   upstreamRoutes: z.array(z.strictObject({ prefix: z.string(), via: z.string() })),
   warnings: z.array(z.string()),
   usage: z.array(UsageReport),
+  /** Null unless routing.protocol is bgp. */
+  bgp: BgpReport.nullable(),
 });
 export type ObservedMessage = z.output<typeof ObservedMessage>;
 

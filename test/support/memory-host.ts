@@ -2,6 +2,7 @@ import { ExecError, type ExecOptions, type ExecResult, type Host, type WatchedCo
 import { MemoryKernel } from './memory-kernel.js';
 import { applyNftDocument, listNftTable, printNftTable, type Json, type MemoryTable } from './memory-nft.js';
 import { MemoryRouting } from './memory-bgpd.js';
+import { isBgpSessionsQuestion, MemoryBgpSessions } from './memory-bgp-sessions.js';
 import { MemoryZebra } from './memory-zebra.js';
 
 export type { MemoryTable } from './memory-nft.js';
@@ -36,6 +37,8 @@ export class MemoryHost extends MemoryKernel implements Host {
   zebra = new MemoryZebra();
   /** The routing config of the bgpd last started (and its bfdd). */
   routing = new MemoryRouting();
+  /** What bgpd's sessions are doing, for `show bgp neighbors json`: a test's to set. */
+  readonly bgpSessions = new MemoryBgpSessions();
   /** Runs right after each nft load commits: lets a test commit something of its own in between. */
   afterLoad: (() => void) | null = null;
   /** Runs right before nft lists the agent's table: lets a test commit something between a generation read and a listing. */
@@ -59,6 +62,7 @@ export class MemoryHost extends MemoryKernel implements Host {
     if (command === 'radvd') return out(this.runRadvd(argv));
     if (command === 'rdisc6') return out();
     if (command === 'install') return out();
+    if (isBgpSessionsQuestion(argv)) return this.bgpSessions.answer(argv, options, this.daemonPids('bgpd').length > 0 ? this.routing.printRunningConfig('bgpd') : null);
     if (command === 'vtysh') return out(this.runVtysh(argv));
     if (command?.endsWith('vr6-nft-genid')) return out(`${this.generation}\n`);
     throw new ExecError(argv, 127, `${command}: not found`);

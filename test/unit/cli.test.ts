@@ -30,6 +30,7 @@ function statusResult(overrides: Partial<StatusResult> = {}): StatusResult {
       remaining: [],
     },
     publicAddress: '2001:db8:100::5054:ff:fe12:3456/64',
+    bgp: null,
     observedWarnings: [],
     loop: { lastRunAt: '2026-01-02T03:03:53.000Z', isHealthy: true },
     recentProblems: [],

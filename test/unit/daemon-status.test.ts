@@ -16,6 +16,7 @@ function status(overrides: Partial<StatusResult>): StatusResult {
     desiredGeneration: null,
     applied: null,
     publicAddress: null,
+    bgp: null,
     observedWarnings: [],
     loop: { lastRunAt: '2026-01-01T00:00:00.000Z', isHealthy: true },
     recentProblems: [],
