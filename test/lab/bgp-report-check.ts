@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import type { BgpPeerReport, BgpReport } from '../../src/schema/protocol.js';
+import type { PeerNeighbor } from './frr-peer.js';
 
 /**
  * Checks of the agent's BGP report against the other side of each fact: a
@@ -18,7 +19,8 @@ const UP_SINCE_SLACK_SECONDS = 2;
  * ANY), and the VR accepted no more than the peer sent; and a NOTIFICATION
  * the VR names is the one the peer names, when the peer names one.
  */
-export function expectReportAgreesWithPeer(report: BgpPeerReport, peerView: Record<string, any>): void {
+export function expectReportAgreesWithPeer(report: BgpPeerReport, neighbor: PeerNeighbor): void {
+  const peerView = neighbor.raw;
   const isUp = peerView.bgpState === 'Established';
   expect(report.state === 'Established', `VR says ${report.state}, the peer says ${peerView.bgpState}`).toBe(isUp);
   if (isUp) {

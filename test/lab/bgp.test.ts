@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPidAlive, waitFor } from './netns.js';
+import { isPidAlive, md5Failures, waitFor } from './netns.js';
 import { tcpConnect, waitForPing, waitForSlaacAddress } from './probes.js';
 import { FAR_HOST, GUEST_BLOCK, IF, NS, OPTIONAL_NS, TIER1, UPSTREAM_ADDRESS } from './topology.js';
 import { canRunLab } from './lab-guard.js';
@@ -114,8 +114,13 @@ describeLab('BGP with real upstream peers', () => {
       neighbors: [{ address: vrAddress, remoteAs: VR_AS, password: 'not-the-key', multihopTtl: 3 }],
     });
     await apply(spec(withPeerB(PASSWORD)));
-    // Long enough for several connection attempts (the VR retries every 5 s, the peer every second).
-    await new Promise((resolve) => setTimeout(resolve, 7000));
+    // Both kernels drop the other's signed segments: wait until several attempts were refused that way.
+    const namespaces = [NS.vr, OPTIONAL_NS.far];
+    const from = await md5Failures(vrLab.lab, namespaces);
+    await waitFor(async () => ((await md5Failures(vrLab.lab, namespaces)) - from >= 3 ? true : undefined), {
+      timeoutMs: 15_000,
+      what: 'three segments dropped for a bad TCP-MD5 digest',
+    });
     expect((await vrNeighbor(FAR_HOST)).bgpState).not.toBe('Established');
     expect((await peerB.bgpRoutes()).has(GUEST_BLOCK)).toBe(false);
     await peerB.configure([`router bgp ${B_AS}`, ` neighbor ${vrAddress} password ${PASSWORD}`, 'exit']);

@@ -159,6 +159,19 @@ export function countMisses(check: () => Promise<boolean>): { stop(): Promise<nu
 }
 
 /** Options for {@link Lab.spawn}: where stdout+stderr go (default: a fresh file in the lab's tempDir). */
+/** Segments the kernel dropped for a bad TCP-MD5 digest (TcpExt TCPMD5Failure), summed over the namespaces. */
+export async function md5Failures(lab: Lab, namespaces: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const ns of namespaces) {
+    const lines = (await lab.exec(ns, ['cat', '/proc/net/netstat'])).stdout.split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const [names, values] = lines.map((l) => l.split(/\s+/));
+    const index = names?.indexOf('TCPMD5Failure') ?? -1;
+    if (index < 0) throw new Error(`no TCPMD5Failure counter in ${ns}`);
+    total += Number(values?.[index]);
+  }
+  return total;
+}
+
 export interface SpawnOptions { logPath?: string }
 
 const liveLabs = new Set<Lab>();
