@@ -9,6 +9,7 @@ import { formatBgpTable } from './bgp-format.js';
 import { AgentUnreachableError, sendControlRequest } from './control-client.js';
 import { formatAgentError, formatLogLevel, formatPlan, formatReconcile, formatStatus } from './format.js';
 import { formatJournalLine } from './journal-format.js';
+import { formatImportErrors, importDirectory } from './import-cloudstack.js';
 
 /** vr6ctl's exit codes; docs/cli.md promises them to scripts. */
 export const EXIT = {
@@ -46,6 +47,7 @@ commands:
   reconcile                       reconcile now and report the result
   logs [-f] [-n LINES] [--since TIME]
                                   the agent's journal, pretty-printed (--json: raw JSON lines)
+  import-cloudstack DIR           the desired state CloudStack's merged databags in DIR give (no agent needed)
   log-level ${LOG_LEVELS.join('|')}
                                   change the log level until the agent restarts
 exit codes: 0 ok, 1 failed, 2 usage, 3 agent unreachable, 4 not converged (status, plan, reconcile)
@@ -78,6 +80,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const { command, args, options } = parsed;
   if (command === 'logs') return runLogs(options, io);
+  if (command === 'import-cloudstack') return runImportCloudStack(args, io);
   try {
     const request = await buildRequest(command, args, io);
     const response = await sendControlRequest(options.socket, request, options.timeoutMs);
@@ -221,4 +224,19 @@ function runLogs(options: CliOptions, io: CliIo): Promise<number> {
     });
     child.on('close', (code) => resolve(code === 0 ? EXIT.ok : EXIT.failed));
   });
+}
+
+// Local: reads the databags itself, so it works with the agent stopped and on a copy of /etc/cloudstack.
+async function runImportCloudStack(args: readonly string[], io: CliIo): Promise<number> {
+  if (args.length !== 1) {
+    io.writeError(`vr6ctl: import-cloudstack takes one directory\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const result = await importDirectory(args[0]!);
+  if (!result.ok) {
+    io.writeError(formatImportErrors(result.errors));
+    return EXIT.failed;
+  }
+  io.write(`${JSON.stringify(result.value.spec, null, 2)}\n`);
+  return EXIT.ok;
 }
