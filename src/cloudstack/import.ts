@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { digestText } from '../model/digest.js';
 import { DesiredState } from '../schema/desired-state.js';
 import { parseDesiredState } from '../schema/desired-state-parser.js';
 import type { FieldError, Parsed } from '../schema/validation.js';
@@ -42,6 +43,15 @@ export function importCloudStack(raw: RawDatabags): Parsed<CloudStackImport> {
   const parsed = parseDesiredState(translated.value);
   if (!parsed.ok) return { ok: false, errors: parsed.errors.map((error) => provenance.locate(error)) };
   return { ok: true, value: { spec: translated.value, state: parsed.value } };
+}
+
+/**
+ * The digest of a translated spec: the same databags give the same spec text
+ * (the translation builds it in a fixed order), so the agent's report and
+ * `vr6ctl cloudstack-wait` can tell whether the agent took these databags.
+ */
+export function digestSpec(spec: DesiredSpec): string {
+  return digestText(JSON.stringify(spec));
 }
 
 /** The desired state's spec from parsed databags, before its own validation; `provenance` learns where each part came from. */

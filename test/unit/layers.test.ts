@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   schema: [],
-  cloudstack: ['schema'],
+  cloudstack: ['schema', 'model'],
   model: ['schema'],
   host: ['model'],
   render: ['schema', 'model'],
