@@ -88,6 +88,7 @@ const AclRule = z.looseObject({
 });
 export type AclRule = z.output<typeof AclRule>;
 
+/** One device's entry of /etc/cloudstack/networkacl.json: its whole ACL, replaced per device. */
 const AclEntry = z.looseObject({
   device: Text.optional(),
   private_gateway_acl: Flag.default(false),
@@ -97,8 +98,7 @@ const AclEntry = z.looseObject({
 });
 export type AclEntry = z.output<typeof AclEntry>;
 
-/** /etc/cloudstack/networkacl.json: each device's whole ACL, replaced per device. */
-
+/** One rule of /etc/cloudstack/ipv6firewallrules.json, an isolated network's rules keyed by rule id. */
 const FirewallRuleEntry = z.looseObject({
   id: Whole,
   protocol: z.union([Text, z.number().int()]),
@@ -113,8 +113,6 @@ const FirewallRuleEntry = z.looseObject({
 });
 export type FirewallRuleEntry = z.output<typeof FirewallRuleEntry>;
 
-/** /etc/cloudstack/ipv6firewallrules.json: an isolated network's rules, keyed by rule id. */
-
 const BgpPeerEntry = z.looseObject({
   ip6_address: Text.optional(),
   as_number: Whole,
@@ -126,9 +124,8 @@ export type BgpPeerEntry = z.output<typeof BgpPeerEntry>;
 /** /etc/cloudstack/bgppeers.json: the peers, cleared and replaced by each file. */
 export const BgpPeersBag = z.looseObject({ peers: z.array(BgpPeerEntry).default([]) });
 
+/** One route of /etc/cloudstack/staticroutes.json, a VPC's static routes keyed by destination. */
 const StaticRouteEntry = z.looseObject({ network: Text, gateway: Text.optional(), revoke: Flag.default(false) });
-
-/** /etc/cloudstack/staticroutes.json: a VPC's static routes, keyed by destination. */
 
 /** A keyed databag's entries without its `id` key, in key order: [key, entry]. */
 export type Keyed<T> = ReadonlyArray<readonly [string, T]>;

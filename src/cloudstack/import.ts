@@ -67,17 +67,7 @@ export function translateDatabags(bags: Databags, provenance: Provenance): Parse
   const spec: DesiredSpec =
     type === 'router'
       ? { schemaVersion: 1, router: { id: config.name, kind: 'isolated' }, ...translateIsolated(bags, source.interface, provenance) }
-      : (() => {
-          const tiers = translateTiers(bags, provenance);
-          errors.push(...tiers.errors);
-          return {
-            schemaVersion: 1 as const,
-            router: { id: config.name, kind: 'vpc' as const },
-            public: publicOfTier(source.interface, tiers.publicAddress, provenance),
-            guestNetworks: tiers.networks,
-            aclLists: tiers.aclLists,
-          };
-        })();
+      : { schemaVersion: 1, router: { id: config.name, kind: 'vpc' }, ...translateVpc(bags, source.interface, provenance, errors) };
   const routing = translateBgp(bags, source.ipv4, provenance, errors);
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: routing === null ? spec : { ...spec, routing } };
@@ -127,6 +117,12 @@ function translateIsolated(bags: Databags, publicInterface: string, provenance: 
     firewall: translateFirewall(bags.ipv6firewallrules, provenance, [...at, 'firewall']),
   };
   return { public: pub, guestNetworks: [network] };
+}
+
+function translateVpc(bags: Databags, publicInterface: string, provenance: Provenance, errors: FieldError[]): Pick<DesiredSpec, 'public' | 'guestNetworks' | 'aclLists'> {
+  const tiers = translateTiers(bags, provenance);
+  errors.push(...tiers.errors);
+  return { public: publicOfTier(publicInterface, tiers.publicAddress, provenance), guestNetworks: tiers.networks, aclLists: tiers.aclLists };
 }
 
 /** CloudStack gives the public address itself (the EUI-64 of the NIC's MAC in the public /64): static, with the upstream as gateway. */

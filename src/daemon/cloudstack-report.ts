@@ -60,7 +60,6 @@ export class CloudStackReporter {
   /** The databags gave a spec, which is handed to the agent as `generation` (null: the agent has it already). */
   read(specDigest: string, generation: number | null): Promise<void> {
     this.report.lastRead = { at: new Date().toISOString(), specDigest, errors: [] };
-    if (generation === null) this.report.accepted ??= null;
     this.pendingDigest = generation === null ? null : { generation, specDigest };
     return this.write();
   }
