@@ -223,14 +223,27 @@ describeLab('the cloudstack source in the namespace lab', () => {
     bags.guestnetwork[IF.vrTier2][0].router_guest_ip6_cidr = '2001:db8:200:2::/56';
     const next = join(topology.lab.tempDir, 'guestnetwork.bad.json');
     writeFileSync(next, renderDatabag(bags.guestnetwork));
-    const refused = await runWrapper(`cp ${next} ${join(dir, 'guestnetwork.json')}`);
-    expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toContain('guestnetwork.json: $.eth3[0].router_guest_ip6_cidr: must be a /64');
-    expect(refused.stderr).toContain('vr6-agent: IPv6 configuration failed');
-    expect(report()!.lastRead!.errors[0]!.path).toBe('guestnetwork.json: $.eth3[0].router_guest_ip6_cidr');
-    await waitForPing(topology.lab, NS.upstream, guestAddress[NS.g2]!, 5000);
-    bags.guestnetwork = good;
-    await mergeInPlace('guestnetwork', bags.guestnetwork);
+    try {
+      const refused = await runWrapper(`cp ${next} ${join(dir, 'guestnetwork.json')}`);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toContain('guestnetwork.json: $.eth3[0].router_guest_ip6_cidr: must be a /64');
+      expect(refused.stderr).toContain('vr6-agent: IPv6 configuration failed');
+      // The check refuses on its own reading; the agent's source reports the same once its reads agree.
+      const errors = await waitFor(async () => (report()?.lastRead?.errors.length ? report()!.lastRead!.errors : undefined), {
+        timeoutMs: 10_000,
+        what: 'the agent to report the refusal',
+      });
+      expect(errors[0]!.path).toBe('guestnetwork.json: $.eth3[0].router_guest_ip6_cidr');
+      expect(report()!.accepted!.specDigest).not.toBeNull();
+      await waitForPing(topology.lab, NS.upstream, guestAddress[NS.g2]!, 5000);
+    } finally {
+      bags.guestnetwork = good;
+      await mergeInPlace('guestnetwork', bags.guestnetwork);
+    }
+    await waitFor(async () => (report()?.lastRead?.specDigest === report()?.accepted?.specDigest ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the good databags to be read again',
+    });
   });
 
   it('deprecates a removed tier on the wire (add: false), and adds a tier back', async () => {
