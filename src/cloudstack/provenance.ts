@@ -16,23 +16,34 @@ export interface Origin {
  * path that contains it.
  */
 export class Provenance {
-  private readonly origins = new Map<string, Origin>();
+  // Kept raw and formatted only when an error needs them: a valid 10,000-rule VPC records 50,000 of them.
+  private readonly records: Array<{ readonly specPath: readonly PropertyKey[]; readonly origin: Origin }> = [];
+  private keyed: Map<string, Origin> | null = null;
 
   /** Records that the part at `specPath` of the desired state came from `origin`. */
   record(specPath: readonly PropertyKey[], databag: DatabagName, path: readonly PropertyKey[]): void {
-    this.origins.set(formatJsonPath(specPath), { databag, path });
+    this.records.push({ specPath, origin: { databag, path } });
+    this.keyed = null;
   }
 
   /** The error of the desired-state schema, renamed to the databag field it came from; its own path stays in the message. */
   locate(error: FieldError): FieldError {
+    this.keyed ??= new Map(this.records.map(({ specPath, origin }) => [formatJsonPath(specPath), origin]));
+    // The longest recorded path that contains the error's: walk up the error's path one step at a time.
     let best: { key: string; origin: Origin } | null = null;
-    for (const [key, origin] of this.origins) {
-      const isInside = error.path === key || error.path.startsWith(`${key}.`) || error.path.startsWith(`${key}[`);
-      if (isInside && (best === null || key.length > best.key.length)) best = { key, origin };
+    for (let key = error.path; key.length > 0 && best === null; key = parentPath(key)) {
+      const origin = this.keyed.get(key);
+      if (origin !== undefined) best = { key, origin };
     }
     if (best === null) return { path: `desired state: ${error.path}`, message: error.message };
     return { path: `${databagFile(best.origin.databag)}: ${formatJsonPath(best.origin.path)}`, message: `${error.message} (as ${error.path})` };
   }
+}
+
+// $.a.b[2] → $.a.b → $.a → $ → '' (the end).
+function parentPath(path: string): string {
+  const cut = Math.max(path.lastIndexOf('.'), path.lastIndexOf('['));
+  return cut <= 0 ? '' : path.slice(0, cut);
 }
 
 /** An error at a databag field. */
