@@ -6,6 +6,7 @@ import { waitForSlaacAddress } from '../lab/probes.js';
 import { startFrrPeer } from '../lab/frr-peer.js';
 import { GUEST_BLOCK, IF, MGMT, NS, PUBLIC_PREFIX, TIER1, UPSTREAM_ADDRESS, VR_CONTROL_ADDRESS, renderUpstreamRadvdConf, waitForDadEverywhere } from '../lab/topology.js';
 import { labDesiredState, pushAndApply, pushDesired, simEventCount, waitForMessage, waitForSimEvent, type SimulatorRun } from '../lab/vr-lab.js';
+import { checkCloudStackHooks } from './cloudstack-hooks.js';
 import { Container } from './container.js';
 import { DEFAULT_CACHE_DIR, ensureRootfs } from './rootfs.js';
 
@@ -108,6 +109,7 @@ async function runScenario(run: Run, debPath: string): Promise<void> {
   await checkRestarts(lab, container);
   await checkFrr(lab, container, sim);
   await checkJournal(container);
+  await checkCloudStackHooks(container, check);
   await checkUpgradeAndRemoval(container, basename(debPath));
 }
 
@@ -406,7 +408,10 @@ async function checkUpgradeAndRemoval(container: Container, debName: string): Pr
     });
     const left = await container.exec(['ls', '-d', '/var/lib/vr6-agent', '/run/vr6-agent', '/etc/vr6-agent', '/usr/lib/vr6-agent'], { allowFailure: true });
     if (left.stdout.trim() !== '') throw new Error(`left behind: ${left.stdout.trim()}`);
-    return 'unit inactive, radvd gone, no files left';
+    // The hooks were installed (test/package/cloudstack-hooks.ts): removal puts CloudStack's script back.
+    const script = await container.read(['cat', '/opt/cloud/bin/update_config.py']);
+    if (!script.includes('echo cloudstack')) throw new Error(`update_config.py after purge: ${script}`);
+    return 'unit inactive, radvd gone, no files left, update_config.py CloudStack\'s again';
   });
 }
 
