@@ -5,6 +5,7 @@ import { startFirewallLab, type FirewallLab } from './firewall-lab.js';
 import { IF, NS } from './topology.js';
 import { labDesiredState, pushAndApply, pushDesired, waitForMessage } from './vr-lab.js';
 import { waitFor } from './netns.js';
+import { addInstances, echoesAnswered, INSTANCE, ROUTED, routedState, TARGET } from './routed-lab.js';
 
 /**
  * Routed prefixes with packets: two instances on the web tier hold the same
@@ -13,40 +14,6 @@ import { waitFor } from './netns.js';
  */
 
 const describeLab = canRunLab(['ip', 'nft', 'radvd', 'ping', 'nc']) ? describe : describe.skip;
-
-const ROUTED = '2001:db8:300::/56';
-const TARGET = '2001:db8:300::1';
-const INSTANCE = { a: { ns: 'ia', address: '2001:db8:200:1::a' }, b: { ns: 'ib', address: '2001:db8:200:1::b' } } as const;
-
-function routedState(nextHop: string): Record<string, any> {
-  const spec = labDesiredState();
-  spec.schemaVersion = 2;
-  spec.guestNetworks[0].routedPrefixes = [{ prefix: ROUTED, nextHop, description: 'lab /56' }];
-  return spec;
-}
-
-/** Echo requests the namespace's kernel has answered so far (RFC 4443 §4.1): who replied. */
-async function echoesAnswered(fw: FirewallLab, ns: string): Promise<number> {
-  const snmp = (await fw.lab.exec(ns, ['cat', '/proc/net/snmp6'])).stdout;
-  return Number(/^Icmp6OutEchoReplies\s+(\d+)$/m.exec(snmp)?.[1] ?? 'NaN');
-}
-
-/** Turns the guest namespace g1 into the tier's switch and hangs two instances off it. */
-async function addInstances(fw: FirewallLab): Promise<void> {
-  const { lab } = fw;
-  await lab.exec(NS.g1, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
-  await lab.exec(NS.g1, ['ip', 'link', 'set', IF.guest, 'master', 'br0']);
-  await lab.exec(NS.g1, ['ip', 'link', 'set', 'br0', 'up']);
-  for (const [key, instance] of Object.entries(INSTANCE)) {
-    await lab.addNamespace(instance.ns);
-    await lab.addLink(NS.g1, `p${key}`, instance.ns, IF.guest);
-    await lab.exec(NS.g1, ['ip', 'link', 'set', `p${key}`, 'master', 'br0']);
-    await lab.exec(instance.ns, ['ip', '-6', 'addr', 'add', `${instance.address}/64`, 'dev', IF.guest, 'nodad']);
-    // On lo: this machine's kernel has no dummy driver, and lo holds a local address as a dummy would.
-    await lab.exec(instance.ns, ['ip', '-6', 'addr', 'add', `${TARGET}/128`, 'dev', 'lo']);
-    await lab.exec(instance.ns, ['ip', '-6', 'route', 'replace', 'default', 'via', '2001:db8:200:1::1', 'dev', IF.guest]);
-  }
-}
 
 describeLab('routed prefixes with packets', () => {
   let fw: FirewallLab;
