@@ -117,6 +117,12 @@ bench-cloudstack: deps
 	node bench/build.mjs
 	node_modules/.bin/node dist/bench/cloudstack-import.cjs
 
+## bench-routed: root; a routed prefix moved under pings, and 1000 of them, in lab namespaces of its own (bench/README.md).
+.PHONY: bench-routed
+bench-routed: deps build
+	node bench/build.mjs
+	node_modules/.bin/node dist/bench/routed-bench.cjs
+
 ## bench-bgp: root; the BGP benchmark in lab namespaces of its own (bench/README.md); about a minute. BENCH_ARGS="--runs 3".
 .PHONY: bench-bgp
 bench-bgp: deps build

@@ -11,6 +11,7 @@ await Promise.all([
   build({ ...common, entryPoints: ['bench/agent-path.ts'], outfile: 'dist/bench/agent-path.cjs', sourcemap: 'inline' }),
   build({ ...common, entryPoints: ['bench/bgp.bench.ts'], outfile: 'dist/bench/bgp-bench.cjs', sourcemap: 'inline' }),
   build({ ...common, entryPoints: ['bench/cloudstack-import.ts'], outfile: 'dist/bench/cloudstack-import.cjs', sourcemap: 'inline' }),
+  build({ ...common, entryPoints: ['bench/routed.bench.ts'], outfile: 'dist/bench/routed-bench.cjs', sourcemap: 'inline' }),
   build({ ...common, entryPoints: ['bench/agent-memory-child.ts'], outfile: 'dist/bench/agent-memory-child.cjs', sourcemap: false }),
   build({ ...common, entryPoints: ['bench/agent-memory-child.ts'], outfile: 'dist/bench/agent-memory-child-sourcemap.cjs', sourcemap: 'inline' }),
 ]);

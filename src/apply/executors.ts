@@ -26,6 +26,17 @@ const FRR_STOP_TIMEOUT_MS = 3000;
 const FRR_USER = 'frr';
 const SOLICIT_DEADLINE_MS = 4000;
 
+/**
+ * One `ip -6 -batch -` for every route of a step: one process, not one per
+ * route, so a thousand routes cost one spawn. `replace` swaps a route in
+ * place (RTM_NEWROUTE with NLM_F_REPLACE), so a moved prefix is never without
+ * one; the batch stops at the first failure and exits non-zero.
+ */
+async function runRouteBatch(verb: 'replace' | 'del', routes: Extract<Step, { kind: 'replaceRoutedRoutes' }>['routes'], { host, config }: ApplyContext): Promise<void> {
+  const lines = routes.map((route) => `route ${verb} ${route.destination} via ${route.gateway} dev ${route.interface} proto ${ROUTE_PROTOCOL}\n`);
+  await host.exec([config.commands.ip, '-6', '-batch', '-'], { input: lines.join('') });
+}
+
 const executors: { [K in StepKind]: Executor<K> } = {
   async checkRadvdConfig(step, { host, config }) {
     const candidate = fileLayoutOf(config).radvdCheck;
@@ -96,6 +107,8 @@ const executors: { [K in StepKind]: Executor<K> } = {
     const { ip } = config.commands;
     await host.exec([ip, '-6', 'route', 'replace', 'default', 'via', step.gateway, 'dev', step.interface, 'proto', ROUTE_PROTOCOL]);
   },
+  replaceRoutedRoutes: (step, context) => runRouteBatch('replace', step.routes, context),
+  removeRoutedRoutes: (step, context) => runRouteBatch('del', step.routes, context),
   async removeDefaultRoute(step, { host, config }) {
     const { ip } = config.commands;
     await host.exec([ip, '-6', 'route', 'del', 'default', 'via', step.gateway, 'dev', step.interface, 'proto', step.protocol]);

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, LogLevel } from '../schema/agent-config.js';
-import { SHOW_TOPICS, type ControlRequest, type ControlResponse, type PlanResult, type ShowBgpResult, type StatusResult } from '../schema/control-protocol.js';
+import { SHOW_TOPICS, type ControlRequest, type ControlResponse, type PlanResult, type ShowBgpResult, type ShowRoutesResult, type StatusResult } from '../schema/control-protocol.js';
 import type { AppliedMessage } from '../schema/protocol.js';
+import { formatRoutesTable } from './routes-format.js';
 import { formatBgpTable } from './bgp-format.js';
 import { AgentUnreachableError, sendControlRequest } from './control-client.js';
 import { formatAgentError, formatLogLevel, formatPlan, formatReconcile, formatStatus } from './format.js';
@@ -43,6 +44,7 @@ commands:
   show desired|applied|observed|config
                                   the agent's current data, as JSON
   show bgp                        each BGP peer's session, asked of bgpd now (--json: the report)
+  show routes                     each routed prefix: its next hop, route in the kernel, neighbour state (--json: the report)
   plan [FILE|-]                   dry run: what a reconcile of the accepted (or the given) desired state would change
   reconcile                       reconcile now and report the result
   logs [-f] [-n LINES] [--since TIME]
@@ -188,11 +190,12 @@ function printResponse(request: ControlRequest, response: ControlResponse, optio
   }
   const result = response.result;
   const code = exitCodeOf(request, result);
-  if (options.isJson || (request.command === 'show' && request.topic !== 'bgp')) {
+  if (options.isJson || (request.command === 'show' && request.topic !== 'bgp' && request.topic !== 'routes')) {
     io.write(`${JSON.stringify(result, null, 2)}\n`);
     return code;
   }
-  if (request.command === 'show') io.write(formatBgpTable(result as ShowBgpResult, io.now()));
+  if (request.command === 'show' && request.topic === 'routes') io.write(formatRoutesTable(result as ShowRoutesResult));
+  else if (request.command === 'show') io.write(formatBgpTable(result as ShowBgpResult, io.now()));
   else if (request.command === 'status') io.write(formatStatus(result as StatusResult, io.now()));
   else if (request.command === 'plan') io.write(formatPlan(result as PlanResult));
   else if (request.command === 'reconcile') io.write(formatReconcile(result as AppliedMessage));

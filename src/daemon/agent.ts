@@ -4,6 +4,7 @@ import { fileLayoutOf } from '../model/file-layout.js';
 import type { CounterValues, ObservedNetwork } from '../model/observed.js';
 import type { MonitorEvent } from '../observe/address-monitor.js';
 import { observedReportKey, renderObservedReport } from '../observe/public-address.js';
+import { renderRoutedPrefixReport } from '../observe/routed-report.js';
 import { readNetwork } from '../observe/read-host.js';
 import type { Plan } from '../plan/plan.js';
 import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
@@ -336,9 +337,10 @@ export class Agent {
     if (state === null) return;
     const { host, config } = this.options;
     try {
-      const { addresses, links, routes } = network ?? (await readNetwork(host, config));
+      const { addresses, links, routes, prefixRoutes, neighbours } = network ?? (await readNetwork(host, config));
       const bgp = await this.bgpSessions.report(state, routes, this.lastObserved?.bgp ?? null);
-      const observed = renderObservedReport(state, addresses, links, routes, this.counters, bgp);
+      const routed = renderRoutedPrefixReport(state, prefixRoutes, neighbours);
+      const observed = renderObservedReport(state, addresses, links, routes, this.counters, bgp, routed);
       const report = { ...observed, warnings: [...observed.warnings, ...this.hostWarnings] };
       const isChanged =
         this.lastObserved === null ||

@@ -8,6 +8,7 @@ import {
   type LogLevelResult,
   type PlanResult,
   type ShowBgpResult,
+  type ShowRoutesResult,
   type ShowDesiredResult,
   type StatusResult,
   SHOW_TOPICS,
@@ -127,6 +128,9 @@ async function readShow(topic: (typeof SHOW_TOPICS)[number], context: ControlCon
     case 'bgp':
       // Asked of bgpd now: an operator who just changed something should not wait for the next poll.
       return ((await context.agent.observeNow())?.bgp ?? null) satisfies ShowBgpResult;
+    case 'routes':
+      // Asked of the kernel now, as bgp: a move just pushed shows at once.
+      return ((await context.agent.observeNow())?.routedPrefixes ?? []) satisfies ShowRoutesResult;
     case 'desired':
       if (accepted === null) throw new ControlError('no-desired-state', 'no desired state has been accepted yet');
       return { generation: accepted.generation, spec: accepted.spec } satisfies ShowDesiredResult;

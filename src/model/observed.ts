@@ -37,11 +37,26 @@ export interface ObservedRoute {
   readonly protocol: string;
 }
 
-/** The links, IPv6 addresses and IPv6 default routes, as one `ip` process saw them. */
+/**
+ * One entry of the IPv6 neighbour table (RFC 4861 §7.3.2): `state` is the
+ * kernel's NUD state in lower case (reachable, stale, delay, probe, failed,
+ * incomplete, permanent, noarp).
+ */
+export interface ObservedNeighbour {
+  readonly interface: string;
+  readonly address: string;
+  readonly state: string;
+}
+
+/** The links, IPv6 addresses and routes, and the neighbour table, as one `ip` process saw them. */
 export interface ObservedNetwork {
   readonly links: readonly ObservedLink[];
   readonly addresses: readonly ObservedAddress[];
+  /** The IPv6 default routes. */
   readonly routes: readonly ObservedRoute[];
+  /** The other routes of the main table that have a next hop: the agent's routed prefixes, and anyone else's. */
+  readonly prefixRoutes: readonly ObservedRoute[];
+  readonly neighbours: readonly ObservedNeighbour[];
 }
 
 /** A named counter's values. */

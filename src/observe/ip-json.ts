@@ -1,4 +1,4 @@
-import type { ObservedAddress, ObservedLink, ObservedRoute } from '../model/observed.js';
+import type { ObservedAddress, ObservedLink, ObservedNeighbour, ObservedRoute } from '../model/observed.js';
 
 /**
  * Pure parsers of `ip -j` output (iproute2 6.1). They accept unknown JSON and
@@ -84,5 +84,26 @@ export function parseRoutes(json: unknown): ObservedRoute[] {
         protocol: text(route.protocol) ?? 'unspec',
       },
     ];
+  });
+}
+
+/**
+ * The routes of `ip -j -6 route show` that go via a next hop, but for the
+ * default route: what a routed prefix's route is compared with. Connected
+ * and local routes have no gateway and are left out, so a thousand guests'
+ * worth of them costs the planner nothing.
+ */
+export function parsePrefixRoutes(json: unknown): ObservedRoute[] {
+  return parseRoutes(json).filter((route) => route.destination !== 'default' && route.gateway !== null);
+}
+
+/** Parses `ip -j -6 neigh show`; an entry without a state (a proxy entry) is skipped. */
+export function parseNeighbours(json: unknown): ObservedNeighbour[] {
+  return asArray(json).flatMap((entry) => {
+    const address = text(entry.dst);
+    const ifname = text(entry.dev);
+    const states = Array.isArray(entry.state) ? entry.state.filter((s): s is string => typeof s === 'string') : [];
+    if (address === null || ifname === null || states.length === 0) return [];
+    return [{ interface: ifname, address, state: states[0]!.toLowerCase() }];
   });
 }

@@ -1,6 +1,7 @@
 import type { DesiredState } from '../schema/desired-state.js';
 import { eui64Address, formatPrefix, isInPrefix, parseIpv6Prefix } from '../schema/ipv6.js';
-import type { BgpReport, ObservedMessage, PublicAddressReport, UsageReport } from '../schema/protocol.js';
+import type { BgpReport, ObservedMessage, PublicAddressReport, RoutedPrefixReport, UsageReport } from '../schema/protocol.js';
+import { describeRoutedPrefixProblems } from './routed-report.js';
 import type { ObservedAddress, ObservedLink, ObservedRoute } from '../model/observed.js';
 import { usageCounterName } from '../model/ownership.js';
 
@@ -58,8 +59,8 @@ export function selectDefaultRouter(state: DesiredState, routes: readonly Observ
 
 /**
  * The observed report: the public address and the static routes the upstream
- * router needs, one per guest prefix via that address, and `bgp`, the BGP
- * report (bgp-report.ts) or null. Lifetimes are left out of the comparison
+ * router needs, one per guest prefix via that address, `bgp`, the BGP
+ * report (bgp-report.ts) or null, and the routed prefixes (routed-report.ts). Lifetimes are left out of the comparison
  * key, since they tick down on every read.
  */
 export function renderObservedReport(
@@ -69,6 +70,7 @@ export function renderObservedReport(
   routes: readonly ObservedRoute[],
   counters: ReadonlyMap<string, { readonly packets: number; readonly bytes: number }> = new Map(),
   bgp: BgpReport | null = null,
+  routedPrefixes: readonly RoutedPrefixReport[] = [],
 ): ObservedMessage {
   const link = links.find((l) => l.name === state.public.interface);
   const publicAddress = selectPublicAddress(state, addresses, link);
@@ -78,6 +80,7 @@ export function renderObservedReport(
     warnings.push(`public address ${publicAddress.address} is not the EUI-64 of ${state.public.interface}'s MAC`);
   }
   if (bgp?.isBgpdAnswering === false) warnings.push('bgpd is not answering: no BGP session is known');
+  warnings.push(...describeRoutedPrefixProblems(routedPrefixes));
   const upstreamRoutes =
     publicAddress === null ? [] : state.guestNetworks.map((n) => ({ prefix: formatPrefix(n.prefix), via: publicAddress.address }));
   const usage = state.guestNetworks.flatMap((network) =>
@@ -86,7 +89,7 @@ export function renderObservedReport(
       return counter ? [{ network: network.id, direction, packets: counter.packets, bytes: counter.bytes }] : [];
     }),
   );
-  return { type: 'observed', publicAddress, defaultRouter: selectDefaultRouter(state, routes), upstreamRoutes, warnings, usage, bgp };
+  return { type: 'observed', publicAddress, defaultRouter: selectDefaultRouter(state, routes), upstreamRoutes, warnings, usage, bgp, routedPrefixes: [...routedPrefixes] };
 }
 
 /**

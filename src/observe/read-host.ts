@@ -5,16 +5,16 @@ import { fileLayoutOf } from '../model/file-layout.js';
 import type { FrrDaemon } from '../model/frr-config.js';
 import type { ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRuleset } from '../model/observed.js';
 import { RULESET_TABLE } from '../model/ownership.js';
-import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseRoutes } from './ip-json.js';
+import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseNeighbours, parsePrefixRoutes, parseRoutes } from './ip-json.js';
 import { parseRulesetListing } from './ruleset-listing.js';
 import { parseFrrRunningConfig, parseRoutingRunning } from './frr-running.js';
 
 /**
- * Reads links, IPv6 addresses and IPv6 default routes with one `ip -6 -j
+ * Reads links, IPv6 addresses, routes and neighbours with one `ip -6 -j
  * -batch -` that stays running between reads (Host.ask): a spawn blocks the
  * agent's event loop (Node forks the whole process) for longer than the read
  * itself takes (bench/README.md). The batch's `-6` leaves `link show` as it is and equals
- * `ip -6 addr show` and `ip -6 route show default` for the other two.
+ * `ip -6 addr show`, `ip -6 route show …` and `ip -6 neigh show` for the others.
  *
  * A resident ip remembers interface names by index and goes on printing a
  * renamed link's old name in routes. `link show` names come fresh from the
@@ -32,12 +32,18 @@ export async function readNetwork(host: Host, config: AgentConfig): Promise<Obse
     names = parseLinkIndexes(results[0]);
   }
   linkNamesSeen.set(host, names);
-  const [links, addresses, routes] = results;
-  return { links: parseLinks(links), addresses: parseAddresses(addresses), routes: parseRoutes(routes) };
+  const [links, addresses, routes, prefixRoutes, neighbours] = results;
+  return {
+    links: parseLinks(links),
+    addresses: parseAddresses(addresses),
+    routes: parseRoutes(routes),
+    prefixRoutes: parsePrefixRoutes(prefixRoutes),
+    neighbours: parseNeighbours(neighbours),
+  };
 }
 
 const IP_BATCH_ARGS = ['-6', '-j', '-batch', '-'];
-const IP_BATCH_COMMANDS = ['link show', 'addr show', 'route show default'];
+const IP_BATCH_COMMANDS = ['link show', 'addr show', 'route show default', 'route show', 'neigh show'];
 /** Per host, the names by interface index that its resident ip has printed. */
 const linkNamesSeen = new WeakMap<Host, ReadonlyMap<number, string>>();
 
@@ -149,7 +155,7 @@ export async function readObservedHost(
   readers: ObservedReaders = {},
 ): Promise<ObservedHost> {
   // The questions to the resident readers first: the file reads run while they are answered.
-  const [{ links, addresses, routes }, ruleset, sysctls, interfacesFile, radvd, frr] = await Promise.all([
+  const [{ links, addresses, routes, prefixRoutes, neighbours }, ruleset, sysctls, interfacesFile, radvd, frr] = await Promise.all([
     readNetwork(host, config),
     readers.ruleset?.() ?? readRuleset(host, config),
     host.readSysctls(sysctlKeys),
@@ -157,7 +163,7 @@ export async function readObservedHost(
     readRadvd(host, config),
     readFrr(host, config),
   ]);
-  return { sysctls, links, addresses, routes, interfacesFile, ruleset, radvd, frr };
+  return { sysctls, links, addresses, routes, prefixRoutes, neighbours, interfacesFile, ruleset, radvd, frr };
 }
 
 async function readRadvd(host: Host, config: AgentConfig): Promise<ObservedDaemon> {

@@ -6,6 +6,7 @@ import type { FrrDaemon } from '../model/frr-config.js';
 import { planFrrChange } from './frr-plan.js';
 import { planRoutingChange } from './frr-routing-plan.js';
 import type { Daemon, Step } from './steps.js';
+import { planRoutedRoutes } from './routed-plan.js';
 import { planRuleset, type RulesetMemory } from './ruleset-plan.js';
 
 /** What the agent itself did before: the memory a level-triggered planner needs to recognise drift. */
@@ -44,7 +45,8 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
   const linkNames = new Set(observed.links.map((link) => link.name));
   const missing = rendered.interfaces.filter((name) => !linkNames.has(name));
   const present = (ifname: string) => linkNames.has(ifname);
-  const warnings = missing.map((name) => `interface ${name} does not exist; its settings wait for it`);
+  const routed = planRoutedRoutes(rendered, observed.prefixRoutes, present);
+  const warnings = [...missing.map((name) => `interface ${name} does not exist; its settings wait for it`), ...routed.warnings];
   const steps: Step[] = [
     ...planRaConfigChecks(rendered, observed, ledger.checkedConfigs),
     ...planRuleset(rendered, observed.ruleset, ledger.ruleset),
@@ -52,6 +54,8 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
     ...planLinks(rendered, observed, present),
     ...planAddresses(rendered, observed, ledger, present),
     ...planDefaultRoute(rendered, observed, present),
+    // After the addresses: a next hop inside a guest /64 is on-link only once the gateway's /64 is on the link.
+    ...routed.steps,
     ...(observed.interfacesFile === rendered.interfacesFile ? [] : [{ kind: 'writeInterfacesFile', content: rendered.interfacesFile } as const]),
     ...planSysctls(rendered, observed, (key) => key === FORWARDING_KEY),
     ...planRaSenders(rendered, observed, ledger),

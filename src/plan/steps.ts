@@ -1,4 +1,4 @@
-import type { OwnedAddress } from '../render/host-facts.js';
+import type { OwnedAddress, RoutedRoute } from '../render/host-facts.js';
 import type { NftDocument } from '../render/ruleset-document.js';
 import type { FrrDaemon } from '../model/frr-config.js';
 
@@ -32,6 +32,9 @@ export type Step =
   | ({ readonly kind: 'removeAddress' } & OwnedAddress)
   | { readonly kind: 'replaceDefaultRoute'; readonly gateway: string; readonly interface: string }
   | { readonly kind: 'removeDefaultRoute'; readonly gateway: string; readonly interface: string; readonly protocol: string }
+  /** Each one `ip -6 route replace`, all in one `ip -batch`: a move is the one replace of its route. */
+  | { readonly kind: 'replaceRoutedRoutes'; readonly routes: readonly RoutedRoute[] }
+  | { readonly kind: 'removeRoutedRoutes'; readonly routes: readonly RoutedRoute[] }
   | { readonly kind: 'writeInterfacesFile'; readonly content: string }
   | { readonly kind: 'writeRadvdConfig'; readonly content: string }
   | { readonly kind: 'removeRadvdConfig' }
@@ -77,6 +80,8 @@ const COMPONENT_OF: Record<StepKind, Component> = {
   removeAddress: 'addresses',
   replaceDefaultRoute: 'routes',
   removeDefaultRoute: 'routes',
+  replaceRoutedRoutes: 'routes',
+  removeRoutedRoutes: 'routes',
   writeInterfacesFile: 'interfaces-file',
   writeRadvdConfig: 'radvd',
   removeRadvdConfig: 'radvd',
@@ -113,6 +118,9 @@ export function describeStep(step: Step): string {
     case 'setLinkUp':
     case 'solicitRouters':
       return `${step.kind} ${step.interface}`;
+    case 'replaceRoutedRoutes':
+    case 'removeRoutedRoutes':
+      return `${step.kind} ${describeRoutes(step.routes)}`;
     case 'reloadRadvd':
       return `${step.kind} pid ${step.pid}`;
     case 'startFrrDaemon':
@@ -151,6 +159,8 @@ export function describeRepair(step: Step, isRepair: boolean): readonly string[]
       return [`address ${step.address}/${step.prefixLength} was missing on ${step.interface}`];
     case 'setLinkUp':
       return [`link ${step.interface} was down`];
+    case 'replaceRoutedRoutes':
+      return step.routes.map((route) => `route ${route.destination} was missing or elsewhere`);
     case 'checkRadvdConfig':
     case 'checkFrrConfig':
     case 'solicitRouters':
@@ -158,4 +168,10 @@ export function describeRepair(step: Step, isRepair: boolean): readonly string[]
     default:
       return [`${describeStep(step)} (the host had drifted)`];
   }
+}
+
+// A plan of a thousand routes is logged as its first few.
+function describeRoutes(routes: readonly RoutedRoute[]): string {
+  const shown = routes.slice(0, 3).map((r) => `${r.destination} via ${r.gateway} dev ${r.interface}`);
+  return routes.length > 3 ? `${shown.join(', ')} and ${routes.length - 3} more` : shown.join(', ');
 }

@@ -147,7 +147,9 @@ export class Reconciler {
       applied: applied.map(describeStep),
       remaining: remaining.map(describeStep),
       observed,
-      network: isObservationCurrent ? { links: observed.links, addresses: observed.addresses, routes: observed.routes } : null,
+      network: isObservationCurrent
+        ? { links: observed.links, addresses: observed.addresses, routes: observed.routes, prefixRoutes: observed.prefixRoutes, neighbours: observed.neighbours }
+        : null,
     };
     const { ok, durationMs, repaired } = result;
     this.log.info({ ok, isConverged, durationMs, steps: applied.length, errors, warnings: result.warnings, repaired }, 'reconciled');

@@ -59,8 +59,25 @@ function announcedNetworks(state: DesiredState, bgp: BgpSettings): string[] {
     .map((network) => formatPrefix(network.prefix));
 }
 
+/**
+ * The routed prefixes (schemaVersion 2) no aggregate covers: each is announced by itself. One inside an
+ * aggregate needs nothing: the upstream routes the aggregate to the VR, and the VR routes on to the instance.
+ * bgpd originates it while the agent's kernel route to it is in zebra's table (network import-check).
+ */
+function announcedRoutedPrefixes(state: DesiredState, bgp: BgpSettings): string[] {
+  return state.guestNetworks.flatMap((network) =>
+    network.routedPrefixes
+      .filter((routed) => routed.nextHop !== null && !bgp.announce.aggregates.some((aggregate) => isInPrefix(routed.prefix.address, aggregate) && aggregate.length <= routed.prefix.length))
+      .map((routed) => formatPrefix(routed.prefix)),
+  );
+}
+
 function renderPrefixLists(state: DesiredState, bgp: BgpSettings): string[] {
-  const announced = [...bgp.announce.aggregates.map(formatPrefix), ...(bgp.announce.guestPrefixes ? announcedNetworks(state, bgp) : [])];
+  const announced = [
+    ...bgp.announce.aggregates.map(formatPrefix),
+    ...(bgp.announce.guestPrefixes ? announcedNetworks(state, bgp) : []),
+    ...announcedRoutedPrefixes(state, bgp),
+  ];
   const list = (name: string, seq: number, rest: string) => `ipv6 prefix-list ${name} seq ${seq} ${rest}`;
   return [
     // Exact matches only: a more specific prefix inside an aggregate is never sent by accident.
@@ -117,6 +134,7 @@ function renderAnnouncements(state: DesiredState, bgp: BgpSettings): string[] {
   const mode = bgp.announce.guestPrefixes ? '' : ' summary-only';
   return [
     ...announcedNetworks(state, bgp).map((prefix) => `network ${prefix}`),
+    ...announcedRoutedPrefixes(state, bgp).map((prefix) => `network ${prefix}`),
     ...bgp.announce.aggregates.map((aggregate) => `aggregate-address ${formatPrefix(aggregate)}${mode}`),
   ];
 }

@@ -1,4 +1,5 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
+import { formatPrefix } from '../schema/ipv6.js';
 import { isDefaultFromBgp } from '../schema/routing.js';
 import { renderInterfacesFile } from './interfaces-file.js';
 import { renderRadvdConf } from './radvd-conf.js';
@@ -14,6 +15,14 @@ export interface OwnedAddress {
   readonly prefixLength: number;
 }
 
+/** A route the agent installs for a routed prefix: `destination via gateway dev interface`. */
+export interface RoutedRoute {
+  /** The prefix in CIDR form, as `ip -j route` prints it. */
+  readonly destination: string;
+  readonly gateway: string;
+  readonly interface: string;
+}
+
 /** Everything the host should be for a desired state, as plain data. */
 export interface RenderedHost {
   /** Interfaces the state uses; each must exist and be up. */
@@ -24,6 +33,8 @@ export interface RenderedHost {
   readonly addresses: readonly OwnedAddress[];
   /** Static mode's default route; null in slaac mode, where the RA provides it. */
   readonly defaultRoute: { readonly gateway: string; readonly interface: string } | null;
+  /** The routes of the routed prefixes (schemaVersion 2), one per prefix. */
+  readonly routedRoutes: readonly RoutedRoute[];
   /** A BGP peer gives the default route: neither the agent's static one nor an RA's stands beside it. */
   readonly isDefaultFromBgp: boolean;
   readonly interfacesFile: string;
@@ -58,6 +69,7 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     sysctls: renderSysctls(state),
     addresses,
     defaultRoute: pub.mode === 'static' && pub.gateway && !isDefaultFromBgp(state) ? { gateway: pub.gateway, interface: pub.interface } : null,
+    routedRoutes: renderRoutedRoutes(state),
     isDefaultFromBgp: isDefaultFromBgp(state),
     interfacesFile: renderInterfacesFile(state),
     ruleset,
@@ -65,4 +77,13 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     radvdConf: renderRadvdConf(state, deprecated),
     frr: renderFrrConf(state, deprecated),
   };
+}
+
+/** The route of each routed prefix that names a next hop; a plain CIDR of schemaVersion 1 routes nothing. */
+export function renderRoutedRoutes(state: DesiredState): RoutedRoute[] {
+  return state.guestNetworks.flatMap((network) =>
+    network.routedPrefixes.flatMap((routed) =>
+      routed.nextHop === null ? [] : [{ destination: formatPrefix(routed.prefix), gateway: routed.nextHop, interface: network.interface }],
+    ),
+  );
 }

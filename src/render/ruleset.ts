@@ -72,7 +72,7 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
   const networks = [...state.guestNetworks]
     .sort((a, b) => compareText(a.interface, b.interface))
     .map((network) => {
-      const extra = deprecated.filter((d) => d.interface === network.interface).map((d) => d.prefix);
+      const extra = deprecated.filter((d) => d.interface === network.interface).map((d) => ({ prefix: d.prefix, nextHop: null, description: null }));
       return extra.length === 0 ? network : { ...network, routedPrefixes: [...network.routedPrefixes, ...extra] };
     });
   const ruleset: NftRuleset = {
@@ -165,7 +165,7 @@ function renderAntiSpoofingRules(
   const fromGuests = networks.map((network) => ({
     expr: [
       renderMetaMatch('iifname', network.interface),
-      ...renderAddressMatch('saddr', [network.prefix, ...network.routedPrefixes, ...linkSources], '!='),
+      ...renderAddressMatch('saddr', [...sourcesOf(network), ...linkSources], '!='),
       ...COUNTED_DROP,
     ],
     comment: `anti-spoofing network ${network.id}`,
@@ -174,12 +174,17 @@ function renderAntiSpoofingRules(
   const fromUpstream = {
     expr: [
       renderMetaMatch('iifname', publicInterface),
-      ...renderAddressMatch('saddr', networks.flatMap((network) => [network.prefix, ...network.routedPrefixes])),
+      ...renderAddressMatch('saddr', networks.flatMap(sourcesOf)),
       ...COUNTED_DROP,
     ],
     comment: 'anti-spoofing upstream',
   };
   return [...fromGuests, fromUpstream];
+}
+
+/** The sources a network's guests may use: its /64, and the prefixes routed to its instances. */
+function sourcesOf(network: GuestNetwork): Ipv6Prefix[] {
+  return [network.prefix, ...network.routedPrefixes.map((routed) => routed.prefix)];
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LogLevel } from './agent-config.js';
-import type { AppliedMessage, BgpReport, ComponentResult, ObservedMessage } from './protocol.js';
+import type { AppliedMessage, BgpReport, ComponentResult, ObservedMessage, RoutedPrefixReport } from './protocol.js';
 import type { FieldError } from './validation.js';
 
 /**
@@ -17,7 +17,7 @@ export const MAX_CONTROL_LINE_BYTES = 16 * 1024 * 1024;
 export const CONTROL_SOCKET_NAME = 'control.sock';
 
 /** What `show` can show. */
-export const SHOW_TOPICS = ['desired', 'applied', 'observed', 'config', 'bgp'] as const;
+export const SHOW_TOPICS = ['desired', 'applied', 'observed', 'config', 'bgp', 'routes'] as const;
 
 const RequestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 
@@ -136,6 +136,9 @@ export type ShowObservedResult = ObservedMessage | null;
 
 /** The result of `show bgp`: the BGP report of an observation made for the request; null unless routing is BGP. */
 export type ShowBgpResult = BgpReport | null;
+
+/** The result of `show routes`: the routed prefixes of an observation made for the request; empty without a desired state. */
+export type ShowRoutesResult = RoutedPrefixReport[];
 
 /** The result of `log-level`. */
 export interface LogLevelResult {

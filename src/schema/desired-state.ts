@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AclList, IsolatedFirewall } from './firewall.js';
 import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6Cidr, Ipv6InterfaceAddress, Ipv6Prefix64, Port, wholeNumber } from './fields.js';
 import { refineRouting, Routing } from './routing.js';
+import { refineRoutedPrefixes, RoutedPrefix } from './routed-prefixes.js';
 import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
 import type { DeepReadonly } from './validation.js';
 import {
@@ -20,9 +21,14 @@ import {
 } from './ra-bounds.js';
 
 /**
- * The desired state v1: everything the management server wants this VR's IPv6
- * to be. It is the whole truth on every push, never a delta.
+ * The desired state: everything the management server wants this VR's IPv6
+ * to be. It is the whole truth on every push, never a delta. Versions 1 and
+ * 2 differ only in the form of guestNetworks[].routedPrefixes
+ * (routed-prefixes.ts); both parse to the one DesiredState.
  */
+
+/** The schema versions the agent takes. */
+export const SCHEMA_VERSIONS = [1, 2] as const;
 
 // RFC 8781 §4: the prefix lengths a PREF64 option can carry.
 const PREF64_LENGTHS = [32, 40, 48, 56, 64, 96];
@@ -168,10 +174,13 @@ export const GuestNetwork = z.strictObject({
     .default([])
     .meta({ description: "the VR's own services the guests may reach on this interface; none by default" }),
   routedPrefixes: z
-    .array(Ipv6Cidr)
-    .max(64)
+    .array(RoutedPrefix)
+    .max(1024)
     .default([])
-    .meta({ description: 'prefixes routed to instances of this network: also valid sources from it' }),
+    .meta({
+      description:
+        'schemaVersion 2: prefixes routed to instances of this network, {prefix, nextHop, description?}; schemaVersion 1: plain CIDRs, valid sources from it, not routed',
+    }),
 });
 export type GuestNetwork = DeepReadonly<z.output<typeof GuestNetwork>>;
 
@@ -183,7 +192,7 @@ export type GuestNetwork = DeepReadonly<z.output<typeof GuestNetwork>>;
 export function desiredStateSchema(aclList: z.ZodType<AclList>) {
   return z
     .strictObject({
-      schemaVersion: z.literal(1),
+      schemaVersion: z.literal(SCHEMA_VERSIONS),
       router: z.strictObject({ id: Identifier, kind: z.enum(['isolated', 'vpc']) }),
       public: PublicInterface,
       guestNetworks: z.array(GuestNetwork).max(256).default([]),
@@ -194,7 +203,7 @@ export function desiredStateSchema(aclList: z.ZodType<AclList>) {
     .superRefine(refineDesiredState);
 }
 
-/** The whole desired state, version 1, with the checks that span fields. */
+/** The whole desired state, version 1 or 2, with the checks that span fields. */
 export const DesiredState = desiredStateSchema(AclList);
 
 /**
@@ -213,6 +222,7 @@ export const DesiredState = desiredStateSchema(AclList);
 export type DesiredState = DeepReadonly<z.output<typeof DesiredState>>;
 
 interface DesiredStateShape {
+  readonly schemaVersion: 1 | 2;
   readonly router: { readonly kind: 'isolated' | 'vpc' };
   readonly public: PublicInterface;
   readonly guestNetworks: readonly GuestNetwork[];
@@ -237,11 +247,6 @@ function refineDesiredState(state: DesiredStateShape, ctx: z.RefinementCtx): voi
       if (isOverlapping(network.prefix, other.prefix)) issue(at('prefix'), `overlaps guestNetworks[${j}].prefix`);
     });
     if (publicPrefix && isOverlapping(network.prefix, publicPrefix)) issue(at('prefix'), 'overlaps the public prefix');
-    network.routedPrefixes.forEach((routed, k) => {
-      const clash = state.guestNetworks.findIndex((other) => isOverlapping(routed, other.prefix));
-      if (clash >= 0) issue(at('routedPrefixes', k), `overlaps guestNetworks[${clash}].prefix`);
-      else if (publicPrefix && isOverlapping(routed, publicPrefix)) issue(at('routedPrefixes', k), 'overlaps the public prefix');
-    });
     if (network.gateway !== undefined) {
       if (!isInPrefix(network.gateway, network.prefix)) issue(at('gateway'), `must be inside ${formatPrefix(network.prefix)}`);
       else if (network.gateway === network.prefix.address) {
@@ -260,6 +265,7 @@ function refineDesiredState(state: DesiredStateShape, ctx: z.RefinementCtx): voi
     }
   });
   if (state.router.kind === 'isolated' && state.aclLists.length > 0) issue(['aclLists'], 'applies only to a VPC');
+  refineRoutedPrefixes(state, publicPrefix, issue);
   refineRouting(state, publicPrefix, issue);
 }
 

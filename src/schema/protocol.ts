@@ -127,6 +127,24 @@ export const BgpReport = z.strictObject({
 });
 export type BgpReport = z.output<typeof BgpReport>;
 
+/** One routed prefix of the desired state (schemaVersion 2): where its route points and whether its next hop answers. */
+export const RoutedPrefixReport = z.strictObject({
+  /** The id of the guest network it is routed to. */
+  network: z.string(),
+  prefix: z.string(),
+  nextHop: z.string(),
+  interface: z.string(),
+  description: z.string().nullable(),
+  /** Whether the kernel holds the agent's route for it, via this next hop on this interface. */
+  isRouted: z.boolean(),
+  /**
+   * The next hop's neighbour state (RFC 4861 §7.3.2) as the kernel names it, in lower case: reachable, stale,
+   * delay, probe, failed, incomplete, permanent; null while the kernel has no entry (no packet went its way yet).
+   */
+  neighbour: z.string().nullable(),
+});
+export type RoutedPrefixReport = z.output<typeof RoutedPrefixReport>;
+
 /** agent → server: the observed facts the upstream needs; sent again whenever they change. */
 export const ObservedMessage = z.strictObject({
   type: z.literal('observed'),
@@ -137,6 +155,8 @@ export const ObservedMessage = z.strictObject({
   usage: z.array(UsageReport),
   /** Null unless routing.protocol is bgp. */
   bgp: BgpReport.nullable(),
+  /** One per routed prefix with a next hop, in the desired state's order; empty for schemaVersion 1. */
+  routedPrefixes: z.array(RoutedPrefixReport),
 });
 export type ObservedMessage = z.output<typeof ObservedMessage>;
 

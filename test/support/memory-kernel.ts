@@ -13,6 +13,21 @@ export interface MemoryAddress {
   prefixLength: number;
 }
 
+/** A route of the fake machine other than a default route. */
+export interface MemoryPrefixRoute {
+  destination: string;
+  gateway: string;
+  interface: string;
+  protocol: string;
+}
+
+/** A neighbour table entry of the fake machine; state as the kernel names it (REACHABLE, STALE, FAILED…). */
+export interface MemoryNeighbour {
+  interface: string;
+  address: string;
+  state: string;
+}
+
 /** A running `ip -o monitor address link`: where the kernel's events go. */
 export interface MemoryMonitor {
   onLine: (line: string) => void;
@@ -20,8 +35,8 @@ export interface MemoryMonitor {
 }
 
 /**
- * The kernel of the in-memory host: links, addresses, default routes and
- * sysctls, what `ip` does to them and how it prints them (`ip -j`, and the
+ * The kernel of the in-memory host: links, addresses, default routes, routes
+ * via a next hop, the neighbour table and sysctls, what `ip` does to them and how it prints them (`ip -j`, and the
  * lines of `ip -o monitor address link`), as iproute2 6.1 does.
  */
 export class MemoryKernel {
@@ -29,6 +44,8 @@ export class MemoryKernel {
   readonly links = new Map<string, MemoryLink>();
   addresses: MemoryAddress[] = [];
   routes: { gateway: string; interface: string; protocol: string }[] = [];
+  prefixRoutes: MemoryPrefixRoute[] = [];
+  neighbours: MemoryNeighbour[] = [];
   /** How many times the addresses were read: one per observation of the host. */
   observations = 0;
   /** Every mutating command, for tests that count writes. */
@@ -66,7 +83,13 @@ export class MemoryKernel {
     if (line === '-6 -j -batch -') {
       return input.split('\n').filter((command) => command !== '').map((command) => `${this.listIp(command)}\n`).join('');
     }
+    if (line === '-6 -batch -') {
+      for (const command of input.split('\n').filter((c) => c !== '')) this.runIp(['-6', ...command.split(' ')], '');
+      return '';
+    }
     this.writes.push(`ip ${line}`);
+    const prefixRoute = /^-6 route (replace|del) (\S+\/\d+) via (\S+) dev (\S+) proto (\d+)$/.exec(line);
+    if (prefixRoute) return this.mutatePrefixRoute(prefixRoute[1]!, { destination: prefixRoute[2]!, gateway: prefixRoute[3]!, interface: prefixRoute[4]!, protocol: prefixRoute[5]! });
     const link = /^link set dev (\S+) up$/.exec(line);
     if (link) return this.mutateLink(link[1]!);
     const addr = /^-6 addr (replace|del) ([^/]+)\/(\d+) dev (\S+)$/.exec(line);
@@ -94,6 +117,16 @@ export class MemoryKernel {
     if (command === 'route show default') {
       return JSON.stringify(this.routes.map((r) => ({ dst: 'default', gateway: r.gateway, dev: r.interface, protocol: r.protocol })));
     }
+    if (command === 'route show') {
+      const defaults = this.routes.map((r) => ({ dst: 'default', gateway: r.gateway, dev: r.interface, protocol: r.protocol }));
+      // The connected /64 of each address, as the kernel adds it: no gateway.
+      const connected = this.addresses.map((a) => ({ dst: `${a.address}/${a.prefixLength}`, dev: a.interface, protocol: 'kernel' }));
+      const viaHops = this.prefixRoutes.map((r) => ({ dst: r.destination, gateway: r.gateway, dev: r.interface, protocol: r.protocol }));
+      return JSON.stringify([...viaHops, ...connected, ...defaults]);
+    }
+    if (command === 'neigh show') {
+      return JSON.stringify(this.neighbours.map((n) => ({ dst: n.address, dev: n.interface, state: [n.state] })));
+    }
     throw new ExecError(['ip', '-6', '-j', command], 255, 'MemoryHost: unsupported ip batch command');
   }
 
@@ -104,6 +137,21 @@ export class MemoryKernel {
         .filter((a) => a.interface === ifname)
         .map((a) => ({ family: 'inet6', local: a.address, prefixlen: a.prefixLength, scope: 'global', valid_life_time: 4294967295 })),
     }));
+  }
+
+  // As the kernel: replace matches on the destination alone (one table, one metric), del on the whole route.
+  private mutatePrefixRoute(verb: string, route: MemoryPrefixRoute): string {
+    if (!this.links.has(route.interface)) throw new ExecError(['ip', 'route'], 1, `Cannot find device "${route.interface}"`);
+    if (verb === 'del') {
+      const before = this.prefixRoutes.length;
+      this.prefixRoutes = this.prefixRoutes.filter((r) => !(r.destination === route.destination && r.gateway === route.gateway && r.interface === route.interface && r.protocol === route.protocol));
+      if (this.prefixRoutes.length === before) throw new ExecError(['ip', 'route'], 2, 'RTNETLINK answers: No such process');
+      return '';
+    }
+    const index = this.prefixRoutes.findIndex((r) => r.destination === route.destination);
+    if (index < 0) this.prefixRoutes.push(route);
+    else this.prefixRoutes[index] = route;
+    return '';
   }
 
   private mutateLink(name: string): string {

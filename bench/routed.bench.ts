@@ -1,0 +1,66 @@
+import { findLabObstacle } from '../test/lab/lab-guard.js';
+import { waitFor, type Lab } from '../test/lab/netns.js';
+import { addRoute, waitForPing } from '../test/lab/probes.js';
+import { startFirewallLab } from '../test/lab/firewall-lab.js';
+import { addInstances, INSTANCE, ROUTED, routedState, TARGET } from '../test/lab/routed-lab.js';
+import { IF, NS } from '../test/lab/topology.js';
+import { labDesiredState, pushAndApply, pushDesired, waitForMessage } from '../test/lab/vr-lab.js';
+
+/**
+ * `make bench-routed`: what routing a prefix to an instance costs, on a real
+ * kernel with the bundled agent, in the lab's namespaces (root). Prints the
+ * figures and never asserts them; the last line is the summary:
+ * `routed: move N ms, lost N of N pings, 1000 prefixes full apply N ms, one move among 1000 N ms`.
+ * A move runs from the push (the simulator's SIGHUP) to the route via the
+ * new next hop in the VR's kernel; a full apply from the push to `applied`.
+ */
+
+const PINGS = 400;
+
+async function routeGateway(lab: Lab): Promise<string | undefined> {
+  const listed = JSON.parse((await lab.exec(NS.vr, ['ip', '-6', '-j', 'route', 'show', ROUTED])).stdout) as { gateway?: string }[];
+  return listed[0]?.gateway;
+}
+
+/** Pushes `spec` and returns the ms until the kernel routes the /56 via `nextHop`. */
+async function measureMove(lab: Lab, vrLab: Parameters<typeof pushDesired>[0], spec: unknown, nextHop: string): Promise<number> {
+  const { pushedAt } = await pushDesired(vrLab, spec);
+  await waitFor(async () => (await routeGateway(lab)) === nextHop, { timeoutMs: 15_000, what: `the route via ${nextHop}`, intervalMs: 1 });
+  return Date.now() - pushedAt;
+}
+
+async function main(): Promise<void> {
+  const obstacle = findLabObstacle(['ip', 'nft', 'radvd', 'ping']);
+  if (obstacle !== undefined) throw new Error(`bench-routed needs the lab: ${obstacle}`);
+  const fw = await startFirewallLab(labDesiredState(), { tiers: 2 });
+  try {
+    await addInstances(fw);
+    await addRoute(fw.lab, NS.upstream, ROUTED, fw.publicAddress, IF.upstream);
+    await pushAndApply(fw.vrLab, routedState(INSTANCE.a.address));
+    await waitForPing(fw.lab, NS.upstream, TARGET, 10_000);
+
+    const pinging = fw.lab.exec(NS.upstream, ['ping', '-6', '-n', '-q', '-i', '0.01', '-c', String(PINGS), '-W', '1', TARGET], { allowFailure: true, timeoutMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const moveMs = await measureMove(fw.lab, fw.vrLab, routedState(INSTANCE.b.address), INSTANCE.b.address);
+    const [, sent, received] = /(\d+) packets transmitted, (\d+) received/.exec((await pinging).stdout) ?? [];
+    const lost = Number(sent) - Number(received);
+    console.info(`routed: one prefix A -> B: ${moveMs} ms from the push to the route in the kernel; ${lost} of ${sent} pings at 10 ms lost`);
+
+    const { generation, pushedAt } = await pushDesired(fw.vrLab, routedState(INSTANCE.b.address, 999));
+    const applied = await waitForMessage(fw.vrLab, 'applied', (m) => m.generation === generation, 60_000);
+    const fullMs = Date.now() - pushedAt;
+    const routes = (await fw.lab.exec(NS.vr, ['ip', '-6', 'route', 'show', 'proto', '118'])).stdout.trim().split('\n').length;
+    console.info(`routed: 1000 prefixes from 1: ${fullMs} ms from the push to applied (agent: ${applied.durationMs} ms), ${routes} routes of protocol 118 in the kernel`);
+
+    const amongMs = await measureMove(fw.lab, fw.vrLab, routedState(INSTANCE.a.address, 999), INSTANCE.a.address);
+    console.info(`routed: one move among 1000: ${amongMs} ms from the push to the route in the kernel`);
+    console.info(`routed: move ${moveMs} ms, lost ${lost} of ${sent} pings, 1000 prefixes full apply ${fullMs} ms, one move among 1000 ${amongMs} ms`);
+  } finally {
+    await fw.lab.cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,46 @@
+import type { DesiredState } from '../schema/desired-state.js';
+import { formatPrefix } from '../schema/ipv6.js';
+import type { RoutedPrefixReport } from '../schema/protocol.js';
+import type { ObservedNeighbour, ObservedRoute } from '../model/observed.js';
+import { ROUTE_PROTOCOL } from '../model/ownership.js';
+
+/**
+ * The routed prefixes as the host has them: per prefix of the desired state
+ * that names a next hop, whether the agent's route is in the kernel, and the
+ * next hop's entry in the neighbour table. An instance that is gone shows
+ * as `failed` (or `incomplete` while the kernel still asks) once a packet
+ * was routed its way (RFC 4861 §7.3.3).
+ */
+export function renderRoutedPrefixReport(
+  state: DesiredState,
+  prefixRoutes: readonly ObservedRoute[],
+  neighbours: readonly ObservedNeighbour[],
+): RoutedPrefixReport[] {
+  const ours = new Map(prefixRoutes.filter((route) => route.protocol === ROUTE_PROTOCOL).map((route) => [route.destination, route]));
+  const neighbourOf = new Map(neighbours.map((entry) => [`${entry.interface} ${entry.address}`, entry.state]));
+  return state.guestNetworks.flatMap((network) =>
+    network.routedPrefixes.flatMap((routed): RoutedPrefixReport[] => {
+      if (routed.nextHop === null) return [];
+      const prefix = formatPrefix(routed.prefix);
+      const route = ours.get(prefix);
+      return [
+        {
+          network: network.id,
+          prefix,
+          nextHop: routed.nextHop,
+          interface: network.interface,
+          description: routed.description,
+          isRouted: route !== undefined && route.gateway === routed.nextHop && route.interface === network.interface,
+          neighbour: neighbourOf.get(`${network.interface} ${routed.nextHop}`) ?? null,
+        },
+      ];
+    }),
+  );
+}
+
+/** The warnings a report of routed prefixes carries: a next hop the kernel found gone. */
+export function describeRoutedPrefixProblems(reports: readonly RoutedPrefixReport[]): string[] {
+  return reports
+    .filter((report) => report.neighbour === 'failed')
+    .map((report) => `routed prefix ${report.prefix}: next hop ${report.nextHop} on ${report.interface} does not answer (neighbour failed)`);
+}

@@ -1,0 +1,157 @@
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { Ipv6Address, Ipv6Cidr } from './fields.js';
+import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, type Ipv6Prefix } from './ipv6.js';
+import type { DeepReadonly } from './validation.js';
+
+/**
+ * Routed prefixes: a block routed to one instance of a guest network, say
+ * a /56 for the containers inside a VM or the clients of a VPN server.
+ *
+ * The desired state's schemaVersion says which form `routedPrefixes` takes:
+ * - 1: plain CIDRs, meaning what they always meant: valid sources from the
+ *   network (anti-spoofing), and never valid from anywhere else. Nothing is
+ *   routed.
+ * - 2: objects {prefix, nextHop, description?}: the VR routes the prefix via
+ *   the instance's address, and it is a valid source from the network as in 1.
+ * Each version refuses the other's form with a message naming its own.
+ */
+
+// RFC 6177 and RFC 7368 size a site's allocation from /48 to /56; a /40 covers
+// a pod of them. Longer than /64 would cut a link's /64 (RFC 4291 §2.5.1).
+export const ROUTED_PREFIX_LENGTHS = { min: 40, max: 64 } as const;
+
+const DESCRIPTION = /^[\x20-\x7e]*$/;
+
+/** The object form (schemaVersion 2): a prefix routed to one instance's address on the network. */
+export const RoutedPrefixObject = z.strictObject({
+  prefix: Ipv6Cidr.meta({ description: `the routed prefix, /${ROUTED_PREFIX_LENGTHS.min} to /${ROUTED_PREFIX_LENGTHS.max}` }),
+  nextHop: Ipv6Address.meta({ description: "the instance's address on this network: inside its /64, or link-local" }),
+  description: z.string().max(200).regex(DESCRIPTION, { message: 'must be printable ASCII' }).optional(),
+});
+
+/**
+ * One entry of guestNetworks[].routedPrefixes in either form, as one shape:
+ * `nextHop` is null for the plain form, which routes nothing.
+ */
+export const RoutedPrefix = z
+  .union([
+    Ipv6Cidr.meta({ description: 'schemaVersion 1 only: a prefix that is a valid source from this network; not routed' }),
+    RoutedPrefixObject,
+  ])
+  .transform((entry) =>
+    'nextHop' in entry
+      ? { prefix: entry.prefix, nextHop: entry.nextHop as string | null, description: entry.description ?? null }
+      : { prefix: entry, nextHop: null as string | null, description: null as string | null },
+  );
+export type RoutedPrefix = DeepReadonly<z.output<typeof RoutedPrefix>>;
+
+/** The parts of a desired state the routed prefixes are checked against. */
+interface RoutedState {
+  readonly schemaVersion: 1 | 2;
+  readonly guestNetworks: readonly {
+    readonly prefix: Ipv6Prefix;
+    readonly gateway?: string | undefined;
+    readonly routedPrefixes: readonly RoutedPrefix[];
+  }[];
+}
+
+type Issue = (path: (string | number)[], message: string) => void;
+
+/**
+ * The checks of routed prefixes that span the state: the form matches the
+ * schemaVersion; in version 2 a prefix is /40 to /64, its next hop is on the
+ * network, and it overlaps no other routed prefix; in both versions it
+ * overlaps no guest prefix and not the public one. Overlaps are found by one
+ * sort, not by comparing every pair: a state may route a thousand prefixes.
+ */
+export function refineRoutedPrefixes(state: RoutedState, publicPrefix: Ipv6Prefix | undefined, issue: Issue): void {
+  const isObjectForm = state.schemaVersion === 2;
+  state.guestNetworks.forEach((network, i) => {
+    network.routedPrefixes.forEach((routed, k) => {
+      const at = ['guestNetworks', i, 'routedPrefixes', k];
+      if (!isObjectForm) {
+        if (routed.nextHop !== null) issue(at, 'the object form {prefix, nextHop} needs schemaVersion 2; schemaVersion 1 takes plain CIDRs');
+        return;
+      }
+      if (routed.nextHop === null) {
+        issue(at, 'is a plain CIDR: schemaVersion 2 takes {"prefix": "<cidr>", "nextHop": "<instance address>", "description"?: "..."}');
+        return;
+      }
+      const { length } = routed.prefix;
+      if (length < ROUTED_PREFIX_LENGTHS.min || length > ROUTED_PREFIX_LENGTHS.max) {
+        issue([...at, 'prefix'], `must be a /${ROUTED_PREFIX_LENGTHS.min} to /${ROUTED_PREFIX_LENGTHS.max}`);
+      }
+      const nextHop = routed.nextHop;
+      if (!isLinkLocal(nextHop) && !isInPrefix(nextHop, network.prefix)) {
+        issue([...at, 'nextHop'], `must be link-local or inside the network's prefix ${formatPrefix(network.prefix)}`);
+      } else if (nextHop === network.prefix.address || nextHop === (network.gateway ?? hostAddress(network.prefix, 1))) {
+        issue([...at, 'nextHop'], "is the VR's own address on the network, not an instance's");
+      }
+    });
+  });
+  refineOverlaps(state, publicPrefix, isObjectForm, issue);
+}
+
+/** A prefix of the state as an interval of addresses, with what names it. */
+interface Span {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly length: number;
+  /** Set for a routed prefix: where it is. */
+  readonly at: readonly [number, number] | null;
+  /** How a message names it. */
+  readonly name: string;
+}
+
+function spanOf(prefix: Ipv6Prefix, at: Span['at'], name: string): Span {
+  const start = ipaddr.IPv6.parse(prefix.address).parts.reduce((value, part) => (value << 16n) | BigInt(part), 0n);
+  return { start, end: start + (1n << BigInt(128 - prefix.length)) - 1n, length: prefix.length, at, name };
+}
+
+/**
+ * Prefixes either nest or are disjoint, so after sorting by start (the
+ * shorter first on a tie) each one overlaps exactly the spans still open
+ * on a stack, and the innermost of them is on top.
+ */
+function refineOverlaps(state: RoutedState, publicPrefix: Ipv6Prefix | undefined, withEachOther: boolean, issue: Issue): void {
+  const spans: Span[] = [];
+  if (publicPrefix) spans.push(spanOf(publicPrefix, null, 'the public prefix'));
+  state.guestNetworks.forEach((network, i) => {
+    spans.push(spanOf(network.prefix, null, `guestNetworks[${i}].prefix`));
+    network.routedPrefixes.forEach((routed, k) => spans.push(spanOf(routed.prefix, [i, k], `guestNetworks[${i}].routedPrefixes[${k}]`)));
+  });
+  spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.length - b.length || rank(a) - rank(b)));
+  // Per routed prefix, the first clash with a guest or the public prefix, else with another routed one.
+  const clashes = new Map<Span, { withFixed: string | null; withRouted: string | null }>();
+  const note = (routed: Span, other: Span) => {
+    const clash = clashes.get(routed) ?? { withFixed: null, withRouted: null };
+    if (other.at === null) clash.withFixed ??= other.name;
+    else if (withEachOther) clash.withRouted ??= isSame(routed, other) ? `duplicates ${other.name}` : `overlaps ${other.name}`;
+    clashes.set(routed, clash);
+  };
+  const open: Span[] = [];
+  for (const span of spans) {
+    while (open.length > 0 && open[open.length - 1]!.end < span.start) open.pop();
+    for (const outer of open.slice().reverse()) {
+      if (span.at !== null) note(span, outer);
+      else if (outer.at !== null) note(outer, span);
+    }
+    open.push(span);
+  }
+  const ordered = [...clashes].sort(([a], [b]) => a.at![0] - b.at![0] || a.at![1] - b.at![1]);
+  for (const [span, clash] of ordered) {
+    const path = ['guestNetworks', span.at![0], 'routedPrefixes', span.at![1]];
+    if (clash.withFixed !== null) issue(path, `overlaps ${clash.withFixed}`);
+    else if (clash.withRouted !== null) issue(path, clash.withRouted);
+  }
+}
+
+// On a tie, the fixed prefixes come first, so a routed one equal to a guest /64 names the /64.
+function rank(span: Span): number {
+  return span.at === null ? 0 : 1;
+}
+
+function isSame(a: Span, b: Span): boolean {
+  return a.start === b.start && a.length === b.length;
+}
