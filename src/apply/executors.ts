@@ -183,7 +183,8 @@ const executors: { [K in StepKind]: Executor<K> } = {
     await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, '-f', path]);
     // A route refresh (RFC 2918) applies a new import policy without a reset; `clear` is no config command, so not in the file.
     const refreshes = step.refreshPeers.flatMap((peer) => ['-c', `clear bgp ipv6 unicast ${peer} soft in`]);
-    if (refreshes.length > 0) await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, ...refreshes]);
+    const clears = [...refreshes, ...step.clears.flatMap((command) => ['-c', command])];
+    if (clears.length > 0) await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, ...clears]);
   },
   async stopFrrDaemon(step, { host }) {
     // zebra's SIGTERM sends router lifetime 0 too; SIGKILL, when radvd takes over, says nothing.

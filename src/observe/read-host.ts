@@ -2,7 +2,7 @@ import type { AgentConfig } from '../schema/agent-config.js';
 import { readDaemonPid } from '../host/daemon-pid.js';
 import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
-import type { FrrDaemon } from '../model/frr-config.js';
+import { FRR_DAEMONS, type FrrDaemon } from '../model/frr-config.js';
 import type { ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRuleset } from '../model/observed.js';
 import { RULESET_TABLE } from '../model/ownership.js';
 import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseRoutes } from './ip-json.js';
@@ -87,8 +87,6 @@ export function readFrrDaemonPid(host: Host, config: AgentConfig, daemon: FrrDae
   return readDaemonPid(host, pidFile, daemon, pidFile);
 }
 
-const FRR_DAEMONS: readonly FrrDaemon[] = ['zebra', 'bgpd', 'bfdd'];
-
 /**
  * Each running FRR daemon's own running config, by one vtysh (one spawn,
  * not three): the combined view would show a prefix-list that only zebra
@@ -105,15 +103,16 @@ async function readFrrRunning(host: Host, config: AgentConfig, daemons: readonly
 
 async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['frr']> {
   const [file, ...found] = await Promise.all([host.readFile(fileLayoutOf(config).frr.config), ...FRR_DAEMONS.map((d) => readFrrDaemonPid(host, config, d))]);
-  const pids = { zebra: found[0]!, bgpd: found[1]!, bfdd: found[2]! };
+  const pids = Object.fromEntries(FRR_DAEMONS.map((daemon, i) => [daemon, found[i]!])) as Record<FrrDaemon, number | null>;
   const running = FRR_DAEMONS.filter((daemon) => pids[daemon] !== null);
   const texts = running.length === 0 ? new Map<FrrDaemon, string>() : await readFrrRunning(host, config, running);
-  const routingTexts = (['bgpd', 'bfdd'] as const).flatMap((daemon) => texts.get(daemon) ?? []);
+  // Every daemon but zebra is a routing daemon; zebra's few routing lines are read apart.
+  const routingTexts = running.filter((daemon) => daemon !== 'zebra').map((daemon) => texts.get(daemon)!);
   return {
     config: file,
     pids,
     running: texts.has('zebra') ? parseFrrRunningConfig(texts.get('zebra')!) : null,
-    routing: texts.has('bgpd') ? parseRoutingRunning(routingTexts, texts.get('zebra')) : null,
+    routing: routingTexts.length > 0 ? parseRoutingRunning(routingTexts, texts.get('zebra')) : null,
   };
 }
 

@@ -197,13 +197,6 @@ export const Routing = z
   });
 export type Routing = DeepReadonly<z.output<typeof Routing>>;
 
-/** The announcements of the chosen protocol; null for static routing. */
-export function announcementsOf(routing: Routing): Announcements | null {
-  if (routing.protocol === 'bgp') return routing.bgp?.announce ?? null;
-  if (routing.protocol === 'ospf') return routing.ospf?.announce ?? null;
-  return null;
-}
-
 
 /**
  * Whether the routing protocol gives the VR its default route: a BGP peer
@@ -245,8 +238,16 @@ export function refineRouting(state: RoutedState, publicPrefix: Ipv6Prefix | und
     refinePeers(state, bgp, publicPrefix, issue);
     refineAnnouncements(state, bgp.announce, ['routing', 'bgp', 'announce'], publicPrefix, issue);
   }
-  if (protocol === 'ospf' && ospf !== undefined) refineAnnouncements(state, ospf.announce, ['routing', 'ospf', 'announce'], publicPrefix, issue);
+  if (protocol === 'ospf' && ospf !== undefined) {
+    refineAnnouncements(state, ospf.announce, ['routing', 'ospf', 'announce'], publicPrefix, issue);
+    if (ospf.announce.guestPrefixes && ospf.announce.aggregates.length > 0) {
+      issue(['routing', 'ospf', 'announce', 'guestPrefixes'], OSPF_BOTH_REFUSAL);
+    }
+  }
 }
+
+const OSPF_BOTH_REFUSAL =
+  "cannot be combined with aggregates under OSPF: ospf6d's summary-address always takes the place of the /64s it covers (FRR 8.4 has no switch to announce both); announce the aggregates or the /64s";
 
 function refinePeers(state: RoutedState, bgp: BgpSettings, publicPrefix: Ipv6Prefix | undefined, issue: (path: (string | number)[], message: string) => void): void {
   const at = (...rest: (string | number)[]) => ['routing', 'bgp', ...rest];
