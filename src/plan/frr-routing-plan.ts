@@ -1,4 +1,4 @@
-import { formatFrrLines, frrLineKey } from '../model/frr-config.js';
+import { formatFrrLines, frrLineKey, type FrrDaemon } from '../model/frr-config.js';
 import { BGP_ADDRESS_FAMILY, OSPF_ROUTER } from '../model/frr-words.js';
 import type { FrrConfigLine } from '../model/observed.js';
 
@@ -19,6 +19,12 @@ export interface RoutingChange {
   readonly isNewInstance: boolean;
   /** vtysh commands after the config that make it take effect: ospf6d takes a new router ID only at `clear ipv6 ospf6 process`. */
   readonly clears: readonly string[];
+  /**
+   * Removed lines a daemon keeps printing until a timer of its own: ospf6d drops a
+   * `summary-address` only at its aggregation timer (5 s at least on 8.4). The
+   * change is done once they are gone from that daemon's running config.
+   */
+  readonly lingering: readonly { readonly daemon: FrrDaemon; readonly line: string }[];
 }
 
 /** The command that makes ospf6d use a changed router ID, which resets every adjacency (FRR 8.4). */
@@ -157,7 +163,8 @@ export function planRoutingChange(wanted: readonly FrrConfigLine[], running: rea
   );
   const isNewRouterId = sets.some((e) => routingSettingOf(e.line) === 'ospf6 router-id' && haveBySetting.has(settingKey(e)));
   const clears = isNewRouterId ? [OSPF_RESTART] : [];
-  return { commands: ordered.length === 0 ? '' : `${formatFrrLines(ordered).join('\n')}\n`, refreshPeers, isNewInstance, clears };
+  const lingering = removals.filter((e) => inRouter(e) && e.line.startsWith('no summary-address ')).map((e) => ({ daemon: 'ospf6d' as const, line: e.line.slice(3) }));
+  return { commands: ordered.length === 0 ? '' : `${formatFrrLines(ordered).join('\n')}\n`, refreshPeers, isNewInstance, clears, lingering };
 }
 
 const LIST_ENTRY = /^ipv6 prefix-list (\S+) seq (\d+) (.+)$/;

@@ -192,8 +192,8 @@ function planFrr(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger)
     const daemon = frr.daemons[1]!;
     if (change.commands !== '') {
       const drift = ledger.loaded.get(daemon) === frr.text ? [`${daemon}'s config differed from frr.conf`] : [];
-      const { commands, refreshPeers, clears } = change;
-      steps.push({ kind: 'configureRouting', commands, refreshPeers, clears, drift, loads: { daemon, config: frr.text } });
+      const { commands, refreshPeers, clears, lingering } = change;
+      steps.push({ kind: 'configureRouting', commands, refreshPeers, clears, lingering, drift, loads: { daemon, config: frr.text } });
     }
   }
   return steps;

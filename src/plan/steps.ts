@@ -55,6 +55,8 @@ export type Step =
       readonly refreshPeers: readonly string[];
       /** vtysh commands, not config, that make the config take effect: `clear ipv6 ospf6 process` for a new OSPF router ID. */
       readonly clears: readonly string[];
+      /** Removed lines the daemon keeps printing until its own timer: the step waits until they are gone. */
+      readonly lingering: readonly { readonly daemon: FrrDaemon; readonly line: string }[];
       readonly drift: readonly string[];
       readonly loads: DaemonLoad;
     }

@@ -28,7 +28,7 @@ describe('OSPF in frr.conf', () => {
   it('puts the public interface alone in the area, redistributes exactly the guest /64s and summarises them by the aggregate', () => {
     const rendered = renderFrrConf(DesiredState.parse(ospfInput()))!;
     expect(rendered.daemons).toEqual(['zebra', 'ospf6d']);
-    expect(rendered.text).toContain('interface eth1\n ipv6 ospf6 area 0.0.0.0\n ipv6 ospf6 cost 10\nexit');
+    expect(rendered.text).toContain('interface eth1\n ipv6 ospf6 cost 10\n ipv6 ospf6 area 0.0.0.0\nexit');
     expect(rendered.text).toContain('router ospf6\n ospf6 router-id 192.0.2.10\n redistribute connected route-map VR6-OSPF-ANNOUNCE\n summary-address 2001:db8:200::/56\nexit');
     expect(rendered.text).toContain('ipv6 prefix-list VR6-OSPF-ANNOUNCE seq 10 permit 2001:db8:200:1::/64\nipv6 prefix-list VR6-OSPF-ANNOUNCE seq 100000 deny any');
     // zebra lets in the aggregate's discard route and the default route, nothing else.
@@ -42,7 +42,7 @@ describe('OSPF in frr.conf', () => {
     expect(text).not.toContain('hello-interval');
     const lines = linesOf((i) => Object.assign(i.routing.ospf, { helloIntervalSeconds: 1, deadIntervalSeconds: 4, accept: 'nothing', area: 7 }));
     const printed = formatFrrLines(lines).join('\n');
-    expect(printed).toContain(' ipv6 ospf6 area 0.0.0.7\n ipv6 ospf6 cost 10\n ipv6 ospf6 dead-interval 4\n ipv6 ospf6 hello-interval 1');
+    expect(printed).toContain(' ipv6 ospf6 cost 10\n ipv6 ospf6 dead-interval 4\n ipv6 ospf6 hello-interval 1\n ipv6 ospf6 area 0.0.0.7');
     expect(printed).not.toContain('permit ::/0');
   });
 
@@ -59,12 +59,14 @@ describe('the OSPF plan', () => {
     const routerId = commands.indexOf(' ospf6 router-id 192.0.2.10');
     expect(routerId).toBeGreaterThan(commands.indexOf('route-map VR6-OSPF-ANNOUNCE permit 10'));
     expect(routerId).toBeLessThan(commands.indexOf(' ipv6 ospf6 area 0.0.0.0'));
+    // The timers before the area: joining starts the wait timer at the dead interval of that moment.
+    expect(commands.indexOf(' ipv6 ospf6 cost 10')).toBeLessThan(commands.indexOf(' ipv6 ospf6 area 0.0.0.0'));
     expect(planRoutingChange(linesOf(), []).clears).toEqual([]);
   });
 
   it('has nothing to do once the daemons run what they were told', () => {
     for (const lines of [linesOf(), linesOf((i) => (i.routing.ospf.cost = 99)), linesOf((i) => Object.assign(i.routing.ospf, { helloIntervalSeconds: 2, deadIntervalSeconds: 8 }))]) {
-      expect(planRoutingChange(lines, runningAfter(lines))).toEqual({ commands: '', refreshPeers: [], isNewInstance: false, clears: [] });
+      expect(planRoutingChange(lines, runningAfter(lines))).toEqual({ commands: '', refreshPeers: [], isNewInstance: false, clears: [], lingering: [] });
     }
   });
 
@@ -94,6 +96,10 @@ describe('the OSPF plan', () => {
     expect(commands.indexOf('ipv6 prefix-list VR6-OSPF-ACCEPT seq 11 permit 2001:db8:200::/48')).toBeLessThan(commands.indexOf(' summary-address 2001:db8:200::/48'));
     expect(commands).toContain('no ipv6 prefix-list VR6-OSPF-ACCEPT seq 10 permit 2001:db8:200::/56');
     expect(commands.some((c) => /router-id|ospf6 area|protocol/.test(c))).toBe(false);
+    // ospf6d prints the old summary until its aggregation timer: the step waits for it to go.
+    expect(planRoutingChange(linesOf((i) => (i.routing.ospf.announce.aggregates = ['2001:db8:200::/48'])), runningAfter(linesOf())).lingering).toEqual([
+      { daemon: 'ospf6d', line: 'summary-address 2001:db8:200::/56' },
+    ]);
   });
 
   it('asks ospf6d to restart its process for a new router ID, the one change that does', () => {
