@@ -25,6 +25,8 @@ const FRR_STOP_TIMEOUT_MS = 3000;
 // FRR's daemons drop privileges to this user (FRR's build-time default), so their run directory must be the user's.
 const FRR_USER = 'frr';
 const SOLICIT_DEADLINE_MS = 4000;
+// ospf6d's aggregation timer is 5 s (its minimum on 8.4), with room for a loaded machine.
+const LINGER_TIMEOUT_MS = 10_000;
 
 /**
  * One `ip -6 -batch -` for every route of a step: one process, not one per
@@ -198,7 +200,20 @@ const executors: { [K in StepKind]: Executor<K> } = {
     await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, '-f', path]);
     // A route refresh (RFC 2918) applies a new import policy without a reset; `clear` is no config command, so not in the file.
     const refreshes = step.refreshPeers.flatMap((peer) => ['-c', `clear bgp ipv6 unicast ${peer} soft in`]);
-    if (refreshes.length > 0) await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, ...refreshes]);
+    const clears = [...refreshes, ...step.clears.flatMap((command) => ['-c', command])];
+    if (clears.length > 0) await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, ...clears]);
+    // ospf6d drops a removed summary-address at its aggregation timer: the next pass must not see it still there.
+    const deadline = Date.now() + LINGER_TIMEOUT_MS;
+    for (const daemon of new Set(step.lingering.map((l) => l.daemon))) {
+      const lines = step.lingering.filter((l) => l.daemon === daemon).map((l) => l.line);
+      for (;;) {
+        const { stdout } = await host.exec([config.commands.vtysh, '--vty_socket', frr.dir, '-c', `show running-config ${daemon}`], { timeoutMs: 5000 });
+        const printed = new Set(stdout.split('\n').map((line) => line.trim()));
+        if (!lines.some((line) => printed.has(line))) break;
+        if (Date.now() > deadline) return `${daemon} still holds ${lines.join(', ')} after ${LINGER_TIMEOUT_MS} ms; the next pass looks again, ignoring`;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   },
   async stopFrrDaemon(step, { host }) {
     // zebra's SIGTERM sends router lifetime 0 too; SIGKILL, when radvd takes over, says nothing.

@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../schema/agent-config.js';
-import type { FrrDaemon } from './frr-config.js';
+import { FRR_DAEMONS, type FrrDaemon } from './frr-config.js';
 
 /**
  * Every file the agent writes, by its role, from the configured directories:
@@ -51,7 +51,7 @@ export function fileLayoutOf(config: AgentConfig): FileLayout {
     frr: {
       dir: frrRunDir,
       config: `${frrRunDir}/frr.conf`,
-      pidFiles: { zebra: `${frrRunDir}/zebra.pid`, bgpd: `${frrRunDir}/bgpd.pid`, bfdd: `${frrRunDir}/bfdd.pid` },
+      pidFiles: Object.fromEntries(FRR_DAEMONS.map((daemon) => [daemon, `${frrRunDir}/${daemon}.pid`])) as Record<FrrDaemon, string>,
       zserv: `${frrRunDir}/zserv.api`,
       bfdControl: `${frrRunDir}/bfdd.sock`,
       checkDir,

@@ -1,3 +1,4 @@
+import { isZebraPolicyLine, isZebraRoutingLine, OSPF_ROUTER } from './frr-words.js';
 import type { FrrConfigLine } from './observed.js';
 
 /**
@@ -6,8 +7,11 @@ import type { FrrConfigLine } from './observed.js';
  * what they run, and the planner compares the two.
  */
 
-/** The FRR daemons the agent runs. */
-export type FrrDaemon = 'zebra' | 'bgpd' | 'bfdd';
+/** The FRR daemons the agent runs, in start order: zebra first, as every other reaches zebra through its socket; bfdd serves bgpd's sessions. */
+export const FRR_DAEMONS = ['zebra', 'bgpd', 'bfdd', 'ospf6d'] as const;
+
+/** An FRR daemon the agent runs. */
+export type FrrDaemon = (typeof FRR_DAEMONS)[number];
 
 // The lines that enter a block of their own in FRR's grammar.
 const OPENS_BLOCK = /^(router |route-map |interface |address-family |profile |bfd$)/;
@@ -47,4 +51,18 @@ export function formatFrrLines(lines: readonly FrrConfigLine[]): string[] {
 /** A key for a line's place: its headers and itself. */
 export function frrLineKey({ context, line }: FrrConfigLine): string {
   return [...context, line].join('\n');
+}
+
+/**
+ * The daemon a routing line of the agent's lives in; null for a policy
+ * every routing daemon holds (vtysh gives each its copy). Lines of a daemon
+ * on its way out are told nothing: they go with it.
+ */
+export function routingDaemonOf({ context, line }: FrrConfigLine): FrrDaemon | null {
+  const head = context[0] ?? line;
+  if (/^router bgp \d+$/.test(head)) return 'bgpd';
+  if (head === 'bfd') return 'bfdd';
+  if (head === OSPF_ROUTER || head.startsWith('interface ')) return 'ospf6d';
+  if ((context.length === 0 && isZebraRoutingLine(line)) || isZebraPolicyLine(head)) return 'zebra';
+  return null;
 }

@@ -22,6 +22,23 @@ export const BGP_POLICY = {
   acceptNothing: 'VR6-ACCEPT-NOTHING',
 } as const;
 
+/**
+ * The agent's OSPF policies: what ospf6d redistributes (the guest /64s,
+ * which its summary-addresses aggregate), and what zebra lets from ospf6d
+ * into the kernel (the aggregates' discard routes, and the default route
+ * when accepted).
+ */
+export const OSPF_POLICY = {
+  announce: 'VR6-OSPF-ANNOUNCE',
+  accept: 'VR6-OSPF-ACCEPT',
+} as const;
+
+/** The OSPFv3 instance's header; ospf6d 8.4 has one instance, unnamed. */
+export const OSPF_ROUTER = 'router ospf6';
+
+/** zebra's filter of what ospf6d may install: routes the route-map denies stay in the RIB, inactive, and out of the kernel. */
+export const OSPF_INSTALL_FILTER = `ipv6 protocol ospf6 route-map ${OSPF_POLICY.accept}`;
+
 /** The start of every prefix-list and route-map name the agent owns, and of its BFD profiles. */
 export const OWNED_POLICY_PREFIX = 'VR6-';
 export const OWNED_BFD_PROFILE_PREFIX = 'vr6-';
@@ -33,16 +50,37 @@ export const RESOLVE_VIA_DEFAULT = 'ipv6 nht resolve-via-default';
 export const BGP_ADDRESS_FAMILY = 'address-family ipv6 unicast';
 
 /**
- * Whether a top-level line or block header of bgpd's or bfdd's running config
- * is the agent's: its BGP instance, its policies and BFD profiles, and the
- * route-map delay. The rest (hostname, log settings) is left to whoever owns it.
+ * Whether a top-level line or block header of bgpd's, bfdd's or ospf6d's
+ * running config is the agent's: its BGP and OSPF instances, its policies
+ * and BFD profiles, and the route-map delay. An `interface` block is
+ * anyone's: only its `ipv6 ospf6` lines are the agent's. The rest
+ * (hostname, log settings) is left to whoever owns it.
  */
 export function isOwnedRoutingHeader(line: string): boolean {
   return (
     /^router bgp \d+$/.test(line) ||
+    line === OSPF_ROUTER ||
     line.startsWith(`ipv6 prefix-list ${OWNED_POLICY_PREFIX}`) ||
     line.startsWith(`route-map ${OWNED_POLICY_PREFIX}`) ||
     line.startsWith('bgp route-map delay-timer ') ||
     line === 'bfd'
   );
+}
+
+/**
+ * The policies zebra applies itself (its filter of what ospf6d installs):
+ * vtysh gives every daemon each policy, so each is read from the daemon
+ * that uses it, and a zebra started again gets it back although ospf6d
+ * still holds it.
+ */
+export const ZEBRA_POLICIES: readonly string[] = [OSPF_POLICY.accept];
+
+/** Whether a prefix-list or route-map line (or header) is one of zebra's policies. */
+export function isZebraPolicyLine(line: string): boolean {
+  return ZEBRA_POLICIES.some((name) => line.startsWith(`ipv6 prefix-list ${name} `) || line.startsWith(`route-map ${name} `));
+}
+
+/** zebra's routing lines the agent owns: next-hop tracking through the default route, and the install filters of its policies. */
+export function isZebraRoutingLine(line: string): boolean {
+  return line === RESOLVE_VIA_DEFAULT || line.startsWith(`ipv6 protocol `) && ZEBRA_POLICIES.some((name) => line.endsWith(` route-map ${name}`));
 }

@@ -96,7 +96,7 @@ export interface ObservedHost extends ObservedNetwork {
     readonly pids: Readonly<Record<FrrDaemon, number | null>>;
     /** zebra's running RA settings; null while zebra does not run. */
     readonly running: FrrRunningNd | null;
-    /** The agent's lines in bgpd's and bfdd's running configs; null while bgpd does not run. */
+    /** The agent's lines in the routing daemons' running configs (and zebra's for them); null while none of them runs. */
     readonly routing: readonly FrrConfigLine[] | null;
   };
 }

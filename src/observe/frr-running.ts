@@ -1,5 +1,5 @@
 import { frrLineKey } from '../model/frr-config.js';
-import { isOwnedRoutingHeader, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT, ZEBRA_DEFAULT_PREFIX_LIFETIMES } from '../model/frr-words.js';
+import { isOwnedRoutingHeader, isZebraPolicyLine, isZebraRoutingLine, OWNED_BFD_PROFILE_PREFIX, ZEBRA_DEFAULT_PREFIX_LIFETIMES } from '../model/frr-words.js';
 import type { FrrConfigLine, FrrRunningNd } from '../model/observed.js';
 
 /**
@@ -59,17 +59,25 @@ export function parseFrrConfigLines(text: string): FrrConfigLine[] {
 }
 
 /**
- * The agent's lines in bgpd's and bfdd's running configs (its BGP instance,
- * policies and BFD profiles), and in zebra's the one routing line zebra
- * holds, next-hop tracking through the default route.
+ * The agent's lines in the routing daemons' running configs (its BGP and
+ * OSPF instances, the `ipv6 ospf6` lines of interfaces, policies and BFD
+ * profiles), and in zebra's its own routing lines (next-hop tracking, the
+ * filter of what ospf6d installs) and the policies that filter uses. A
+ * policy is read from the daemon that uses it: each daemon has its own copy.
  */
 export function parseRoutingRunning(texts: readonly string[], zebraText = ''): FrrConfigLine[] {
   const seen = new Set<string>();
-  const zebra = parseFrrConfigLines(zebraText).filter(({ context, line }) => context.length === 0 && line === RESOLVE_VIA_DEFAULT);
-  return [...zebra, ...texts.flatMap(parseFrrConfigLines)].filter((entry) => {
+  const zebra = parseFrrConfigLines(zebraText).filter(({ context, line }) => {
+    const head = context[0] ?? line;
+    return (context.length === 0 && isZebraRoutingLine(line)) || isZebraPolicyLine(head);
+  });
+  const others = texts
+    .flatMap(parseFrrConfigLines)
+    .filter((entry) => (isOwnedRoutingLine(entry) && !isZebraPolicyLine(entry.context[0] ?? entry.line)) || (entry.context.length === 0 && isZebraRoutingLine(entry.line)));
+  return [...zebra, ...others].filter((entry) => {
     const key = frrLineKey(entry);
     // bgpd and bfdd both print the prefix-lists: each line once.
-    if (seen.has(key) || !(isOwnedRoutingLine(entry) || entry.line === RESOLVE_VIA_DEFAULT)) return false;
+    if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });
@@ -77,6 +85,7 @@ export function parseRoutingRunning(texts: readonly string[], zebraText = ''): F
 
 function isOwnedRoutingLine({ context, line }: FrrConfigLine): boolean {
   const head = context[0] ?? line;
+  if (head.startsWith('interface ')) return line.startsWith('ipv6 ospf6 ');
   if (head !== 'bfd') return isOwnedRoutingHeader(head);
   return (context[1] ?? line).startsWith(`profile ${OWNED_BFD_PROFILE_PREFIX}`);
 }

@@ -2,7 +2,7 @@ import type { AgentConfig } from '../schema/agent-config.js';
 import { readDaemonPid } from '../host/daemon-pid.js';
 import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
-import type { FrrDaemon } from '../model/frr-config.js';
+import { FRR_DAEMONS, type FrrDaemon } from '../model/frr-config.js';
 import type { ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRuleset } from '../model/observed.js';
 import { RULESET_TABLE } from '../model/ownership.js';
 import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseNeighbours, parsePrefixRoutes, parseRoutes } from './ip-json.js';
@@ -93,8 +93,6 @@ export function readFrrDaemonPid(host: Host, config: AgentConfig, daemon: FrrDae
   return readDaemonPid(host, pidFile, daemon, pidFile);
 }
 
-const FRR_DAEMONS: readonly FrrDaemon[] = ['zebra', 'bgpd', 'bfdd'];
-
 /**
  * Each running FRR daemon's own running config, by one vtysh (one spawn,
  * not three): the combined view would show a prefix-list that only zebra
@@ -112,29 +110,30 @@ async function readFrrRunning(host: Host, config: AgentConfig, daemons: readonly
 async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['frr']> {
   const readPids = async () => {
     const found = await Promise.all(FRR_DAEMONS.map((d) => readFrrDaemonPid(host, config, d)));
-    return { zebra: found[0]!, bgpd: found[1]!, bfdd: found[2]! };
+    return Object.fromEntries(FRR_DAEMONS.map((daemon, i) => [daemon, found[i]!])) as Record<FrrDaemon, number | null>;
   };
   const readTexts = (pids: Record<FrrDaemon, number | null>) => {
     const running = FRR_DAEMONS.filter((daemon) => pids[daemon] !== null);
     return running.length === 0 ? Promise.resolve(new Map<FrrDaemon, string>()) : readFrrRunning(host, config, running);
   };
-  let [file, pids] = await Promise.all([host.readFile(fileLayoutOf(config).frr.config), readPids()]);
+  const [file, first] = await Promise.all([host.readFile(fileLayoutOf(config).frr.config), readPids()]);
+  let pids = first;
   let texts: Map<FrrDaemon, string>;
   try {
     texts = await readTexts(pids);
   } catch (error) {
     // A daemon that died between its pid file and vtysh fails the whole reading: read again without it.
-    const before = pids;
     pids = await readPids();
-    if (FRR_DAEMONS.every((daemon) => pids[daemon] === before[daemon])) throw error;
+    if (FRR_DAEMONS.every((daemon) => pids[daemon] === first[daemon])) throw error;
     texts = await readTexts(pids);
   }
-  const routingTexts = (['bgpd', 'bfdd'] as const).flatMap((daemon) => texts.get(daemon) ?? []);
+  // Every daemon but zebra is a routing daemon; zebra's few routing lines are read apart.
+  const routingTexts = FRR_DAEMONS.filter((daemon) => daemon !== 'zebra' && texts.has(daemon)).map((daemon) => texts.get(daemon)!);
   return {
     config: file,
     pids,
     running: texts.has('zebra') ? parseFrrRunningConfig(texts.get('zebra')!) : null,
-    routing: texts.has('bgpd') ? parseRoutingRunning(routingTexts, texts.get('zebra')) : null,
+    routing: routingTexts.length > 0 ? parseRoutingRunning(routingTexts, texts.get('zebra')) : null,
   };
 }
 

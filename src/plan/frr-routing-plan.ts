@@ -1,5 +1,5 @@
-import { formatFrrLines, frrLineKey } from '../model/frr-config.js';
-import { BGP_ADDRESS_FAMILY } from '../model/frr-words.js';
+import { formatFrrLines, frrLineKey, type FrrDaemon } from '../model/frr-config.js';
+import { BGP_ADDRESS_FAMILY, OSPF_ROUTER } from '../model/frr-words.js';
 import type { FrrConfigLine } from '../model/observed.js';
 
 /**
@@ -17,7 +17,22 @@ export interface RoutingChange {
   readonly refreshPeers: readonly string[];
   /** The AS changes: the instance is removed and made anew, and every session with it. */
   readonly isNewInstance: boolean;
+  /** vtysh commands after the config that make it take effect: ospf6d takes a new router ID only at `clear ipv6 ospf6 process`. */
+  readonly clears: readonly string[];
+  /**
+   * Removed lines a daemon keeps printing until a timer of its own: ospf6d drops a
+   * `summary-address` only at its aggregation timer (5 s at least on 8.4). The
+   * change is done once they are gone from that daemon's running config.
+   */
+  readonly lingering: readonly { readonly daemon: FrrDaemon; readonly line: string }[];
 }
+
+/** The command that makes ospf6d use a changed router ID, which resets every adjacency (FRR 8.4). */
+export const OSPF_RESTART = 'clear ipv6 ospf6 process';
+
+// Settings a daemon refuses to overwrite: the running one is removed first. ospf6d answers
+// `ipv6 ospf6 area B` on an interface in area A with "already attached" and exit 0.
+const CLEARED_BEFORE_SET = new Set(['ipv6 ospf6 area']);
 
 /** The setting a line sets, within its block: a desired line replaces the running line of the same setting. */
 export function routingSettingOf(line: string): string {
@@ -32,6 +47,11 @@ export function routingSettingOf(line: string): string {
     return `neighbor ${peer} ${attribute}`;
   }
   if (first === 'bgp' && second === 'router-id') return 'bgp router-id';
+  // ospf6d: `ipv6 ospf6 cost 20` under an interface, `ospf6 router-id …`, one redistribution per source.
+  if (first === 'ipv6' && second === 'ospf6') return words.slice(0, 3).join(' ');
+  if (first === 'ipv6' && second === 'protocol') return words.slice(0, 3).join(' ');
+  if (first === 'ospf6' && second === 'router-id') return 'ospf6 router-id';
+  if (first === 'redistribute' || first === 'summary-address') return `${first} ${second}`;
   if (first === 'bgp' && second === 'route-map' && third === 'delay-timer') return 'bgp route-map delay-timer';
   if (first === 'network' || first === 'aggregate-address') return `${first} ${second}`;
   if (first === 'match') return words.slice(0, -1).join(' ');
@@ -42,6 +62,8 @@ export function routingSettingOf(line: string): string {
 
 const settingKey = ({ context, line }: FrrConfigLine) => [...context, routingSettingOf(line)].join('\n');
 const isRouterHeader = (line: string) => /^router bgp \d+$/.test(line);
+// A protocol's instance: BGP's, whose AS is in its header, or OSPF's, of which ospf6d has one.
+const isInstanceHeader = (line: string) => isRouterHeader(line) || line === OSPF_ROUTER;
 const routerOf = (lines: readonly FrrConfigLine[]) =>
   lines.map(({ context, line }) => context[0] ?? line).find(isRouterHeader) ?? null;
 const peerOf = (line: string) => /^neighbor (\S+) /.exec(line)?.[1] ?? null;
@@ -65,7 +87,7 @@ export function planRoutingChange(wanted: readonly FrrConfigLine[], running: rea
   const isNewInstance = runningRouter !== null && runningRouter !== router;
   const first: FrrConfigLine[] = isNewInstance ? [{ context: [], line: `no ${runningRouter}` }] : [];
   // An instance with nothing in it prints as a bare header, which is no setting.
-  const settings = running.filter(({ line }) => !isRouterHeader(line) && line !== BGP_ADDRESS_FAMILY);
+  const settings = running.filter(({ line }) => !isInstanceHeader(line) && line !== BGP_ADDRESS_FAMILY);
   let have = isNewInstance ? settings.filter(({ context }) => context[0] !== runningRouter) : settings;
 
   // Peers no longer wanted: one `no neighbor` takes every line of theirs.
@@ -75,8 +97,9 @@ export function planRoutingChange(wanted: readonly FrrConfigLine[], running: rea
   have = have.filter(({ line }) => !goners.includes(peerOf(line) ?? ''));
 
   // Blocks no longer wanted: one `no <header>` each.
-  // The bfd node holds others' profiles too, and is never removed; an address family has no `no` form, only its lines do.
-  const isKept = (header: string) => header === 'bfd' || header.startsWith('address-family ');
+  // The bfd node holds others' profiles too, and an interface others' settings (zebra's RAs): neither is removed;
+  // an address family has no `no` form, only its lines do.
+  const isKept = (header: string) => header === 'bfd' || header.startsWith('address-family ') || header.startsWith('interface ');
   const wantedHeaders = new Set([...desired.flatMap(({ context, line }) => [...context.map((_, i) => context.slice(0, i + 1).join('\n')), [...context, line].join('\n')])]);
   const blockRemovals: FrrConfigLine[] = [];
   have = have.filter(({ context }) => {
@@ -93,6 +116,10 @@ export function planRoutingChange(wanted: readonly FrrConfigLine[], running: rea
   const haveBySetting = new Map(have.map((entry) => [settingKey(entry), entry]));
   const wantSettings = new Set(desired.map(settingKey));
   const sets = desired.filter((entry) => haveBySetting.get(settingKey(entry))?.line !== entry.line);
+  const clearedFirst = sets.flatMap((entry) => {
+    const had = haveBySetting.get(settingKey(entry));
+    return had !== undefined && CLEARED_BEFORE_SET.has(routingSettingOf(had.line)) ? [undo(had)] : [];
+  });
   // `no neighbor X bfd` takes its profile line with it.
   const removedBfd = new Set(have.filter((e) => !wantSettings.has(settingKey(e)) && / bfd$/.test(e.line)).map((e) => peerOf(e.line)));
   const removals = have
@@ -100,9 +127,10 @@ export function planRoutingChange(wanted: readonly FrrConfigLine[], running: rea
     .filter(({ line }) => !(/ bfd profile /.test(line) && removedBfd.has(peerOf(line))))
     .map(undo);
 
-  const inRouter = (e: FrrConfigLine) => e.context.length === 1 && isRouterHeader(e.context[0]!);
+  const inRouter = (e: FrrConfigLine) => e.context.length === 1 && isInstanceHeader(e.context[0]!);
   const inFamily = (e: FrrConfigLine) => e.context.length === 2 && e.context[1]!.startsWith('address-family ');
-  const outside = (e: FrrConfigLine) => !isRouterHeader(e.context[0] ?? '');
+  const inInterface = (e: FrrConfigLine) => (e.context[0] ?? '').startsWith('interface ');
+  const outside = (e: FrrConfigLine) => !isInstanceHeader(e.context[0] ?? '') && !inInterface(e);
   const isRemoteAs = (e: FrrConfigLine) => / remote-as /.test(e.line);
   const ordered = [
     ...first,
@@ -119,6 +147,10 @@ export function planRoutingChange(wanted: readonly FrrConfigLine[], running: rea
     // A prefix-list in or out is replaced in one command; announcements come and go on their own.
     ...sets.filter(inFamily),
     ...removals.filter(inFamily),
+    // An interface joins OSPF after the instance has its router ID: without one it forms no adjacency.
+    ...removals.filter(inInterface),
+    ...clearedFirst,
+    ...sets.filter(inInterface),
     // Then what no one refers to any more.
     ...blockRemovals,
     ...removals.filter(outside),
@@ -129,7 +161,10 @@ export function planRoutingChange(wanted: readonly FrrConfigLine[], running: rea
   const refreshPeers = [...new Set([...sets, ...removals].filter(isImportPolicy).map((e) => peerOf(e.line.replace(/^no /, ''))!))].filter((peer) =>
     configured.has(peer),
   );
-  return { commands: ordered.length === 0 ? '' : `${formatFrrLines(ordered).join('\n')}\n`, refreshPeers, isNewInstance };
+  const isNewRouterId = sets.some((e) => routingSettingOf(e.line) === 'ospf6 router-id' && haveBySetting.has(settingKey(e)));
+  const clears = isNewRouterId ? [OSPF_RESTART] : [];
+  const lingering = removals.filter((e) => inRouter(e) && e.line.startsWith('no summary-address ')).map((e) => ({ daemon: 'ospf6d' as const, line: e.line.slice(3) }));
+  return { commands: ordered.length === 0 ? '' : `${formatFrrLines(ordered).join('\n')}\n`, refreshPeers, isNewInstance, clears, lingering };
 }
 
 const LIST_ENTRY = /^ipv6 prefix-list (\S+) seq (\d+) (.+)$/;

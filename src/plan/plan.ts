@@ -2,7 +2,7 @@ import { FORWARDING_KEY } from '../render/sysctls.js';
 import type { OwnedAddress, RenderedHost } from '../render/host-facts.js';
 import type { ObservedHost } from '../model/observed.js';
 import { ROUTE_PROTOCOL } from '../model/ownership.js';
-import type { FrrDaemon } from '../model/frr-config.js';
+import { FRR_DAEMONS, routingDaemonOf } from '../model/frr-config.js';
 import { planFrrChange } from './frr-plan.js';
 import { planRoutingChange } from './frr-routing-plan.js';
 import type { Daemon, Step } from './steps.js';
@@ -151,9 +151,6 @@ function planRaSenders(rendered: RenderedHost, observed: ObservedHost, ledger: L
   return [...steps, ...planRadvd(rendered, observed, ledger), ...planFrr(rendered, observed, ledger)];
 }
 
-// In start order: bgpd reaches zebra through its socket, and bfdd serves bgpd's sessions.
-const FRR_DAEMONS: readonly FrrDaemon[] = ['zebra', 'bgpd', 'bfdd'];
-
 function planRadvd(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger): Step[] {
   const { config, pid } = observed.radvd;
   const content = rendered.radvdConf;
@@ -195,12 +192,15 @@ function planFrr(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger)
   // Routing waits for all its daemons: a peer's `bfd` line asks bfdd for a session.
   const isRoutingUp = frr.daemons.every((daemon) => pids[daemon] !== null);
   if (frr.routing.length > 0 && isRoutingUp) {
-    // A bfdd on its way out is told nothing: its profiles go with it.
-    const running = frr.daemons.includes('bfdd') ? (routing ?? []) : (routing ?? []).filter(({ context, line }) => (context[0] ?? line) !== 'bfd');
+    // A daemon on its way out is told nothing: its lines go with it.
+    const running = (routing ?? []).filter((entry) => frr.daemons.includes(routingDaemonOf(entry) ?? 'zebra'));
     const change = planRoutingChange(frr.routing, running);
+    // The protocol's own daemon, after zebra: bgpd or ospf6d.
+    const daemon = frr.daemons[1]!;
     if (change.commands !== '') {
-      const drift = ledger.loaded.get('bgpd') === frr.text ? ["bgpd's config differed from frr.conf"] : [];
-      steps.push({ kind: 'configureRouting', commands: change.commands, refreshPeers: change.refreshPeers, drift, loads: { daemon: 'bgpd', config: frr.text } });
+      const drift = ledger.loaded.get(daemon) === frr.text ? [`${daemon}'s config differed from frr.conf`] : [];
+      const { commands, refreshPeers, clears, lingering } = change;
+      steps.push({ kind: 'configureRouting', commands, refreshPeers, clears, lingering, drift, loads: { daemon, config: frr.text } });
     }
   }
   return steps;

@@ -56,6 +56,10 @@ export type Step =
       readonly commands: string;
       /** Peers whose import policy changed: a route refresh (RFC 2918) applies it without a reset. */
       readonly refreshPeers: readonly string[];
+      /** vtysh commands, not config, that make the config take effect: `clear ipv6 ospf6 process` for a new OSPF router ID. */
+      readonly clears: readonly string[];
+      /** Removed lines the daemon keeps printing until its own timer: the step waits until they are gone. */
+      readonly lingering: readonly { readonly daemon: FrrDaemon; readonly line: string }[];
       readonly drift: readonly string[];
       readonly loads: DaemonLoad;
     }
@@ -131,7 +135,7 @@ export function describeStep(step: Step): string {
     case 'configureZebra':
       return `configureZebra ${step.interfaces.join(' ')}: ${step.commands.trim().split('\n').filter((l) => l.startsWith(' ')).map((l) => l.trim()).join('; ')}`;
     case 'configureRouting':
-      return `configureRouting: ${step.commands.trim().split('\n').map((l) => l.trim()).join('; ')}${step.refreshPeers.length > 0 ? `; refresh ${step.refreshPeers.join(' ')}` : ''}`;
+      return `configureRouting: ${step.commands.trim().split('\n').map((l) => l.trim()).join('; ')}${step.refreshPeers.length > 0 ? `; refresh ${step.refreshPeers.join(' ')}` : ''}${step.clears.map((c) => `; ${c}`).join('')}`;
     case 'loadRuleset':
       return `loadRuleset (${step.document.length} bytes)`;
     case 'loadRulesetStaged':

@@ -6,6 +6,7 @@ import { FRR_HEADER } from '../model/ownership.js';
 import { formatFrrLines, type FrrDaemon } from '../model/frr-config.js';
 import type { FrrConfigLine } from '../model/observed.js';
 import { renderBgpLines } from './frr-bgp.js';
+import { renderOspfLines } from './frr-ospf.js';
 
 /**
  * FRR's share of the host: frr.conf, and the parts of it as each daemon's
@@ -18,9 +19,9 @@ export interface FrrConf {
   readonly text: string;
   /** Interface → its `ipv6 nd` lines, in the order a config must give them; empty when radvd sends the RAs. */
   readonly interfaces: ReadonlyMap<string, readonly string[]>;
-  /** bgpd's and bfdd's lines, in the order a config must give them; empty without BGP. */
+  /** bgpd's, bfdd's and ospf6d's lines (and zebra's for them), in the order a config must give them; empty for static routing. */
   readonly routing: readonly FrrConfigLine[];
-  /** The daemons that run: zebra always, bgpd for BGP, bfdd when a peer has BFD. */
+  /** The daemons that run: zebra always, bgpd for BGP, bfdd when a peer has BFD, ospf6d for OSPF. */
   readonly daemons: readonly FrrDaemon[];
   /** Whether zebra sends the guests' RAs (raBackend frr); with radvd, FRR only routes. */
   readonly sendsRas: boolean;
@@ -41,11 +42,10 @@ export interface FrrConf {
  */
 export function renderFrrConf(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): FrrConf | null {
   const sendsRas = state.raBackend === 'frr';
-  const routing = renderBgpLines(state);
+  const routing = [...renderBgpLines(state), ...renderOspfLines(state)];
   if (!sendsRas && routing.length === 0) return null;
   const interfaces = sendsRas ? renderInterfaces(state, deprecated) : new Map<string, string[]>();
-  const daemons: FrrDaemon[] = ['zebra', ...(routing.length > 0 ? (['bgpd'] as const) : [])];
-  if (state.routing.bgp?.peers.some((peer) => peer.bfd !== undefined)) daemons.push('bfdd');
+  const daemons = routingDaemonsOf(state);
   const blocks = [...interfaces].map(([ifname, lines]) => [`interface ${ifname}`, ...lines.map((line) => ` ${line}`), 'exit', '!']);
   const text = [
     FRR_HEADER,
@@ -60,6 +60,17 @@ export function renderFrrConf(state: DesiredState, deprecated: readonly Deprecat
     ...(routing.length > 0 ? [...formatFrrLines(routing), '!'] : []),
   ].join('\n');
   return { text: `${text}\n`, interfaces, routing, daemons, sendsRas };
+}
+
+/** zebra, and the routing protocol's daemons, in start order: each reaches zebra through its socket. */
+function routingDaemonsOf({ routing }: DesiredState): FrrDaemon[] {
+  const bgp = routing.protocol === 'bgp' ? routing.bgp : undefined;
+  return [
+    'zebra',
+    ...(bgp ? (['bgpd'] as const) : []),
+    ...(bgp?.peers.some((peer) => peer.bfd !== undefined) ? (['bfdd'] as const) : []),
+    ...(routing.protocol === 'ospf' ? (['ospf6d'] as const) : []),
+  ];
 }
 
 function renderInterfaces(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): Map<string, string[]> {

@@ -72,6 +72,7 @@ export const AgentConfig = z.strictObject({
       zebra: z.string().default('/usr/lib/frr/zebra'),
       bgpd: z.string().default('/usr/lib/frr/bgpd'),
       bfdd: z.string().default('/usr/lib/frr/bfdd'),
+      ospf6d: z.string().default('/usr/lib/frr/ospf6d'),
       vtysh: z.string().default('vtysh'),
       nftGenid: z
         .string()

@@ -7,7 +7,8 @@ import { formatPrefix, isInPrefix, isLinkLocal, isOverlapping, type Ipv6Prefix }
  * The routing section of the desired state: how the upstream learns the
  * prefixes the VR serves. `static` is phase 1 (the upstream holds a route per
  * guest prefix to the VR's reported address); `bgp` makes the VR announce
- * them itself through FRR's bgpd (docs/routing.md).
+ * them itself through FRR's bgpd, `ospf` through FRR's ospf6d (OSPFv3,
+ * RFC 5340) on the public link (docs/routing.md).
  */
 
 // RFC 6793 §9: AS_TRANS stands in for a 4-byte AS towards 2-byte speakers and
@@ -32,12 +33,24 @@ export const AsNumber = z
   })
   .meta({ description: 'AS number, asplain (RFC 5396): 1-4294967294 without 23456 and 65535' });
 
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+// Router IDs are 32-bit numbers written as dotted quads, and not zero (RFC 6286 §2.1, RFC 5340 §2.11).
+const dottedQuadId = (what: string, rfc: string) =>
+  z
+    .string()
+    .regex(DOTTED_QUAD, { message: `must be ${what} in dotted-quad form, e.g. 192.0.2.1` })
+    .refine((id) => id !== '0.0.0.0', { message: `must not be 0.0.0.0 (${rfc})` });
+
 /** A BGP identifier in dotted-quad form: 4 octets, not zero (RFC 6286 §2.1). */
-export const RouterId = z
-  .string()
-  .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, { message: 'must be a BGP identifier in dotted-quad form, e.g. 192.0.2.1' })
-  .refine((id) => id !== '0.0.0.0', { message: 'must not be 0.0.0.0 (RFC 6286 §2.1)' })
-  .meta({ description: 'BGP identifier, dotted quad (RFC 6286); an IPv6-only VR has no IPv4 address to take one from, so it is always stated' });
+export const RouterId = dottedQuadId('a BGP identifier', 'RFC 6286 §2.1').meta({
+  description: 'BGP identifier, dotted quad (RFC 6286); an IPv6-only VR has no IPv4 address to take one from, so it is always stated',
+});
+
+/** An OSPFv3 router ID: 32 bits as a dotted quad, not zero (RFC 5340 §2.11), with no IPv4 address to derive it from. */
+export const OspfRouterId = dottedQuadId('an OSPF router ID', 'RFC 5340 §2.11').meta({
+  description: 'OSPF router ID, dotted quad (RFC 5340 §2.11); an IPv6-only VR has no IPv4 address to take one from, so it is always stated',
+});
 
 // Linux's TCP_MD5SIG_MAXKEYLEN: the kernel refuses a longer key (RFC 2385).
 const MD5_KEY_MAX = 80;
@@ -98,8 +111,8 @@ export const BgpPeer = z
   .transform(({ keepaliveSeconds, ...peer }) => ({ ...peer, keepaliveSeconds: keepaliveSeconds ?? Math.floor(peer.holdTimeSeconds / 3) }));
 export type BgpPeer = DeepReadonly<z.output<typeof BgpPeer>>;
 
-/** What the VR announces to every peer. */
-export const BgpAnnouncements = z.strictObject({
+/** What the VR announces: to every BGP peer, or into the OSPF area. */
+export const Announcements = z.strictObject({
   aggregates: z
     .array(Ipv6Cidr)
     .max(16)
@@ -107,7 +120,10 @@ export const BgpAnnouncements = z.strictObject({
     .meta({ description: "the blocks allocated to the VR, /40 to /64; each must cover guest prefixes it serves and gets a discard route" }),
   guestPrefixes: z.boolean().default(false).meta({ description: 'announce each guest /64 as well' }),
 });
-export type BgpAnnouncements = DeepReadonly<z.output<typeof BgpAnnouncements>>;
+export type Announcements = DeepReadonly<z.output<typeof Announcements>>;
+/** BGP's announcements: the shared shape. */
+export const BgpAnnouncements = Announcements;
+export type BgpAnnouncements = Announcements;
 
 /** BGP through FRR's bgpd: the VR's AS and identifier, its peers, and what it announces. */
 export const BgpSettings = z.strictObject({
@@ -118,23 +134,83 @@ export const BgpSettings = z.strictObject({
 });
 export type BgpSettings = DeepReadonly<z.output<typeof BgpSettings>>;
 
+/**
+ * An OSPF area ID (RFC 5340 §A.3.1: 32 bits), given as a dotted quad or a
+ * number, always held as the dotted quad: ospf6d prints an area in the form
+ * it was given, so one form keeps the running config comparable.
+ */
+export const OspfAreaId = z
+  .union([
+    z.string().regex(DOTTED_QUAD, { message: 'must be an area ID: a dotted quad such as 0.0.0.0, or a number 0-4294967295' }),
+    z.number().int().min(0).max(4294967295),
+  ])
+  .transform((area) => (typeof area === 'number' ? [24, 16, 8, 0].map((shift) => (area >>> shift) & 255).join('.') : area))
+  .meta({ description: 'area ID, dotted quad or 0-4294967295; 0.0.0.0 is the backbone' });
+
+// RFC 5340 §A.3.2: HelloInterval and RouterDeadInterval are 16-bit fields in OSPFv3 (32 bits for the dead interval in OSPFv2).
+const OSPF_INTERVAL_MAX = 65535;
+
+/**
+ * OSPFv3 through FRR's ospf6d, on the public interface only: the VR's
+ * router ID, the public link's area, cost and timers, what it announces and
+ * what it installs. The guest links are never in OSPF: their /64s reach the
+ * area only through the announcement, so guests can form no adjacency.
+ */
+export const OspfSettings = z
+  .strictObject({
+    routerId: OspfRouterId,
+    area: OspfAreaId.default('0.0.0.0'),
+    cost: z.number().int().min(1).max(65535).default(10).meta({ description: "the public interface's output cost (RFC 5340 §A.4.3: 16 bits)" }),
+    helloIntervalSeconds: z.number().int().min(1).max(OSPF_INTERVAL_MAX).default(10).meta({ description: 'RFC 2328 §C.3; must equal the upstream\'s' }),
+    deadIntervalSeconds: z.number().int().min(2).max(OSPF_INTERVAL_MAX).default(40).meta({ description: 'RFC 2328 §C.3; above helloIntervalSeconds, must equal the upstream\'s' }),
+    announce: Announcements.prefault({}),
+    accept: z
+      .enum(['nothing', 'default-route'])
+      .default('nothing')
+      .meta({ description: 'what the VR installs from OSPF: nothing, or only the default route ::/0' }),
+  })
+  .superRefine((ospf, ctx) => {
+    if (ospf.deadIntervalSeconds <= ospf.helloIntervalSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['deadIntervalSeconds'], message: `must be above helloIntervalSeconds (${ospf.helloIntervalSeconds}; RFC 2328 §C.3 suggests 4 times it)` });
+    }
+  });
+export type OspfSettings = DeepReadonly<z.output<typeof OspfSettings>>;
+
+const PROTOCOL_SECTIONS = ['bgp', 'ospf'] as const;
+
 /** The routing section. */
 export const Routing = z
   .strictObject({
-    protocol: z.enum(['static', 'bgp']).default('static').meta({ description: 'static: the upstream routes each guest prefix to the VR; bgp: the VR announces them' }),
+    protocol: z
+      .enum(['static', ...PROTOCOL_SECTIONS])
+      .default('static')
+      .meta({ description: 'static: the upstream routes each guest prefix to the VR; bgp, ospf: the VR announces them' }),
     bgp: BgpSettings.optional().meta({ description: 'protocol bgp only' }),
+    ospf: OspfSettings.optional().meta({ description: 'protocol ospf only (OSPFv3)' }),
   })
   .superRefine((routing, ctx) => {
-    if (routing.protocol === 'bgp' && routing.bgp === undefined) ctx.addIssue({ code: 'custom', path: ['bgp'], message: 'is required for protocol bgp' });
-    if (routing.protocol !== 'bgp' && routing.bgp !== undefined) ctx.addIssue({ code: 'custom', path: ['bgp'], message: 'applies only to protocol bgp' });
+    for (const section of PROTOCOL_SECTIONS) {
+      const isChosen = routing.protocol === section;
+      if (isChosen && routing[section] === undefined) ctx.addIssue({ code: 'custom', path: [section], message: `is required for protocol ${section}` });
+      if (!isChosen && routing[section] !== undefined) ctx.addIssue({ code: 'custom', path: [section], message: `applies only to protocol ${section}` });
+    }
   });
 export type Routing = DeepReadonly<z.output<typeof Routing>>;
 
 
-/** Whether a BGP peer gives the VR its default route (`accept: default-route`). */
-export function isDefaultFromBgp(state: { readonly routing: Routing }): boolean {
-  return state.routing.protocol === 'bgp' && (state.routing.bgp?.peers.some((peer) => peer.accept === 'default-route') ?? false);
+/**
+ * Whether the routing protocol gives the VR its default route: a BGP peer
+ * with `accept: default-route`, or OSPF with it. The RA's default route then
+ * yields to it (src/render/sysctls.ts, src/plan/plan.ts).
+ */
+export function isDefaultFromRouting(state: { readonly routing: Routing }): boolean {
+  const { protocol, bgp, ospf } = state.routing;
+  if (protocol === 'ospf') return ospf?.accept === 'default-route';
+  return protocol === 'bgp' && (bgp?.peers.some((peer) => peer.accept === 'default-route') ?? false);
 }
+
+/** The name the BGP-only callers know it by. */
+export const isDefaultFromBgp = isDefaultFromRouting;
 
 /** The parts of a desired state that the routing section is checked against. */
 interface RoutedState {
@@ -151,13 +227,29 @@ const AGGREGATE_LENGTHS = { min: 40, max: 64 };
 
 /**
  * The checks of the routing section that need the rest of the state: each
- * peer reachable on a link the VR has (or multihop), each aggregate covering
- * guest prefixes and never the public /64, every guest prefix announced.
- * `publicPrefix` is the public /64 when the state names it.
+ * BGP peer reachable on a link the VR has (or multihop), and for BGP and
+ * OSPF alike each aggregate covering guest prefixes and never the public
+ * /64, and every guest prefix announced. `publicPrefix` is the public /64
+ * when the state names it.
  */
 export function refineRouting(state: RoutedState, publicPrefix: Ipv6Prefix | undefined, issue: (path: (string | number)[], message: string) => void): void {
-  const bgp = state.routing.bgp;
-  if (state.routing.protocol !== 'bgp' || bgp === undefined) return;
+  const { protocol, bgp, ospf } = state.routing;
+  if (protocol === 'bgp' && bgp !== undefined) {
+    refinePeers(state, bgp, publicPrefix, issue);
+    refineAnnouncements(state, bgp.announce, ['routing', 'bgp', 'announce'], publicPrefix, issue);
+  }
+  if (protocol === 'ospf' && ospf !== undefined) {
+    refineAnnouncements(state, ospf.announce, ['routing', 'ospf', 'announce'], publicPrefix, issue);
+    if (ospf.announce.guestPrefixes && ospf.announce.aggregates.length > 0) {
+      issue(['routing', 'ospf', 'announce', 'guestPrefixes'], OSPF_BOTH_REFUSAL);
+    }
+  }
+}
+
+const OSPF_BOTH_REFUSAL =
+  "cannot be combined with aggregates under OSPF: ospf6d's summary-address always takes the place of the /64s it covers (FRR 8.4 has no switch to announce both); announce the aggregates or the /64s";
+
+function refinePeers(state: RoutedState, bgp: BgpSettings, publicPrefix: Ipv6Prefix | undefined, issue: (path: (string | number)[], message: string) => void): void {
   const at = (...rest: (string | number)[]) => ['routing', 'bgp', ...rest];
   const interfaces = [state.public.interface, ...state.guestNetworks.map((n) => n.interface)];
   const onLinkPrefixes = [...(publicPrefix ? [publicPrefix] : []), ...state.guestNetworks.map((n) => n.prefix)];
@@ -180,8 +272,19 @@ export function refineRouting(state: RoutedState, publicPrefix: Ipv6Prefix | und
       issue(at('peers', i, 'address'), 'is on no link of the VR: give multihopTtl for a peer further away');
     }
   });
-  bgp.announce.aggregates.forEach((aggregate, i) => {
-    const path = at('announce', 'aggregates', i);
+}
+
+/** Each aggregate a /40 to /64 that covers guest prefixes, overlapping neither the public /64 nor another; every guest prefix announced. */
+function refineAnnouncements(
+  state: RoutedState,
+  announce: Announcements,
+  base: readonly string[],
+  publicPrefix: Ipv6Prefix | undefined,
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  const name = base.join('.');
+  announce.aggregates.forEach((aggregate, i) => {
+    const path = [...base, 'aggregates', i];
     if (aggregate.length < AGGREGATE_LENGTHS.min || aggregate.length > AGGREGATE_LENGTHS.max) {
       issue(path, `must be a /${AGGREGATE_LENGTHS.min} to /${AGGREGATE_LENGTHS.max}`);
     } else if (publicPrefix && isOverlapping(aggregate, publicPrefix)) {
@@ -189,13 +292,13 @@ export function refineRouting(state: RoutedState, publicPrefix: Ipv6Prefix | und
     } else if (!state.guestNetworks.some((n) => isInPrefix(n.prefix.address, aggregate))) {
       issue(path, 'covers no guest prefix: the VR would announce what it does not serve');
     }
-    const clash = bgp.announce.aggregates.findIndex((other, j) => j < i && isOverlapping(other, aggregate));
-    if (clash >= 0) issue(path, `overlaps routing.bgp.announce.aggregates[${clash}]`);
+    const clash = announce.aggregates.findIndex((other, j) => j < i && isOverlapping(other, aggregate));
+    if (clash >= 0) issue(path, `overlaps ${name}.aggregates[${clash}]`);
   });
-  if (bgp.announce.guestPrefixes) return;
+  if (announce.guestPrefixes) return;
   state.guestNetworks.forEach((network, i) => {
-    if (!bgp.announce.aggregates.some((aggregate) => isInPrefix(network.prefix.address, aggregate))) {
-      issue(['guestNetworks', i, 'prefix'], 'is announced by no routing.bgp.announce aggregate, and announce.guestPrefixes is off: the upstream would not reach it');
+    if (!announce.aggregates.some((aggregate) => isInPrefix(network.prefix.address, aggregate))) {
+      issue(['guestNetworks', i, 'prefix'], `is announced by no ${name} aggregate, and announce.guestPrefixes is off: the upstream would not reach it`);
     }
   });
 }

@@ -123,7 +123,8 @@ export class PeerConfigError extends Error {
   }
 }
 
-function preparePeerDir(lab: Lab, ns: string, frrUid: number, configs: Record<Daemon, string>): string {
+/** A fresh instance directory in the lab's temp dir, owned by frr, holding `<daemon>.conf` for each config and an empty vtysh.conf. */
+export function preparePeerDir(lab: Lab, ns: string, frrUid: number, configs: Readonly<Record<string, string>>): string {
   // The daemons drop to user frr, which must get through the lab's 0700 temp dir to its own.
   chmodSync(lab.tempDir, 0o711);
   const dir = mkdtempSync(join(lab.tempDir, `frr-${ns}-`));
@@ -134,7 +135,8 @@ function preparePeerDir(lab: Lab, ns: string, frrUid: number, configs: Record<Da
   return dir;
 }
 
-async function startDaemon(lab: Lab, ns: string, dir: string, daemon: Daemon): Promise<LabProcess> {
+/** Starts one daemon of an instance in `dir` on its `<daemon>.conf`, tracked by the Lab by PID; resolves once it answers on its vty. */
+export async function startDaemon(lab: Lab, ns: string, dir: string, daemon: Daemon | 'ospf6d'): Promise<LabProcess> {
   const pidFile = join(dir, `${daemon}.pid`);
   const logPath = join(dir, `${daemon}.log`);
   lab.trackPidFile(ns, pidFile);

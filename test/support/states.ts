@@ -52,3 +52,14 @@ export function bgpInput(): Record<string, any> {
   };
   return input;
 }
+
+/** bgpInput's VR announcing the same /56 by OSPFv3 on the public link instead, taking the default route from it. */
+export function ospfInput(): Record<string, any> {
+  const input = isolatedInput();
+  input.public.expectedPrefix = '2001:db8:100::/64';
+  input.routing = {
+    protocol: 'ospf',
+    ospf: { routerId: '192.0.2.10', accept: 'default-route', announce: { aggregates: ['2001:db8:200::/56'] } },
+  };
+  return input;
+}

@@ -49,7 +49,7 @@ describe('the routing plan', () => {
 
   it('has nothing to do once the daemon runs what it was told, its own form read back', () => {
     for (const lines of [linesOf(), linesOf(secondPeer), linesOf((i) => (i.routing.bgp.announce.guestPrefixes = true))]) {
-      expect(planRoutingChange(lines, runningAfter(lines))).toEqual({ commands: '', refreshPeers: [], isNewInstance: false });
+      expect(planRoutingChange(lines, runningAfter(lines))).toEqual({ commands: '', refreshPeers: [], isNewInstance: false, clears: [], lingering: [] });
     }
   });
 
