@@ -177,7 +177,7 @@ export class Reconciler {
     const key = JSON.stringify(deprecated);
     const known = this.renderedStates.get(state);
     if (known !== undefined && known.key === key) return known.rendered;
-    const rendered = renderHost(state, deprecated);
+    const rendered = renderHost(state, deprecated, fileLayoutOf(this.config).keepalived);
     this.renderedStates.set(state, { key, rendered });
     return rendered;
   }

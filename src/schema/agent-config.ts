@@ -58,6 +58,7 @@ export const AgentConfig = z.strictObject({
       bgpd: z.string().default('/usr/lib/frr/bgpd'),
       bfdd: z.string().default('/usr/lib/frr/bfdd'),
       vtysh: z.string().default('vtysh'),
+      keepalived: z.string().default('keepalived'),
       nftGenid: z
         .string()
         .default('/usr/lib/vr6-agent/vr6-nft-genid')
