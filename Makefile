@@ -2,7 +2,7 @@
 # Both install what they need on a fresh Debian 12 (as root) and are idempotent.
 
 SHELL := /bin/bash
-APT_PACKAGES := nftables radvd frr iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl systemd python3 gcc libc6-dev
+APT_PACKAGES := nftables radvd frr keepalived conntrackd conntrack iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl systemd python3 gcc libc6-dev
 NPM_STAMP := node_modules/.vr6-installed
 
 .PHONY: all deps build test test-unit lab soak schema clean

@@ -84,6 +84,8 @@ export interface ObservedHost extends ObservedNetwork {
     /** The agent's lines in bgpd's and bfdd's running configs; null while bgpd does not run. */
     readonly routing: readonly FrrConfigLine[] | null;
   };
+  /** keepalived.conf, and the PIDs of keepalived's parent and of its VRRP child (null: none runs). */
+  readonly keepalived: ObservedDaemon & { readonly vrrpPid: number | null };
 }
 
 /**

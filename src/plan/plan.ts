@@ -7,6 +7,8 @@ import { planFrrChange } from './frr-plan.js';
 import { planRoutingChange } from './frr-routing-plan.js';
 import type { Daemon, Step } from './steps.js';
 import { planRuleset, type RulesetMemory } from './ruleset-plan.js';
+import { planKeepalived } from './keepalived-plan.js';
+import { isVmacInterface } from '../schema/redundancy.js';
 
 /** What the agent itself did before: the memory a level-triggered planner needs to recognise drift. */
 export interface Ledger {
@@ -52,6 +54,8 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
     ...planDefaultRoute(rendered, observed, present),
     ...(observed.interfacesFile === rendered.interfacesFile ? [] : [{ kind: 'writeInterfacesFile', content: rendered.interfacesFile } as const]),
     ...planSysctls(rendered, observed, (key) => key === FORWARDING_KEY),
+    // Before radvd: its interfaces in a pair are keepalived's virtual-MAC ones.
+    ...planKeepalived(rendered, observed, ledger, present),
     ...planRaSenders(rendered, observed, ledger),
   ];
   return { steps, warnings };
@@ -130,7 +134,9 @@ function planRaSenders(rendered: RenderedHost, observed: ObservedHost, ledger: L
   const wantsFrr = rendered.frr !== null;
   const steps: Step[] = [];
   if (!wantsRadvd && observed.radvd.pid !== null) {
-    steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent: rendered.frr?.sendsRas === true, loads: { daemon: 'radvd', config: null } });
+    // A pair's radvd may send from the shared link-local address: its goodbye would take the gateway from every guest.
+    const isSilent = rendered.frr?.sendsRas === true || observed.links.some((link) => isVmacInterface(link.name));
+    steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent, loads: { daemon: 'radvd', config: null } });
   }
   for (const daemon of FRR_DAEMONS) {
     const pid = observed.frr.pids[daemon];

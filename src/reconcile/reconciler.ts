@@ -15,6 +15,7 @@ import { LoadedConfigs } from './loaded-configs.js';
 import { OwnedAddresses } from './owned-addresses.js';
 import type { Room } from './room.js';
 import { RulesetWatch } from './ruleset-watch.js';
+import { VrrpHealth } from './vrrp-health.js';
 
 /** What one reconcile did. */
 export interface ReconcileResult {
@@ -65,7 +66,8 @@ export class Reconciler {
     private readonly config: AgentConfig,
     private readonly log: Logger,
   ) {
-    this.rooms = [new RulesetWatch(host, config), new LoadedConfigs(), new OwnedAddresses(host, fileLayoutOf(config).ownedAddresses, log)];
+    const layout = fileLayoutOf(config);
+    this.rooms = [new RulesetWatch(host, config), new LoadedConfigs(), new OwnedAddresses(host, layout.ownedAddresses, log), new VrrpHealth(host, layout.keepalived.health)];
   }
 
   /**
@@ -127,6 +129,7 @@ export class Reconciler {
       for (const room of this.rooms) await room.afterConverged?.(rendered);
       this.convergedRendered = rendered;
     }
+    for (const room of this.rooms) await room.afterReconcile?.(rendered, isConverged);
     const remaining = failure === null ? plan.steps : [];
     const roomWarnings = (await Promise.all(this.rooms.map((room) => room.warnings?.() ?? []))).flat();
     const errors = failure

@@ -122,6 +122,11 @@ export function vmacInterfaceOf(parent: string): string {
   return `${VMAC_PREFIX}${parent}`;
 }
 
+/** Whether an interface name is one of the agent's virtual-MAC interfaces. */
+export function isVmacInterface(name: string): boolean {
+  return name.startsWith(VMAC_PREFIX);
+}
+
 /** The RFC 5798 §7.3 virtual MAC of an IPv6 virtual router. */
 export function virtualMacOf(vrrpId: number): string {
   return `00:00:5e:00:02:${vrrpId.toString(16).padStart(2, '0')}`;
