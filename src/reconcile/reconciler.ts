@@ -94,6 +94,11 @@ export class Reconciler {
     this.running = this.runPasses(state, deprecated);
     try {
       return await this.running;
+    } catch (error) {
+      // A reconcile that could not even observe the host did not converge either: the rooms hear it too.
+      const rendered = this.render(state, deprecated);
+      for (const room of this.rooms) await room.afterReconcile?.(rendered, false).catch(() => undefined);
+      throw error;
     } finally {
       this.running = null;
     }
