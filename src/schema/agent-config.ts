@@ -54,6 +54,7 @@ export const AgentConfig = z.strictObject({
       nft: z.string().default('nft'),
       radvd: z.string().default('radvd'),
       rdisc6: z.string().default('rdisc6'),
+      ndisc6: z.string().default('ndisc6'),
       zebra: z.string().default('/usr/lib/frr/zebra'),
       bgpd: z.string().default('/usr/lib/frr/bgpd'),
       bfdd: z.string().default('/usr/lib/frr/bfdd'),

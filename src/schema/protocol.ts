@@ -127,6 +127,30 @@ export const BgpReport = z.strictObject({
 });
 export type BgpReport = z.output<typeof BgpReport>;
 
+/** One change of this VR's VRRP role, as keepalived announced it. */
+export const VrrpTransition = z.strictObject({
+  /** When the agent heard it, ISO 8601. */
+  at: z.string(),
+  from: z.string().nullable(),
+  to: z.enum(['primary', 'backup', 'fault', 'stopped']),
+  /** Why, as far as the agent can tell: its own health, a link down, the peer's advertisements or their absence. */
+  cause: z.string(),
+});
+export type VrrpTransition = z.output<typeof VrrpTransition>;
+
+/** This VR's part in a redundant pair (docs/redundancy.md). */
+export const RedundancyReport = z.strictObject({
+  /** primary: it holds the virtual addresses; fault: keepalived gave the role up (a link down, or the agent unhealthy). */
+  role: z.enum(['primary', 'backup', 'fault', 'stopped']),
+  /** Whether the peer answered on the sync link at the last check; a backup also hears the primary's advertisements. */
+  isPeerSeen: z.boolean(),
+  /** Both VRs hold the gateway: another VR answered for the shared link-local address while this one is primary. */
+  isSplitBrain: z.boolean(),
+  /** The most recent transitions, oldest first (at most 20), since the agent started. */
+  transitions: z.array(VrrpTransition),
+});
+export type RedundancyReport = z.output<typeof RedundancyReport>;
+
 /** agent → server: the observed facts the upstream needs; sent again whenever they change. */
 export const ObservedMessage = z.strictObject({
   type: z.literal('observed'),
@@ -137,6 +161,8 @@ export const ObservedMessage = z.strictObject({
   usage: z.array(UsageReport),
   /** Null unless routing.protocol is bgp. */
   bgp: BgpReport.nullable(),
+  /** Absent or null unless the state has a redundancy section. */
+  redundancy: RedundancyReport.nullable().optional(),
 });
 export type ObservedMessage = z.output<typeof ObservedMessage>;
 

@@ -224,3 +224,26 @@ export async function startGuestPing(pair: PairLab): Promise<{ longestGapMs(from
     repliesAfter: (ms) => replies().filter((t) => t > ms).length,
   };
 }
+
+/** `vr6ctl status --json` of one VR's agent. */
+export async function readPairStatus(pair: PairLab, vr: VrName): Promise<Record<string, any>> {
+  const socket = join(pair.agentDir[vr], 'run/control.sock');
+  const { stdout } = await runCommand([agentNode(), join(ROOT, 'dist/vr6ctl.js'), '--socket', socket, '--json', 'status'], { allowFailure: true });
+  return JSON.parse(stdout || '{}') as Record<string, any>;
+}
+
+/** SIGKILLs one VR's keepalived processes, parent and VRRP child, by the PIDs in its pid files; returns them. */
+export async function killKeepalived(pair: PairLab, vr: VrName): Promise<number[]> {
+  const pids = ['run/keepalived.pid', 'run/keepalived-vrrp.pid'].map((file) => Number(readFileSync(join(pair.agentDir[vr], file), 'utf8').trim()));
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  return pids;
+}
+
+/** Drops (or stops dropping) VRRP on a VR's input, as a filter between the pair would: both become primary. */
+export async function setVrrpBlocked(pair: PairLab, vr: VrName, isBlocked: boolean): Promise<void> {
+  if (isBlocked) {
+    await pair.lab.exec(vr, ['nft', 'add table ip6 lab_block; add chain ip6 lab_block input { type filter hook input priority -10; }; add rule ip6 lab_block input meta l4proto 112 drop']);
+  } else {
+    await pair.lab.exec(vr, ['nft', 'delete table ip6 lab_block']);
+  }
+}

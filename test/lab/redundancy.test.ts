@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunLab } from './lab-guard.js';
@@ -7,6 +7,9 @@ import {
   createPairLab,
   holdsGateway,
   killEverythingIn,
+  killKeepalived,
+  readPairStatus,
+  setVrrpBlocked,
   PAIR_LINK_LOCAL,
   PAIR_NS,
   readGuestRouter,
@@ -91,6 +94,43 @@ describeLab('a redundant pair', () => {
     expect(ras.vr2.filter((ra) => ra.atMs >= since)).toEqual([]);
     expect(ras.vr1.filter((ra) => ra.atMs >= since).every((ra) => ra.from === PAIR_LINK_LOCAL && ra.mac === '00:00:5e:00:02:33' && ra.routerLifetime === 12)).toBe(true);
   }, 30_000);
+
+  it('reports each role, the peer, and the transitions with their causes', async () => {
+    const [primary, backup] = await Promise.all([readPairStatus(pair, 'vr1'), readPairStatus(pair, 'vr2')]);
+    await waitFor(async () => ((await readPairStatus(pair, 'vr1')).redundancy?.isPeerSeen === true) || undefined, { timeoutMs: 15_000, what: 'vr1 to see its peer' });
+    expect(primary.redundancy).toMatchObject({ role: 'primary', isSplitBrain: false });
+    expect(backup.redundancy).toMatchObject({ role: 'backup', isPeerSeen: true, isSplitBrain: false });
+    expect(primary.redundancy.transitions.at(-1)).toMatchObject({ to: 'primary', cause: expect.any(String) });
+  }, 30_000);
+
+  it('withdraws what a SIGKILLed keepalived left and starts a new one, its agent still running', async () => {
+    const killedAt = Date.now();
+    const old = await killKeepalived(pair, 'vr1');
+    await waitFor(async () => (await holdsGateway(pair, 'vr2')) || undefined, { timeoutMs: TAKEOVER_MS, what: 'vr2 to take the gateway' });
+    // The agent noticed at once (its FIFO reader saw the end), not at the next resync.
+    await waitForPrimary(pair, 'vr1', TAKEOVER_MS);
+    const status = await readPairStatus(pair, 'vr1');
+    expect(status.applied.errors).toEqual([]);
+    console.log(`keepalived-sigkill gap ${await expectFlowAndSameRouter(killedAt)} ms, back in ${Date.now() - killedAt} ms`);
+    const now = ['run/keepalived.pid', 'run/keepalived-vrrp.pid'].map((f) => readFileSync(join(pair.agentDir.vr1, f), 'utf8').trim());
+    expect(now.map(Number)).not.toEqual(old);
+  }, 60_000);
+
+  it('detects and reports split brain when VRRP between the pair is blocked, and its end', async () => {
+    await setVrrpBlocked(pair, 'vr2', true);
+    try {
+      await waitFor(async () => (await holdsGateway(pair, 'vr2')) || undefined, { timeoutMs: TAKEOVER_MS, what: 'vr2 to become primary too' });
+      const split = await waitFor(async () => {
+        const status = await readPairStatus(pair, 'vr1');
+        return status.redundancy?.isSplitBrain === true ? status : undefined;
+      }, { timeoutMs: 20_000, what: 'vr1 to report split brain' });
+      expect(split.observedWarnings).toContainEqual(expect.stringMatching(/split brain/));
+    } finally {
+      await setVrrpBlocked(pair, 'vr2', false);
+    }
+    await waitForPrimary(pair, 'vr1', TAKEOVER_MS);
+    await waitFor(async () => ((await readPairStatus(pair, 'vr1')).redundancy?.isSplitBrain === false) || undefined, { timeoutMs: 20_000, what: 'the split brain to be over' });
+  }, 60_000);
 
   it('hands over when every process of the primary is SIGKILLed, and its restarted agent withdraws what its keepalived left, then takes the role back', async () => {
     const killedAt = Date.now();
