@@ -4,7 +4,7 @@ import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
 import { ROUTE_PROTOCOL } from '../model/ownership.js';
 import type { Step, StepKind } from '../plan/steps.js';
-import { keepalivedExecutors } from './keepalived-executors.js';
+import { pairExecutors } from './pair-executors.js';
 
 /** What an executor works with. */
 export interface ApplyContext {
@@ -190,7 +190,7 @@ const executors: { [K in StepKind]: Executor<K> } = {
     // zebra's SIGTERM sends router lifetime 0 too; SIGKILL, when radvd takes over, says nothing.
     host.signal(step.pid, step.isSilent ? 'SIGKILL' : 'SIGTERM');
   },
-  ...keepalivedExecutors,
+  ...pairExecutors,
 };
 
 async function makeFrrRunDir(host: Host, config: AgentConfig): Promise<void> {

@@ -36,7 +36,7 @@ export interface FileLayout {
   readonly keepalived: KeepalivedFiles;
 }
 
-/** keepalived's files, all in the runtime directory: the pair's roles start afresh after a reboot. */
+/** The files of a pair's daemons, keepalived and conntrackd, all in the runtime directory: the pair's roles start afresh after a reboot. */
 export interface KeepalivedFiles {
   readonly config: string;
   /** keepalived.conf's candidate while `keepalived -t` checks it. */
@@ -48,6 +48,11 @@ export interface KeepalivedFiles {
   readonly health: string;
   /** The FIFO keepalived writes each VRRP transition to. */
   readonly notifyFifo: string;
+  /** conntrackd's config, the pid file the agent writes for it, its lock file and control socket (each unique per instance). */
+  readonly conntrackdConfig: string;
+  readonly conntrackdPidFile: string;
+  readonly conntrackdLock: string;
+  readonly conntrackdSocket: string;
 }
 
 /** keepalived's files under a runtime directory. */
@@ -59,6 +64,10 @@ export function keepalivedFilesOf(runtimeDir: string): KeepalivedFiles {
     vrrpPidFile: `${runtimeDir}/keepalived-vrrp.pid`,
     health: `${runtimeDir}/vrrp-health`,
     notifyFifo: `${runtimeDir}/vrrp-notify.fifo`,
+    conntrackdConfig: `${runtimeDir}/conntrackd.conf`,
+    conntrackdPidFile: `${runtimeDir}/conntrackd.pid`,
+    conntrackdLock: `${runtimeDir}/conntrackd.lock`,
+    conntrackdSocket: `${runtimeDir}/conntrackd.ctl`,
   };
 }
 

@@ -86,6 +86,8 @@ export interface ObservedHost extends ObservedNetwork {
   };
   /** keepalived.conf, and the PIDs of keepalived's parent and of its VRRP child (null: none runs). */
   readonly keepalived: ObservedDaemon & { readonly vrrpPid: number | null };
+  /** conntrackd.conf and the PID of the conntrackd the agent runs. */
+  readonly conntrackd: ObservedDaemon;
 }
 
 /**

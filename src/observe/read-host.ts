@@ -134,7 +134,7 @@ export async function readObservedHost(
   readers: ObservedReaders = {},
 ): Promise<ObservedHost> {
   // The questions to the resident readers first: the file reads run while they are answered.
-  const [{ links, addresses, routes }, ruleset, sysctls, interfacesFile, radvd, frr, keepalived] = await Promise.all([
+  const [{ links, addresses, routes }, ruleset, sysctls, interfacesFile, radvd, frr, keepalived, conntrackd] = await Promise.all([
     readNetwork(host, config),
     readers.ruleset?.() ?? readRuleset(host, config),
     host.readSysctls(sysctlKeys),
@@ -142,8 +142,9 @@ export async function readObservedHost(
     readRadvd(host, config),
     readFrr(host, config),
     readKeepalived(host, config),
+    readConntrackd(host, config),
   ]);
-  return { sysctls, links, addresses, routes, interfacesFile, ruleset, radvd, frr, keepalived };
+  return { sysctls, links, addresses, routes, interfacesFile, ruleset, radvd, frr, keepalived, conntrackd };
 }
 
 async function readRadvd(host: Host, config: AgentConfig): Promise<ObservedDaemon> {
@@ -163,4 +164,11 @@ async function readKeepalived(host: Host, config: AgentConfig): Promise<Observed
     readDaemonPid(host, files.vrrpPidFile, 'keepalived', files.config),
   ]);
   return { config: file, pid, vrrpPid };
+}
+
+/** conntrackd.conf and the PID of the conntrackd the agent runs with it. */
+async function readConntrackd(host: Host, config: AgentConfig): Promise<ObservedDaemon> {
+  const files = fileLayoutOf(config).keepalived;
+  const [file, pid] = await Promise.all([host.readFile(files.conntrackdConfig), readDaemonPid(host, files.conntrackdPidFile, 'conntrackd', files.conntrackdConfig)]);
+  return { config: file, pid };
 }

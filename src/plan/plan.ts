@@ -7,7 +7,7 @@ import { planFrrChange } from './frr-plan.js';
 import { planRoutingChange } from './frr-routing-plan.js';
 import type { Daemon, Step } from './steps.js';
 import { planRuleset, type RulesetMemory } from './ruleset-plan.js';
-import { planKeepalived } from './keepalived-plan.js';
+import { planConntrackd, planKeepalived } from './pair-plan.js';
 import { isVmacInterface } from '../schema/redundancy.js';
 
 /** What the agent itself did before: the memory a level-triggered planner needs to recognise drift. */
@@ -55,6 +55,7 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
     ...(observed.interfacesFile === rendered.interfacesFile ? [] : [{ kind: 'writeInterfacesFile', content: rendered.interfacesFile } as const]),
     ...planSysctls(rendered, observed, (key) => key === FORWARDING_KEY),
     // Before radvd: its interfaces in a pair are keepalived's virtual-MAC ones.
+    ...planConntrackd(rendered, observed, ledger, present),
     ...planKeepalived(rendered, observed, ledger, present),
     ...planRaSenders(rendered, observed, ledger),
   ];

@@ -3,7 +3,7 @@ import type { NftDocument } from '../render/ruleset-document.js';
 import type { FrrDaemon } from '../model/frr-config.js';
 
 /** A daemon the agent runs and remembers the config of. */
-export type Daemon = 'radvd' | 'keepalived' | FrrDaemon;
+export type Daemon = 'radvd' | 'keepalived' | 'conntrackd' | FrrDaemon;
 
 /**
  * What a step leaves a daemon running: the config the running process is
@@ -65,7 +65,12 @@ export type Step =
   /** Stops keepalived's parent (SIGTERM: it withdraws its addresses and tells the peer), or SIGKILLs an orphaned VRRP child; waits until it is gone. */
   | { readonly kind: 'stopKeepalived'; readonly pid: number; readonly isOrphan: boolean; readonly loads: DaemonLoad }
   /** Deletes a virtual-MAC interface a dead keepalived left, and with it the virtual addresses the peer now holds. */
-  | { readonly kind: 'removeVirtualMac'; readonly interface: string; readonly drift: readonly string[] };
+  | { readonly kind: 'removeVirtualMac'; readonly interface: string; readonly drift: readonly string[] }
+  | { readonly kind: 'writeConntrackdConfig'; readonly content: string }
+  | { readonly kind: 'removeConntrackdConfig' }
+  | { readonly kind: 'startConntrackd'; readonly drift: readonly string[]; readonly loads: DaemonLoad }
+  /** conntrackd re-reads nothing on a signal: a new config is a stop (waited for) and a start. */
+  | { readonly kind: 'stopConntrackd'; readonly pid: number; readonly loads: DaemonLoad };
 
 /** The kinds of step, for executor maps. */
 export type StepKind = Step['kind'];
@@ -105,6 +110,10 @@ const COMPONENT_OF: Record<StepKind, Component> = {
   reloadKeepalived: 'vrrp',
   stopKeepalived: 'vrrp',
   removeVirtualMac: 'vrrp',
+  writeConntrackdConfig: 'vrrp',
+  removeConntrackdConfig: 'vrrp',
+  startConntrackd: 'vrrp',
+  stopConntrackd: 'vrrp',
 };
 
 /** Every component, in the order a report lists them. */
@@ -132,6 +141,8 @@ export function describeStep(step: Step): string {
     case 'reloadRadvd':
     case 'reloadKeepalived':
       return `${step.kind} pid ${step.pid}`;
+    case 'stopConntrackd':
+      return `stopConntrackd pid ${step.pid}`;
     case 'stopKeepalived':
       return `stopKeepalived pid ${step.pid}${step.isOrphan ? ' (a VRRP child whose parent died: SIGKILL)' : ''}`;
     case 'removeVirtualMac':

@@ -23,6 +23,7 @@ export class LoadedConfigs implements Room {
     if (rendered.radvdConf !== null) loaded.set('radvd', rendered.radvdConf);
     for (const daemon of rendered.frr?.daemons ?? []) loaded.set(daemon, rendered.frr!.text);
     if (rendered.keepalived !== null) loaded.set('keepalived', rendered.keepalived.text);
+    if (rendered.conntrackdConf !== null) loaded.set('conntrackd', rendered.conntrackdConf);
     this.loaded = loaded;
   }
 

@@ -6,6 +6,7 @@ import { renderFrrConf, type FrrConf } from './frr-conf.js';
 import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import { keepalivedFilesOf, type KeepalivedFiles } from '../model/file-layout.js';
 import { renderKeepalivedConf, type KeepalivedConf } from './keepalived-conf.js';
+import { renderConntrackdConf } from './conntrackd-conf.js';
 import { renderChainFingerprint, renderRuleset, type NftRuleset } from './ruleset.js';
 import { renderSysctls, type SysctlSetting } from './sysctls.js';
 
@@ -38,6 +39,8 @@ export interface RenderedHost {
   readonly frr: FrrConf | null;
   /** keepalived's config and the pair's instances, or null when this VR is not one of a pair. */
   readonly keepalived: KeepalivedConf | null;
+  /** conntrackd.conf, or null when no state sync runs. */
+  readonly conntrackdConf: string | null;
 }
 
 /** The runtime files keepalived.conf names when the caller names none: the agent config's defaults. */
@@ -76,5 +79,6 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     radvdConf: renderRadvdConf(state, deprecated),
     frr: renderFrrConf(state, deprecated),
     keepalived: renderKeepalivedConf(state, keepalivedFiles),
+    conntrackdConf: renderConntrackdConf(state, keepalivedFiles),
   };
 }

@@ -1,5 +1,6 @@
 import type { DesiredState } from '../schema/desired-state.js';
 import { vmacInterfaceOf } from '../schema/redundancy.js';
+import { CONNTRACKD_PORT } from './conntrackd-conf.js';
 import { ACCEPT, renderAddressMatch, renderMetaMatch, renderPayloadMatch, renderValueOrSet, type NftRule } from './ruleset-expr.js';
 
 /** The interface names an `iifname`/`oifname` match names for one of the state's links. */
@@ -21,8 +22,6 @@ export function renderLinkMatch(state: DesiredState): LinkMatch {
 // RFC 5798 §5.1.2.2 and §5.2: VRRP is IP protocol 112, to the all-VRRP-routers group ff02::12.
 const VRRP_PROTOCOL = 112;
 const VRRP_GROUP = 'ff02::12';
-// conntrackd's FTFW sync port (conntrackd.conf(5), the Debian example's).
-const CONNTRACKD_PORT = 3780;
 
 /**
  * The input chain's rules for the pair: VRRP advertisements on the public and

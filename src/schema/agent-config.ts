@@ -60,6 +60,7 @@ export const AgentConfig = z.strictObject({
       bfdd: z.string().default('/usr/lib/frr/bfdd'),
       vtysh: z.string().default('vtysh'),
       keepalived: z.string().default('keepalived'),
+      conntrackd: z.string().default('conntrackd'),
       nftGenid: z
         .string()
         .default('/usr/lib/vr6-agent/vr6-nft-genid')

@@ -70,7 +70,7 @@ export function pairDesiredState(vr: VrName, options: { intervalCs?: number; sta
 }
 
 /** Builds the namespaces and links, and writes each agent's config and persisted state; starts nothing. */
-export async function createPairLab(options: { intervalCs?: number } = {}): Promise<PairLab> {
+export async function createPairLab(options: { intervalCs?: number; stateSync?: boolean } = {}): Promise<PairLab> {
   const lab = await Lab.create();
   try {
     for (const ns of [PAIR_NS.switch, PAIR_NS.upstream, PAIR_NS.guest, ...VRS]) await lab.addNamespace(ns);
@@ -129,7 +129,7 @@ function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown): void
     logLevel: 'debug',
   };
   writeFileSync(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
-  for (const file of ['run/radvd.pid', 'run/keepalived.pid', 'run/keepalived-vrrp.pid']) lab.trackPidFile(vr, join(dir, file));
+  for (const file of ['run/radvd.pid', 'run/keepalived.pid', 'run/keepalived-vrrp.pid', 'run/conntrackd.pid']) lab.trackPidFile(vr, join(dir, file));
 }
 
 /** Starts one VR's agent. */
@@ -246,4 +246,24 @@ export async function setVrrpBlocked(pair: PairLab, vr: VrName, isBlocked: boole
   } else {
     await pair.lab.exec(vr, ['nft', 'delete table ip6 lab_block']);
   }
+}
+
+/** A TCP stream from the internet host to the guest through the pair: the guest's arrival times of its lines. */
+export async function startTcpPush(pair: PairLab, port = 5000): Promise<{ linesAfter(ms: number): number; longestGapMs(fromMs: number, toMs: number): number }> {
+  const script = fileURLToPath(new URL('./tcp-push.py', import.meta.url));
+  const serverLog = join(pair.lab.tempDir, `tcp-server-${port}.log`);
+  const clientLog = join(pair.lab.tempDir, `tcp-client-${port}.log`);
+  await pair.lab.spawn(PAIR_NS.upstream, ['python3', script, 'server', PAIR_INTERNET_HOST, String(port)], { logPath: serverLog });
+  const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>) : []);
+  await waitFor(async () => lines(serverLog).some((l) => l.listening === true) || undefined, { timeoutMs: 5000, what: 'the TCP server to listen' });
+  await pair.lab.spawn(PAIR_NS.guest, ['python3', script, 'client', PAIR_INTERNET_HOST, String(port)], { logPath: clientLog });
+  const times = () => lines(clientLog).filter((l) => typeof l.atMs === 'number').map((l) => l.atMs as number);
+  await waitFor(async () => times().length > 10 || undefined, { timeoutMs: 10_000, what: 'the TCP stream to flow' });
+  return {
+    linesAfter: (ms) => times().filter((t) => t > ms).length,
+    longestGapMs(fromMs, toMs) {
+      const inWindow = [fromMs, ...times().filter((t) => t > fromMs && t < toMs)];
+      return Math.round(Math.max(...inWindow.slice(1).map((t, i) => t - inWindow[i]!), 0));
+    },
+  };
 }

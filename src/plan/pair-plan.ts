@@ -44,3 +44,25 @@ export function planKeepalived(rendered: RenderedHost, observed: ObservedHost, l
   }
   return steps;
 }
+
+/**
+ * conntrackd's steps: started once its sync link exists (its address
+ * comes first, in planAddresses), restarted on a new config, stopped when
+ * the state has no state sync.
+ */
+export function planConntrackd(rendered: RenderedHost, observed: ObservedHost, ledger: Ledger, present: (ifname: string) => boolean): Step[] {
+  const want = rendered.conntrackdConf;
+  const { config, pid } = observed.conntrackd;
+  const stops = { daemon: 'conntrackd', config: null } as const;
+  if (want === null) {
+    return [...(pid !== null ? [{ kind: 'stopConntrackd', pid, loads: stops } as const] : []), ...(config !== null ? [{ kind: 'removeConntrackdConfig' } as const] : [])];
+  }
+  if (!rendered.interfaces.every(present)) return [];
+  const loaded = ledger.loaded.get('conntrackd');
+  const steps: Step[] = config === want ? [] : [{ kind: 'writeConntrackdConfig', content: want }];
+  if (pid !== null && (config !== want || loaded !== want)) steps.push({ kind: 'stopConntrackd', pid, loads: stops });
+  if (pid === null || config !== want || loaded !== want) {
+    steps.push({ kind: 'startConntrackd', drift: pid === null && loaded !== undefined ? ['conntrackd was not running'] : [], loads: { daemon: 'conntrackd', config: want } });
+  }
+  return steps;
+}

@@ -4,18 +4,29 @@ import { fileLayoutOf } from '../model/file-layout.js';
 import type { Step } from '../plan/steps.js';
 import type { ApplyContext } from './executors.js';
 
-type KeepalivedKind = 'checkKeepalivedConfig' | 'writeKeepalivedConfig' | 'removeKeepalivedConfig' | 'startKeepalived' | 'reloadKeepalived' | 'stopKeepalived' | 'removeVirtualMac';
-type Executor<K extends KeepalivedKind> = (step: Extract<Step, { kind: K }>, context: ApplyContext) => Promise<string | void>;
+type PairKind =
+  | 'checkKeepalivedConfig'
+  | 'writeKeepalivedConfig'
+  | 'removeKeepalivedConfig'
+  | 'startKeepalived'
+  | 'reloadKeepalived'
+  | 'stopKeepalived'
+  | 'removeVirtualMac'
+  | 'writeConntrackdConfig'
+  | 'removeConntrackdConfig'
+  | 'startConntrackd'
+  | 'stopConntrackd';
+type Executor<K extends PairKind> = (step: Extract<Step, { kind: K }>, context: ApplyContext) => Promise<string | void>;
 
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5000;
 
 /**
- * The executors of keepalived's steps. keepalived runs as `-n` (no fork),
+ * The executors of a pair's daemons' steps, keepalived's and conntrackd's. keepalived runs as `-n` (no fork),
  * VRRP only (`-P`), so the agent knows the parent's PID at once and the
  * VRRP child's from its pid file.
  */
-export const keepalivedExecutors: { [K in KeepalivedKind]: Executor<K> } = {
+export const pairExecutors: { [K in PairKind]: Executor<K> } = {
   async checkKeepalivedConfig(step, { host, config }) {
     const { check } = fileLayoutOf(config).keepalived;
     await host.writeFileAtomic(check, step.content, 0o600);
@@ -53,20 +64,50 @@ export const keepalivedExecutors: { [K in KeepalivedKind]: Executor<K> } = {
   async stopKeepalived(step, { host }) {
     // SIGTERM: keepalived removes its addresses and sends priority 0, so the peer takes over at once
     // (RFC 5798 §6.4.3). An orphaned VRRP child has no parent to do that in order: it is killed.
-    host.signal(step.pid, step.isOrphan ? 'SIGKILL' : 'SIGTERM');
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while ((await host.readCommandLine(step.pid)) !== null) {
-      if (Date.now() > deadline) {
-        host.signal(step.pid, 'SIGKILL');
-        throw new Error(`keepalived pid ${step.pid} outlived ${STOP_TIMEOUT_MS} ms after ${step.isOrphan ? 'SIGKILL' : 'SIGTERM'}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await stopAndWait(host, 'keepalived', step.pid, step.isOrphan ? 'SIGKILL' : 'SIGTERM');
   },
   async removeVirtualMac(step, { host, config }) {
     await host.exec([config.commands.ip, 'link', 'del', 'dev', step.interface]);
   },
+  async writeConntrackdConfig(step, { host, config }) {
+    await host.writeFileAtomic(fileLayoutOf(config).keepalived.conntrackdConfig, step.content, 0o600);
+  },
+  async removeConntrackdConfig(_step, { host, config }) {
+    await host.removeFile(fileLayoutOf(config).keepalived.conntrackdConfig);
+  },
+  async startConntrackd(_step, { host, config }) {
+    const files = fileLayoutOf(config).keepalived;
+    // conntrackd refuses to start beside a lock file, which a killed one leaves: none runs now (the planner saw no PID).
+    await host.removeFile(files.conntrackdLock);
+    // In the foreground, so the PID is known; conntrackd writes no pid file, the agent does.
+    const pid = await host.spawnDaemon([config.commands.conntrackd, '-C', files.conntrackdConfig]);
+    await host.writeFileAtomic(files.conntrackdPidFile, `${pid}\n`);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if ((await host.readCommandLine(pid)) === null) throw new Error(`conntrackd (pid ${pid}) exited at start; see its log in the journal`);
+      const isAnswering = await host.exec([config.commands.conntrackd, '-C', files.conntrackdConfig, '-s'], { timeoutMs: 2000 }).then(() => true, () => false);
+      if (isAnswering) return;
+      if (Date.now() > deadline) throw new Error(`conntrackd (pid ${pid}) did not answer on ${files.conntrackdSocket} within ${START_TIMEOUT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  },
+  async stopConntrackd(step, { host }) {
+    await stopAndWait(host, 'conntrackd', step.pid, 'SIGTERM');
+  },
 };
+
+/** Signals a daemon and waits until it is gone: a new one must not start beside it (docs/field-notes.md#keepalived). */
+async function stopAndWait(host: Host, name: string, pid: number, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  host.signal(pid, signal);
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while ((await host.readCommandLine(pid)) !== null) {
+    if (Date.now() > deadline) {
+      host.signal(pid, 'SIGKILL');
+      throw new Error(`${name} pid ${pid} outlived ${STOP_TIMEOUT_MS} ms after ${signal}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 async function makeFifo(host: Host, path: string): Promise<void> {
   // The agent's own FIFO: keepalived unlinks one it made itself when it exits, and the agent's reader would lose it.
