@@ -116,3 +116,9 @@ bench: deps dist/vr6-nft-genid
 bench-bgp: deps build
 	node bench/build.mjs
 	node_modules/.bin/node dist/bench/bgp-bench.cjs $(BENCH_ARGS)
+
+## bench-failover: root; a redundant pair's failovers in lab namespaces of their own (bench/README.md); about 3 minutes. BENCH_ARGS="--rounds 5 --smallest-cs 1".
+.PHONY: bench-failover
+bench-failover: deps build
+	node bench/build.mjs
+	node_modules/.bin/node dist/bench/failover-bench.cjs $(BENCH_ARGS)

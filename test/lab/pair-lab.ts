@@ -1,6 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Lab, runCommand, waitFor, type LabProcess } from './netns.js';
 import { agentNode, bundlePath } from './vr-lab.js';
 
@@ -27,6 +26,7 @@ export const PAIR_UPSTREAM = '2001:db8:100::1';
 export const PAIR_INTERNET_HOST = '2001:db8:ffff::1';
 export const PAIR_VRRP_ID = 51;
 
+// make, vitest and the bench all run from the repository's root (a bench bundle has no import.meta).
 const ROOT = process.cwd();
 const PRIORITY: Record<VrName, number> = { vr1: 200, vr2: 100 };
 const PUBLIC_ADDRESS: Record<VrName, string> = { vr1: '2001:db8:100::11', vr2: '2001:db8:100::12' };
@@ -195,7 +195,7 @@ export interface PortRa {
 
 /** Captures the RAs each VR sends into the guest bridge, at its switch port. */
 export async function startRaCapture(pair: PairLab): Promise<() => Record<VrName, PortRa[]>> {
-  const script = fileURLToPath(new URL('./ra-port-listener.py', import.meta.url));
+  const script = join(ROOT, 'test/lab/ra-port-listener.py');
   const logs: Record<VrName, string> = { vr1: '', vr2: '' };
   for (const vr of VRS) {
     logs[vr] = join(pair.lab.tempDir, `ra-${vr}.log`);
@@ -250,7 +250,7 @@ export async function setVrrpBlocked(pair: PairLab, vr: VrName, isBlocked: boole
 
 /** A TCP stream from the internet host to the guest through the pair: the guest's arrival times of its lines. */
 export async function startTcpPush(pair: PairLab, port = 5000): Promise<{ linesAfter(ms: number): number; longestGapMs(fromMs: number, toMs: number): number }> {
-  const script = fileURLToPath(new URL('./tcp-push.py', import.meta.url));
+  const script = join(ROOT, 'test/lab/tcp-push.py');
   const serverLog = join(pair.lab.tempDir, `tcp-server-${port}.log`);
   const clientLog = join(pair.lab.tempDir, `tcp-client-${port}.log`);
   await pair.lab.spawn(PAIR_NS.upstream, ['python3', script, 'server', PAIR_INTERNET_HOST, String(port)], { logPath: serverLog });

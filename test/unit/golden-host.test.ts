@@ -6,6 +6,7 @@ import { renderRadvdConf } from '../../src/render/radvd-conf.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { renderSysctls } from '../../src/render/sysctls.js';
 import { renderKeepalivedConf } from '../../src/render/keepalived-conf.js';
+import { renderConntrackdConf } from '../../src/render/conntrackd-conf.js';
 import { keepalivedFilesOf } from '../../src/model/file-layout.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 
@@ -25,6 +26,7 @@ const ARTIFACTS: Record<string, (state: DesiredState) => string> = {
 // Only a redundant pair's cases have one.
 const PAIR_ARTIFACTS: Record<string, (state: DesiredState) => string> = {
   'keepalived.conf': (state) => renderKeepalivedConf(state, keepalivedFilesOf('/run/vr6-agent'))!.text,
+  'conntrackd.conf': (state) => renderConntrackdConf(state, keepalivedFilesOf('/run/vr6-agent')) ?? '# conntrackd does not run for this state\n',
 };
 
 const cases = readdirSync(GOLDEN).filter((name) => existsSync(join(GOLDEN, name, 'desired.json')));
