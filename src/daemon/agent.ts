@@ -117,7 +117,7 @@ export class Agent {
       protocolVersion: PROTOCOL_VERSION,
       routerId: this.options.config.routerId ?? this.desired?.router.id ?? 'unknown',
       agentVersion: this.options.version,
-      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp'],
+      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp', 'vrrp'],
       lastAppliedGeneration: this.lastApplied?.generation ?? null,
       lastAcceptedGeneration: this.accepted?.generation ?? null,
     };
