@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseVrrpNotifyLine } from '../../src/observe/vrrp-notify.js';
 import { formatRedundancySummary } from '../../src/cli/format.js';
+import { renderObservedReport } from '../../src/observe/public-address.js';
+import { DesiredState } from '../../src/schema/desired-state.js';
+import { redundantInput } from '../support/states.js';
 
 describe('keepalived notify FIFO lines', () => {
   it('reads instance and group transitions', () => {
@@ -25,5 +28,12 @@ describe('vr6ctl status, vrrp row', () => {
     };
     expect(formatRedundancySummary(report, Date.parse('2026-01-01T00:00:05.000Z'))).toMatch(/^primary, peer seen; backup -> primary 5s ago: no advertisement$/);
     expect(formatRedundancySummary({ ...report, isSplitBrain: true, transitions: [] }, 0)).toBe('primary, SPLIT BRAIN');
+  });
+});
+
+describe('the observed report of a pair', () => {
+  it('asks the upstream to route each guest prefix to the address the pair shares, even before this VR has one of its own', () => {
+    const state = DesiredState.parse(redundantInput());
+    expect(renderObservedReport(state, [], [], []).upstreamRoutes).toEqual([{ prefix: '2001:db8:200:1::/64', via: '2001:db8:100::100' }]);
   });
 });
