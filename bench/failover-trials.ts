@@ -16,6 +16,7 @@ import {
   startTcpPush,
   waitForPrimary,
   type PairLab,
+  type PortRa,
   type VrName,
 } from '../test/lab/pair-lab.js';
 
@@ -29,6 +30,8 @@ export interface TrialResult {
   readonly gapMs: number;
   readonly isRouterChanged: boolean;
   readonly isTcpSurviving: boolean;
+  /** From the failure to the new primary's first RA; null when none came before the trial ended. */
+  readonly firstRaMs: number | null;
 }
 
 const TAKEOVER_MS = 15_000;
@@ -39,7 +42,7 @@ const TCP_WINDOW_MS = 3000;
 type Ping = Awaited<ReturnType<typeof startGuestPing>>;
 
 /** Fails vr1 (the primary by priority) one way, measures the takeover by vr2, then brings vr1 back and waits for failback. */
-export async function runTrial(pair: PairLab, ping: Ping, kind: FailureKind, port: number): Promise<TrialResult> {
+export async function runTrial(pair: PairLab, ping: Ping, kind: FailureKind, port: number, readRas: () => Record<VrName, PortRa[]>): Promise<TrialResult> {
   await waitForPrimary(pair, 'vr1', SETTLE_MS);
   const before = await readGuestRouter(pair);
   const stream = await startTcpPush(pair, port);
@@ -51,8 +54,10 @@ export async function runTrial(pair: PairLab, ping: Ping, kind: FailureKind, por
   await waitFor(async () => ping.repliesAfter(Date.now() - 200) > 5 || undefined, { timeoutMs: TAKEOVER_MS, what: 'the guest pings to flow again' });
   const takenAt = Date.now();
   await new Promise((resolve) => setTimeout(resolve, TCP_WINDOW_MS));
+  const firstRa = readRas().vr2.find((ra) => ra.atMs > failedAt);
   const result: TrialResult = {
     kind,
+    firstRaMs: firstRa === undefined ? null : Math.round(firstRa.atMs - failedAt),
     gapMs: ping.longestGapMs(failedAt, takenAt),
     isRouterChanged: JSON.stringify(await readGuestRouter(pair)) !== JSON.stringify(before),
     isTcpSurviving: stream.linesAfter(takenAt + TCP_WINDOW_MS / 2) > 10,

@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { findLabObstacle } from '../test/lab/lab-guard.js';
 import { waitFor } from '../test/lab/netns.js';
-import { createPairLab, holdsGateway, readGuestRouter, startGuestPing, startPairAgent, startRaCapture, VRS, waitForPrimary, type PairLab, type VrName } from '../test/lab/pair-lab.js';
+import { createPairLab, holdsGateway, readGuestRouter, startGuestPing, startPairAgent, startRaCapture, VRS, waitForPrimary, type VrName } from '../test/lab/pair-lab.js';
 import { measureCloudStackWay, runTrial, type FailureKind, type TrialResult } from './failover-trials.js';
 import { median } from './stats.js';
 
@@ -66,14 +66,15 @@ function countBadRas(pair: Awaited<ReturnType<typeof startPair>>): { fromBackup:
   };
 }
 
-async function runTrials(pair: PairLab, ping: Awaited<ReturnType<typeof startPair>>['ping'], rounds: number, kinds: readonly FailureKind[]): Promise<TrialResult[]> {
+async function runTrials(run: Awaited<ReturnType<typeof startPair>>, rounds: number, kinds: readonly FailureKind[]): Promise<TrialResult[]> {
+  const { pair, ping, readRas } = run;
   const results: TrialResult[] = [];
   let port = 5000;
   for (let round = 0; round < rounds; round++) {
     for (const kind of kinds) {
-      const result = await runTrial(pair, ping, kind, port++);
+      const result = await runTrial(pair, ping, kind, port++, readRas);
       results.push(result);
-      process.stderr.write(`round ${round + 1}/${rounds} ${kind}: gap ${result.gapMs} ms, tcp ${result.isTcpSurviving ? 'survived' : 'STALLED'}${result.isRouterChanged ? ', ROUTER CHANGED' : ''}\n`);
+      process.stderr.write(`round ${round + 1}/${rounds} ${kind}: gap ${result.gapMs} ms, first RA from the new primary after ${result.firstRaMs ?? 'none'} ms, tcp ${result.isTcpSurviving ? 'survived' : 'STALLED'}${result.isRouterChanged ? ', ROUTER CHANGED' : ''}\n`);
     }
   }
   return results;
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   let cloudStackGap: number;
   let bad: { fromBackup: number; lifetimeZero: number };
   try {
-    results = await runTrials(main.pair, main.ping, rounds, KINDS);
+    results = await runTrials(main, rounds, KINDS);
     await main.stopSampling();
     bad = countBadRas(main);
     const takeover = median(results.filter((r) => r.kind === 'link-down').map((r) => r.gapMs));
@@ -100,11 +101,12 @@ async function main(): Promise<void> {
   }
   for (const kind of KINDS) {
     const gaps = results.filter((r) => r.kind === kind).map((r) => r.gapMs);
-    process.stdout.write(`${kind}: gap median ${median(gaps)} ms, max ${Math.max(...gaps)} ms over ${gaps.length} trials\n`);
+    const firstRas = results.filter((r) => r.kind === kind && r.firstRaMs !== null).map((r) => r.firstRaMs!);
+    process.stdout.write(`${kind}: gap median ${median(gaps)} ms, max ${Math.max(...gaps)} ms over ${gaps.length} trials; first RA from the new primary after median ${median(firstRas)} ms\n`);
   }
   const small = await startPair(smallestCs);
   try {
-    const gaps = (await runTrials(small.pair, small.ping, 1, ['link-down', 'link-down', 'link-down'])).map((r) => r.gapMs);
+    const gaps = (await runTrials(small, 1, ['link-down', 'link-down', 'link-down'])).map((r) => r.gapMs);
     process.stdout.write(`smallest interval ${smallestCs} cs (${smallestCs * 10} ms): link-down gap median ${median(gaps)} ms, max ${Math.max(...gaps)} ms over ${gaps.length} trials\n`);
   } finally {
     await small.stopSampling();

@@ -8,6 +8,7 @@ import type { DesiredState } from '../schema/desired-state.js';
 import type { RedundancyReport, VrrpTransition } from '../schema/protocol.js';
 import { virtualLinkLocalOf, vmacInterfaceOf } from '../schema/redundancy.js';
 import { BgpPoll } from './bgp-sessions.js';
+import { readRadvdPid } from '../observe/read-host.js';
 
 /** How many transitions the report keeps. */
 const TRANSITIONS_KEPT = 20;
@@ -120,6 +121,7 @@ export class VrrpRole {
     this.transitions.push(transition);
     if (this.transitions.length > TRANSITIONS_KEPT) this.transitions.shift();
     this.log.info({ from: transition.from, to: transition.to, cause: transition.cause }, 'vrrp transition');
+    if (line.state === 'primary') await this.promptRa();
     this.onChange();
   }
 
@@ -140,6 +142,17 @@ export class VrrpRole {
       case 'stopped':
         return 'keepalived stopped';
     }
+  }
+
+  /**
+   * A new primary's radvd advertises at once instead of at its next periodic
+   * RA (up to MaxRtrAdvInterval later): a SIGHUP re-reads the same config and
+   * sends an RA a few ms later, and unlike a restart never a goodbye
+   * (docs/field-notes.md#radvd). keepalived has sent the unsolicited NAs.
+   */
+  private async promptRa(): Promise<void> {
+    const pid = await readRadvdPid(this.host, this.config).catch(() => null);
+    if (pid !== null && this.host.signal(pid, 'SIGHUP')) this.log.debug({ pid }, 'radvd prompted to advertise as the new primary');
   }
 
   /** Whether the peer answers on the sync link, and, while primary, whether another VR answers for the gateway. */

@@ -206,6 +206,17 @@ export async function startRaCapture(pair: PairLab): Promise<() => Record<VrName
   return () => ({ vr1: read('vr1').filter((l) => 'atMs' in l), vr2: read('vr2').filter((l) => 'atMs' in l) });
 }
 
+/**
+ * The longest silence between two arrivals (ascending times) that falls into
+ * [fromMs, toMs], counted from the last arrival before fromMs, so that a
+ * failure just after a reply is measured whole.
+ */
+function longestSilenceMs(arrivals: readonly number[], fromMs: number, toMs: number): number {
+  const before = arrivals.filter((t) => t <= fromMs).at(-1) ?? fromMs;
+  const times = [before, ...arrivals.filter((t) => t > fromMs && t <= toMs)];
+  return Math.round(Math.max(...times.slice(1).map((t, i) => t - times[i]!), 0));
+}
+
 /** A guest pinging the internet host every 10 ms; `gaps` gives the longest silence between replies in a window. */
 export async function startGuestPing(pair: PairLab): Promise<{ longestGapMs(fromMs: number, toMs: number): number; repliesAfter(ms: number): number }> {
   const logPath = join(pair.lab.tempDir, `ping-${Date.now()}.log`);
@@ -217,10 +228,7 @@ export async function startGuestPing(pair: PairLab): Promise<{ longestGapMs(from
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1]) * 1000);
   return {
-    longestGapMs(fromMs, toMs) {
-      const times = [fromMs, ...replies().filter((t) => t > fromMs && t < toMs)];
-      return Math.round(Math.max(...times.slice(1).map((t, i) => t - times[i]!), 0));
-    },
+    longestGapMs: (fromMs, toMs) => longestSilenceMs(replies(), fromMs, toMs),
     repliesAfter: (ms) => replies().filter((t) => t > ms).length,
   };
 }
@@ -261,9 +269,6 @@ export async function startTcpPush(pair: PairLab, port = 5000): Promise<{ linesA
   await waitFor(async () => times().length > 10 || undefined, { timeoutMs: 10_000, what: 'the TCP stream to flow' });
   return {
     linesAfter: (ms) => times().filter((t) => t > ms).length,
-    longestGapMs(fromMs, toMs) {
-      const inWindow = [fromMs, ...times().filter((t) => t > fromMs && t < toMs)];
-      return Math.round(Math.max(...inWindow.slice(1).map((t, i) => t - inWindow[i]!), 0));
-    },
+    longestGapMs: (fromMs, toMs) => longestSilenceMs(times(), fromMs, toMs),
   };
 }
