@@ -111,6 +111,12 @@ bench: deps dist/vr6-nft-genid
 	node_modules/.bin/node dist/bench/firewall-bench.cjs $(BENCH_ARGS)
 	node_modules/.bin/node dist/bench/agent-path.cjs
 
+## bench-cloudstack: no root; what the cloudstack source costs per change of a 50-tier, 10,000-rule VPC's databags (bench/README.md).
+.PHONY: bench-cloudstack
+bench-cloudstack: deps
+	node bench/build.mjs
+	node_modules/.bin/node dist/bench/cloudstack-import.cjs
+
 ## bench-bgp: root; the BGP benchmark in lab namespaces of its own (bench/README.md); about a minute. BENCH_ARGS="--runs 3".
 .PHONY: bench-bgp
 bench-bgp: deps build

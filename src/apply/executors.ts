@@ -21,6 +21,8 @@ type Executor<K extends StepKind> = (step: Extract<Step, { kind: K }>, context: 
 
 const RADVD_START_TIMEOUT_MS = 5000;
 const FRR_START_TIMEOUT_MS = 10_000;
+// bgpd ends its sessions with a Cease and zebra its RAs with lifetime 0 within milliseconds; more is a hung daemon.
+const FRR_STOP_TIMEOUT_MS = 3000;
 // FRR's daemons drop privileges to this user (FRR's build-time default), so their run directory must be the user's.
 const FRR_USER = 'frr';
 const SOLICIT_DEADLINE_MS = 4000;
@@ -189,9 +191,25 @@ const executors: { [K in StepKind]: Executor<K> } = {
   async stopFrrDaemon(step, { host }) {
     // zebra's SIGTERM sends router lifetime 0 too; SIGKILL, when radvd takes over, says nothing.
     host.signal(step.pid, step.isSilent ? 'SIGKILL' : 'SIGTERM');
+    // Done when the process is: an exiting daemon's PID outlives its vty socket, and a reading in
+    // between would find a daemon that cannot answer.
+    if (await waitForExit(host, step.pid, FRR_STOP_TIMEOUT_MS)) return;
+    host.signal(step.pid, 'SIGKILL');
+    if (!(await waitForExit(host, step.pid, FRR_STOP_TIMEOUT_MS))) throw new Error(`${step.daemon} (pid ${step.pid}) did not exit, even after SIGKILL`);
+    return `${step.daemon} (pid ${step.pid}) ignored SIGTERM for ${FRR_STOP_TIMEOUT_MS} ms and was killed`;
   },
   ...pairExecutors,
 };
+
+/** Whether `pid` is gone (a zombie counts as gone) within `timeoutMs`. */
+async function waitForExit(host: Host, pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await host.readCommandLine(pid)) !== null) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
 
 async function makeFrrRunDir(host: Host, config: AgentConfig): Promise<void> {
   // As FRR's tmpfiles.d makes /run/frr; a directory zebra cannot write makes it exit at start.

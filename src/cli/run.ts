@@ -9,6 +9,7 @@ import { formatBgpTable } from './bgp-format.js';
 import { AgentUnreachableError, sendControlRequest } from './control-client.js';
 import { formatAgentError, formatLogLevel, formatPlan, formatReconcile, formatStatus } from './format.js';
 import { formatJournalLine } from './journal-format.js';
+import { checkDirectory, DEFAULT_REPORT_FILE, formatImportErrors, importDirectory } from './import-cloudstack.js';
 
 /** vr6ctl's exit codes; docs/cli.md promises them to scripts. */
 export const EXIT = {
@@ -46,6 +47,9 @@ commands:
   reconcile                       reconcile now and report the result
   logs [-f] [-n LINES] [--since TIME]
                                   the agent's journal, pretty-printed (--json: raw JSON lines)
+  import-cloudstack DIR           the desired state CloudStack's merged databags in DIR give (no agent needed)
+  cloudstack-check [--report FILE] DIR
+                                  wait (--timeout) until the agent reports DIR's state applied; exit 1 if refused or failed
   log-level ${LOG_LEVELS.join('|')}
                                   change the log level until the agent restarts
 exit codes: 0 ok, 1 failed, 2 usage, 3 agent unreachable, 4 not converged (status, plan, reconcile)
@@ -61,6 +65,7 @@ interface CliOptions {
   readonly lines: string | undefined;
   readonly since: string | undefined;
   readonly unit: string;
+  readonly reportFile: string;
 }
 
 /** Runs vr6ctl with `argv` (without node and the script); resolves with the exit code. */
@@ -78,6 +83,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const { command, args, options } = parsed;
   if (command === 'logs') return runLogs(options, io);
+  if (command === 'import-cloudstack') return runImportCloudStack(args, io);
+  if (command === 'cloudstack-check') return runCloudStackCheck(args, options, io);
   try {
     const request = await buildRequest(command, args, io);
     const response = await sendControlRequest(options.socket, request, options.timeoutMs);
@@ -108,6 +115,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
       lines: { type: 'string', short: 'n' },
       since: { type: 'string' },
       unit: { type: 'string' },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -128,6 +136,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
       lines: values.lines,
       since: values.since,
       unit: values.unit ?? 'vr6-agent',
+      reportFile: values.report ?? DEFAULT_REPORT_FILE,
     },
   };
 }
@@ -221,4 +230,30 @@ function runLogs(options: CliOptions, io: CliIo): Promise<number> {
     });
     child.on('close', (code) => resolve(code === 0 ? EXIT.ok : EXIT.failed));
   });
+}
+
+// Local: reads the databags itself, so it works with the agent stopped and on a copy of /etc/cloudstack.
+async function runImportCloudStack(args: readonly string[], io: CliIo): Promise<number> {
+  if (args.length !== 1) {
+    io.writeError(`vr6ctl: import-cloudstack takes one directory\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const result = await importDirectory(args[0]!);
+  if (!result.ok) {
+    io.writeError(formatImportErrors(result.errors));
+    return EXIT.failed;
+  }
+  io.write(`${JSON.stringify(result.value.spec, null, 2)}\n`);
+  return EXIT.ok;
+}
+
+async function runCloudStackCheck(args: readonly string[], options: CliOptions, io: CliIo): Promise<number> {
+  if (args.length !== 1) {
+    io.writeError(`vr6ctl: cloudstack-check takes one directory\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const verdict = await checkDirectory(args[0]!, options.reportFile, options.timeoutMs, io.now);
+  if (verdict.isOk) return EXIT.ok;
+  io.writeError(`vr6ctl: ${verdict.message}\n`);
+  return EXIT.failed;
 }

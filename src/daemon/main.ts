@@ -6,6 +6,7 @@ import type { AgentConfig } from '../schema/agent-config.js';
 import { CONTROL_SOCKET_NAME } from '../schema/control-protocol.js';
 import { ManagementClient } from '../transport/management-client.js';
 import { Agent } from './agent.js';
+import { createCloudStackSource } from './cloudstack-wiring.js';
 import { readAgentConfig } from './config-file.js';
 import { readStatus, renderStatusLine, runControlCommand, type ControlContext, type ManagementLink } from './control-commands.js';
 import { ControlSocketServer } from './control-socket.js';
@@ -44,8 +45,11 @@ async function main(): Promise<void> {
   if (sweptFiles.length > 0) log.info({ files: sweptFiles }, 'removed temp files left by an earlier agent');
 
   let client: ManagementClient | null = null;
-  const agent: Agent = new Agent({ host, config, log: logger.root, version: VERSION, send: (message) => client?.send(message) ?? false });
-  if (config.management.urls.length > 0) client = await createClient(host, config, bootToken, logger.root, () => agent.hello());
+  // source cloudstack: the agent's messages go to the report file and the journal instead of a websocket.
+  let source: ReturnType<typeof createCloudStackSource> | null = null;
+  const agent: Agent = new Agent({ host, config, log: logger.root, version: VERSION, send: (message) => source?.onAgentMessage(message) ?? client?.send(message) ?? false });
+  if (config.source === 'cloudstack') source = createCloudStackSource(host, config, agent, logger.root);
+  else if (config.management.urls.length > 0) client = await createClient(host, config, bootToken, logger.root, () => agent.hello());
   const management = trackManagement(client);
   const watchdogMs = readWatchdogMs();
   const context: ControlContext = { agent, config, bootKeys, logger, management, version: VERSION, startedAt, watchdogMs };
@@ -65,6 +69,7 @@ async function main(): Promise<void> {
   const watchdog = watchdogMs === null ? null : startWatchdog(agent, notifier, watchdogMs, config.resyncSeconds, log);
   monitor.start();
   await agent.start();
+  await source?.start();
   client?.on('message', (message, sourceOf) => void agent.handleMessage(message, sourceOf));
   // The transport logs connects, disconnects and invalid frames itself.
   client?.on('connected', () => agent.onConnected());
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
     if (watchdog) clearInterval(watchdog);
     await notifier.notify({ STOPPING: '1', STATUS: 'stopping' });
     monitor.stop();
+    source?.stop();
     agent.stop();
     await control.close();
     await client?.stop();
@@ -99,7 +105,10 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
   // `systemctl reload` means "reconcile now"; the config is read only at start.
-  process.on('SIGHUP', () => agent.requestReconcile('SIGHUP'));
+  process.on('SIGHUP', () => {
+    void source?.readNow();
+    agent.requestReconcile('SIGHUP');
+  });
 }
 
 /**

@@ -104,10 +104,25 @@ async function readFrrRunning(host: Host, config: AgentConfig, daemons: readonly
 }
 
 async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['frr']> {
-  const [file, ...found] = await Promise.all([host.readFile(fileLayoutOf(config).frr.config), ...FRR_DAEMONS.map((d) => readFrrDaemonPid(host, config, d))]);
-  const pids = { zebra: found[0]!, bgpd: found[1]!, bfdd: found[2]! };
-  const running = FRR_DAEMONS.filter((daemon) => pids[daemon] !== null);
-  const texts = running.length === 0 ? new Map<FrrDaemon, string>() : await readFrrRunning(host, config, running);
+  const readPids = async () => {
+    const found = await Promise.all(FRR_DAEMONS.map((d) => readFrrDaemonPid(host, config, d)));
+    return { zebra: found[0]!, bgpd: found[1]!, bfdd: found[2]! };
+  };
+  const readTexts = (pids: Record<FrrDaemon, number | null>) => {
+    const running = FRR_DAEMONS.filter((daemon) => pids[daemon] !== null);
+    return running.length === 0 ? Promise.resolve(new Map<FrrDaemon, string>()) : readFrrRunning(host, config, running);
+  };
+  let [file, pids] = await Promise.all([host.readFile(fileLayoutOf(config).frr.config), readPids()]);
+  let texts: Map<FrrDaemon, string>;
+  try {
+    texts = await readTexts(pids);
+  } catch (error) {
+    // A daemon that died between its pid file and vtysh fails the whole reading: read again without it.
+    const before = pids;
+    pids = await readPids();
+    if (FRR_DAEMONS.every((daemon) => pids[daemon] === before[daemon])) throw error;
+    texts = await readTexts(pids);
+  }
   const routingTexts = (['bgpd', 'bfdd'] as const).flatMap((daemon) => texts.get(daemon) ?? []);
   return {
     config: file,

@@ -23,10 +23,12 @@ export interface Ledger {
   readonly loaded: ReadonlyMap<Daemon, string>;
   /** Addresses the agent has added and not yet removed; the sweep list. */
   readonly ownedAddresses: readonly OwnedAddress[];
+  /** Daemon configs their tool already accepted (`radvd -c`, `vtysh -C`): no check step for them. */
+  readonly checkedConfigs: ReadonlySet<string>;
 }
 
 /** The ledger of an agent that remembers nothing yet. */
-export const EMPTY_LEDGER: Ledger = { ruleset: null, loaded: new Map(), ownedAddresses: [] };
+export const EMPTY_LEDGER: Ledger = { ruleset: null, loaded: new Map(), ownedAddresses: [], checkedConfigs: new Set() };
 
 /** A plan: the steps in order, and what keeps parts of the state from being applied. */
 export interface Plan {
@@ -46,7 +48,7 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
   const present = (ifname: string) => linkNames.has(ifname);
   const warnings = missing.map((name) => `interface ${name} does not exist; its settings wait for it`);
   const steps: Step[] = [
-    ...planRaConfigChecks(rendered, observed),
+    ...planRaConfigChecks(rendered, observed, ledger.checkedConfigs),
     ...planRuleset(rendered, observed.ruleset, ledger.ruleset),
     ...planSysctls(rendered, observed, (key) => key !== FORWARDING_KEY),
     ...planLinks(rendered, observed, present),
@@ -114,12 +116,13 @@ function planDefaultRoute(rendered: RenderedHost, observed: ObservedHost, presen
   return steps;
 }
 
-function planRaConfigChecks(rendered: RenderedHost, observed: ObservedHost): Step[] {
+function planRaConfigChecks(rendered: RenderedHost, observed: ObservedHost, checked: ReadonlySet<string>): Step[] {
   const radvd = rendered.radvdConf;
   const frr = rendered.frr?.text ?? null;
+  const needsCheck = (content: string | null, onHost: string | null): content is string => content !== null && content !== onHost && !checked.has(content);
   return [
-    ...(radvd !== null && radvd !== observed.radvd.config ? [{ kind: 'checkRadvdConfig', content: radvd } as const] : []),
-    ...(frr !== null && frr !== observed.frr.config ? [{ kind: 'checkFrrConfig', content: frr } as const] : []),
+    ...(needsCheck(radvd, observed.radvd.config) ? [{ kind: 'checkRadvdConfig', content: radvd } as const] : []),
+    ...(needsCheck(frr, observed.frr.config) ? [{ kind: 'checkFrrConfig', content: frr } as const] : []),
   ];
 }
 

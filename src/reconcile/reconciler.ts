@@ -11,6 +11,7 @@ import { renderHost, type RenderedHost } from '../render/host-facts.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { DesiredState } from '../schema/desired-state.js';
 import type { ComponentResult } from '../schema/protocol.js';
+import { ConfigChecks } from './config-checks.js';
 import { LoadedConfigs } from './loaded-configs.js';
 import { OwnedAddresses } from './owned-addresses.js';
 import type { Room } from './room.js';
@@ -67,7 +68,13 @@ export class Reconciler {
     private readonly log: Logger,
   ) {
     const layout = fileLayoutOf(config);
-    this.rooms = [new RulesetWatch(host, config), new LoadedConfigs(), new OwnedAddresses(host, layout.ownedAddresses, log), new VrrpHealth(host, layout.keepalived.health)];
+    this.rooms = [
+      new RulesetWatch(host, config),
+      new LoadedConfigs(),
+      new OwnedAddresses(host, layout.ownedAddresses, log),
+      new ConfigChecks(host, config),
+      new VrrpHealth(host, layout.keepalived.health),
+    ];
   }
 
   /**
@@ -115,7 +122,8 @@ export class Reconciler {
     let plan: Plan;
     let isObservationCurrent: boolean;
     for (let pass = 0; ; pass++) {
-      observed = await this.observe(rendered, pass === 0);
+      const [seen] = await Promise.all([this.observe(rendered, pass === 0), ...this.rooms.map((room) => room.beforeObserve?.(rendered))]);
+      observed = seen;
       plan = planSteps(rendered, observed, this.ledger());
       isObservationCurrent = true;
       if (plan.steps.length === 0 || pass === MAX_PASSES) break;

@@ -21,6 +21,8 @@ export interface Room {
    * only for a reconcile's first observation, before it has applied anything.
    */
   readers?(isFirstPass: boolean): ObservedReaders;
+  /** Beside each observation: work that reads nothing the observation reads, for the plan that follows (a check of a rendered config). */
+  beforeObserve?(rendered: RenderedHost): Promise<void>;
   /** Before a plan's steps are applied: what must be written down before the host changes. */
   beforeApply?(rendered: RenderedHost): Promise<void>;
   /** After each step that was applied. */

@@ -84,13 +84,15 @@ function renderProtocolMatch(rule: RuleMatch): NftExpr[] {
 
 /** A whole rule: protocol, then addresses (source for ingress, destination for egress), then the verdict. */
 function renderPolicyRule(
-  rule: RuleMatch,
+  rule: RuleMatch & { readonly localCidrs?: FirewallRule['localCidrs'] },
   direction: 'ingress' | 'egress',
   action: RuleAction,
   comment: string,
 ): NftRule {
   const address = renderAddressMatch(direction === 'ingress' ? 'saddr' : 'daddr', rule.cidrs);
-  return { expr: [...renderProtocolMatch(rule), ...address, ...renderVerdict(direction, action)], comment };
+  // The network's own side (CloudStack's dest_cidr_list of an ingress rule): ::/0 matches nothing more.
+  const local = rule.localCidrs === undefined ? [] : renderAddressMatch(direction === 'ingress' ? 'daddr' : 'saddr', rule.localCidrs);
+  return { expr: [...renderProtocolMatch(rule), ...address, ...local, ...renderVerdict(direction, action)], comment };
 }
 
 /** Allow means `accept` in an ingress chain and `return` in an egress chain; deny is a counted drop. */

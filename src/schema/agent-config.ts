@@ -17,6 +17,21 @@ export type LogLevel = z.output<typeof LogLevel>;
 
 const ManagementUrl = z.string().regex(/^(wss?):\/\/[^\s]+$/, { message: 'must be a ws:// or wss:// URL' });
 
+/** Where the cloudstack source finds the merged databags and leaves its report (docs/cloudstack.md). */
+export const CloudStackSourceConfig = z.strictObject({
+  databagDir: AbsolutePath.default('/etc/cloudstack').meta({ description: 'the merged databags, <type>.json, as update_config.py writes them' }),
+  files: z
+    .partialRecord(z.enum(['cmdline', 'ips', 'guestnetwork', 'networkacl', 'ipv6firewallrules', 'bgppeers', 'staticroutes']), AbsolutePath)
+    .default({})
+    .meta({ description: 'a databag read from elsewhere than <databagDir>/<name>.json' }),
+  reportFile: AbsolutePath.default('/run/vr6-agent/cloudstack-report.json').meta({ description: 'the JSON report a VR script reads (docs/cloudstack.md)' }),
+  pollSeconds: z.number().min(0.1).max(3600).default(2).meta({ description: 'how often the databags are read besides the file events' }),
+  settleMs: z.number().int().min(0).max(60000).default(300).meta({ description: 'a changed databag is believed when two reads this far apart agree' }),
+  retryMs: z.number().int().min(10).max(60000).default(200).meta({ description: 'the wait before reading again a databag caught half-written' }),
+  retries: z.number().int().min(0).max(1000).default(25).meta({ description: 'how often a databag that is not JSON is read again before it is reported' }),
+});
+export type CloudStackSourceConfig = z.output<typeof CloudStackSourceConfig>;
+
 export const AgentConfig = z.strictObject({
   routerId: Identifier.optional().meta({ description: 'checked against the desired state; absent accepts any' }),
   management: z
@@ -86,6 +101,11 @@ export const AgentConfig = z.strictObject({
     .max(86400)
     .default(300)
     .meta({ description: 'at most this long between listings of an unchanged table, which refresh the usage counters' }),
+  source: z
+    .enum(['websocket', 'cloudstack'])
+    .default('websocket')
+    .meta({ description: "where desired states come from: the management server's websocket, or CloudStack's own databags on the VR" }),
+  cloudstack: CloudStackSourceConfig.prefault({}).meta({ description: 'source cloudstack only' }),
   logLevel: LogLevel.default('info'),
 });
 export type AgentConfig = z.output<typeof AgentConfig>;

@@ -65,7 +65,16 @@ function refineMatch(rule: { protocol: string | number; ports?: unknown; icmp?: 
  * opposite of the network's default egress policy, as in CloudStack.
  */
 export const FirewallRule = z
-  .strictObject({ id: Identifier.optional(), ...RuleMatch })
+  .strictObject({
+    id: Identifier.optional(),
+    ...RuleMatch,
+    localCidrs: z
+      .array(Ipv6Cidr)
+      .min(1)
+      .max(1024)
+      .prefault(['::/0'])
+      .meta({ description: "the network's own side: ingress, which of its addresses the traffic goes to; egress, which of them send it" }),
+  })
   .superRefine(refineMatch);
 export type FirewallRule = DeepReadonly<z.output<typeof FirewallRule>>;
 

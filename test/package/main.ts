@@ -3,8 +3,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { CheckRun } from '../lab/check-run.js';
 import { Lab, runCommand, waitFor } from '../lab/netns.js';
 import { waitForSlaacAddress } from '../lab/probes.js';
-import { IF, MGMT, NS, PUBLIC_PREFIX, TIER1, UPSTREAM_ADDRESS, VR_CONTROL_ADDRESS, renderUpstreamRadvdConf, waitForDadEverywhere } from '../lab/topology.js';
+import { startFrrPeer } from '../lab/frr-peer.js';
+import { GUEST_BLOCK, IF, MGMT, NS, PUBLIC_PREFIX, TIER1, UPSTREAM_ADDRESS, VR_CONTROL_ADDRESS, renderUpstreamRadvdConf, waitForDadEverywhere } from '../lab/topology.js';
 import { labDesiredState, pushAndApply, pushDesired, simEventCount, waitForMessage, waitForSimEvent, type SimulatorRun } from '../lab/vr-lab.js';
+import { checkCloudStackHooks } from './cloudstack-hooks.js';
 import { Container } from './container.js';
 import { DEFAULT_CACHE_DIR, ensureRootfs } from './rootfs.js';
 
@@ -107,6 +109,7 @@ async function runScenario(run: Run, debPath: string): Promise<void> {
   await checkRestarts(lab, container);
   await checkFrr(lab, container, sim);
   await checkJournal(container);
+  await checkCloudStackHooks(container, check);
   await checkUpgradeAndRemoval(container, basename(debPath));
 }
 
@@ -319,25 +322,49 @@ async function checkFrr(lab: Lab, container: Container, sim: SimulatorRun): Prom
     if (!running.includes(`ipv6 nd prefix ${TIER1} 86400 9720`)) throw new Error(`vtysh: ${running}`);
     return `generation ${generation}: zebra ${zebra} runs as frr, no radvd, the guest hears ${TIER1} and kept its router`;
   });
-  await check('an agent restart keeps zebra; going back to radvd stops zebra', async () => {
+  await check('with routing bgp, bgpd runs inside the unit\'s sandbox as frr, binds TCP 179, and a real upstream peer learns the block', async () => {
+    const observed = await waitForMessage(sim, 'observed', (m) => m.publicAddress?.source === 'slaac', APPLY_TIMEOUT_MS);
+    const vrAddress = observed.publicAddress!.address;
+    // The upstream is an FRR instance of the test's own, in the upstream namespace, outside the container.
+    const peer = await startFrrPeer(lab, NS.upstream, { localAs: 65000, routerId: '192.0.2.254', neighbors: [{ address: vrAddress, remoteAs: 65001 }] });
+    frrSpec.routing = {
+      protocol: 'bgp',
+      bgp: { localAs: 65001, routerId: '192.0.2.1', peers: [{ address: UPSTREAM_ADDRESS, remoteAs: 65000, holdTimeSeconds: 9 }], announce: { aggregates: [GUEST_BLOCK] } },
+    };
+    const generation = await pushAndApply(sim, frrSpec, APPLY_TIMEOUT_MS);
+    const bgpd = await container.read(['cat', '/run/frr/bgpd.pid']);
+    const ps = await container.read(['ps', '-o', 'user=,args=', '-p', bgpd]);
+    if (!/^frr\s+\/usr\/lib\/frr\/bgpd -f \/dev\/null -P 0 /.test(ps)) throw new Error(`bgpd: ${ps}`);
+    // Port 179 is below 1024: bgpd binds it only with CAP_NET_BIND_SERVICE in the unit's bounding set.
+    const listening = await container.read(['ss', '-Htln', 'sport', '= :179']);
+    if (!listening.includes(':179')) throw new Error(`nothing listens on TCP 179: ${listening}`);
+    const ms = await peer.waitForRoute(GUEST_BLOCK, true, APPLY_TIMEOUT_MS);
+    const routes = await peer.bgpRoutes();
+    if (!routes.get(GUEST_BLOCK)?.nextHops.includes(vrAddress)) throw new Error(`the peer's table: ${JSON.stringify([...routes])}`);
+    return `generation ${generation}: bgpd ${bgpd} runs as frr and listens on 179; the peer installed ${GUEST_BLOCK} via ${vrAddress} ${ms} ms after the apply`;
+  });
+  await check('an agent restart keeps zebra and bgpd; going back to radvd and static routing stops both', async () => {
     const zebra = await container.read(['cat', '/run/frr/zebra.pid']);
+    const bgpd = await container.read(['cat', '/run/frr/bgpd.pid']);
     await container.exec(['systemctl', 'restart', UNIT]);
     await waitForActive(container, 30_000);
     if ((await container.read(['cat', '/run/frr/zebra.pid'])) !== zebra) throw new Error('zebra was replaced');
+    if ((await container.read(['cat', '/run/frr/bgpd.pid'])) !== bgpd) throw new Error('bgpd was replaced');
     await container.exec(['kill', '-0', zebra]);
+    await container.exec(['kill', '-0', bgpd]);
     await pushAndApply(sim, labDesiredState(), APPLY_TIMEOUT_MS);
     // SIGKILL is delivered at once, but the process lingers until systemd, its parent since the restart, reaps it.
     const counts = await waitFor(
       async (note) => {
-        const left = await container.read(['pgrep', '-c', '-x', 'zebra'], { allowFailure: true });
+        const left = await container.read(['pgrep', '-c', '-x', 'zebra|bgpd'], { allowFailure: true });
         const radvd = await container.read(['pgrep', '-c', '-x', '-P', '1', 'radvd'], { allowFailure: true });
         note({ left, radvd });
         return left === '0' && radvd === '1' ? { left, radvd } : undefined;
       },
-      { timeoutMs: 5000, what: 'zebra gone and one radvd running', intervalMs: 100 },
+      { timeoutMs: 5000, what: 'zebra and bgpd gone and one radvd running', intervalMs: 100 },
     );
     void counts;
-    return `zebra ${zebra} survived the restart; then radvd took over`;
+    return `zebra ${zebra} and bgpd ${bgpd} survived the restart; then radvd took over and both stopped`;
   });
 }
 
@@ -381,7 +408,10 @@ async function checkUpgradeAndRemoval(container: Container, debName: string): Pr
     });
     const left = await container.exec(['ls', '-d', '/var/lib/vr6-agent', '/run/vr6-agent', '/etc/vr6-agent', '/usr/lib/vr6-agent'], { allowFailure: true });
     if (left.stdout.trim() !== '') throw new Error(`left behind: ${left.stdout.trim()}`);
-    return 'unit inactive, radvd gone, no files left';
+    // The hooks were installed (test/package/cloudstack-hooks.ts): removal puts CloudStack's script back.
+    const script = await container.read(['cat', '/opt/cloud/bin/update_config.py']);
+    if (!script.includes('echo cloudstack')) throw new Error(`update_config.py after purge: ${script}`);
+    return 'unit inactive, radvd gone, no files left, update_config.py CloudStack\'s again';
   });
 }
 

@@ -47,6 +47,8 @@ export class MemoryHost extends MemoryKernel implements Host {
   fullPaths: RegExp | null = null;
   /** Makes the next command whose argv joined by spaces matches fail. */
   failOn: RegExp | null = null;
+  /** Makes every command whose argv joined by spaces matches fail, as a tool refuses a bad config each time it is asked. */
+  refuseOn: RegExp | null = null;
   private nextPid = 1000;
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -55,6 +57,7 @@ export class MemoryHost extends MemoryKernel implements Host {
       this.failOn = null;
       throw new ExecError(argv, 1, 'injected failure');
     }
+    if (this.refuseOn?.test(line)) throw new ExecError(argv, 1, 'injected refusal');
     const out = (stdout = '') => ({ stdout, stderr: '', exitCode: 0 });
     const [command, ...args] = argv;
     if (command === 'ip') return out(this.runIp(args, options.input ?? ''));

@@ -133,7 +133,7 @@ describe('the FRR backend on the in-memory host', () => {
     const radvd = DesiredState.parse(vpcInput());
     const { host, reconciler } = await start(radvd);
     const writes = host.writes.length;
-    host.failOn = /^vtysh --config_dir/;
+    host.refuseOn = /^vtysh --config_dir/;
     const result = await reconciler.reconcile(frrState());
     expect(result.ok).toBe(false);
     expect(result.components.frr.status).toBe('failed');

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   schema: [],
+  cloudstack: ['schema', 'model'],
   model: ['schema'],
   host: ['model'],
   render: ['schema', 'model'],
@@ -17,12 +18,12 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   apply: ['schema', 'model', 'host', 'plan/steps.js'],
   reconcile: ['schema', 'model', 'host', 'render', 'plan', 'observe', 'apply'],
   transport: ['schema'],
-  cli: ['schema'],
+  cli: ['schema', 'cloudstack'],
   sim: ['schema', 'transport'],
-  daemon: ['schema', 'model', 'host', 'render', 'plan', 'observe', 'apply', 'reconcile', 'transport'],
+  daemon: ['schema', 'cloudstack', 'model', 'host', 'render', 'plan', 'observe', 'apply', 'reconcile', 'transport'],
 };
 /** The pure core: no Node API, no logger, no process. */
-const PURE = ['schema', 'model', 'render', 'plan'];
+const PURE = ['schema', 'cloudstack', 'model', 'render', 'plan'];
 
 function sourcesOf(folder: string): { path: string; text: string }[] {
   const dir = join('src', folder);

@@ -101,7 +101,7 @@ describe('Reconciler on the in-memory host', () => {
 
   it('changes nothing when radvd rejects the config, and keeps forwarding off', async () => {
     const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-    host.failOn = /^radvd -c/;
+    host.refuseOn = /^radvd -c/;
     const reconciler = new Reconciler(host, config, silent);
     await reconciler.load();
     const result = await reconciler.reconcile(states().isolated!);

@@ -180,6 +180,20 @@ describe('isolated network', () => {
     expect(forward(ruleset, tcpIn(80))).toBe('drop');
   });
 
+  it('localCidrs narrow a rule to the network side: one instance for ingress, some senders for egress', () => {
+    const ruleset = renderRuleset(
+      isolatedState({
+        defaultEgress: 'deny',
+        ingress: [{ protocol: 'tcp', ports: { start: 22, end: 22 }, localCidrs: [`${GUEST_A}/128`] }],
+        egress: [{ protocol: 'tcp', localCidrs: [`${GUEST_A}/128`] }],
+      }),
+    );
+    expect(forward(ruleset, tcpIn(22))).toBe('accept');
+    expect(forward(ruleset, { ...tcpIn(22), daddr: '2001:db8:1:1::99' })).toBe('drop');
+    expect(forward(ruleset, tcpOut(443))).toBe('accept');
+    expect(forward(ruleset, { ...tcpOut(443), saddr: '2001:db8:1:1::99' })).toBe('drop');
+  });
+
   it('without a firewall: ingress deny all, egress allow all', () => {
     const ruleset = renderRuleset(isolatedState());
     expect(chainNamed(ruleset, 'ingress_eth2').rules).toEqual([{ expr: [{ counter: null }, { drop: null }], comment: 'default ingress deny' }]);
