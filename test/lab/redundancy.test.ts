@@ -151,8 +151,10 @@ describeLab('a redundant pair', () => {
     await waitFor(async () => (await holdsGateway(pair, 'vr2')) || undefined, { timeoutMs: TAKEOVER_MS, what: 'vr2 to take the gateway' });
     const gap = await expectFlowAndSameRouter(killedAt);
     console.log(`sigkill gap ${gap} ms`);
-    // What a dead keepalived leaves: the gateway is still on vr1, with nobody to withdraw it.
-    expect(await holdsGateway(pair, 'vr1')).toBe(true);
+    // What a dead keepalived leaves: mostly the gateway still on vr1, with nobody to withdraw it; in some runs its
+    // VRRP child withdrew it before its own SIGKILL arrived (docs/field-notes.md#keepalived). Either way the restarted
+    // agent must end with vr1 the only primary.
+    console.log(`after the SIGKILL vr1 ${(await holdsGateway(pair, 'vr1')) ? 'still holds' : 'no longer holds'} the gateway`);
     await startPairAgent(pair, 'vr1');
     await waitForPrimary(pair, 'vr1', START_MS);
     await expectFlowAndSameRouter(Date.now());
