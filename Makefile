@@ -2,7 +2,7 @@
 # Both install what they need on a fresh Debian 12 (as root) and are idempotent.
 
 SHELL := /bin/bash
-APT_PACKAGES := nftables radvd frr iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl systemd python3 gcc libc6-dev
+APT_PACKAGES := nftables radvd frr keepalived conntrackd conntrack iproute2 iputils-ping ndisc6 netcat-openbsd procps openssl systemd python3 gcc libc6-dev
 NPM_STAMP := node_modules/.vr6-installed
 
 .PHONY: all deps build test test-unit lab soak schema clean
@@ -128,3 +128,9 @@ bench-routed: deps build
 bench-bgp: deps build
 	node bench/build.mjs
 	node_modules/.bin/node dist/bench/bgp-bench.cjs $(BENCH_ARGS)
+
+## bench-failover: root; a redundant pair's failovers in lab namespaces of their own (bench/README.md); about 3 minutes. BENCH_ARGS="--rounds 5 --smallest-cs 1".
+.PHONY: bench-failover
+bench-failover: deps build
+	node bench/build.mjs
+	node_modules/.bin/node dist/bench/failover-bench.cjs $(BENCH_ARGS)

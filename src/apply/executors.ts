@@ -4,6 +4,7 @@ import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
 import { ROUTE_PROTOCOL } from '../model/ownership.js';
 import type { Step, StepKind } from '../plan/steps.js';
+import { pairExecutors } from './pair-executors.js';
 
 /** What an executor works with. */
 export interface ApplyContext {
@@ -225,6 +226,7 @@ const executors: { [K in StepKind]: Executor<K> } = {
     if (!(await waitForExit(host, step.pid, FRR_STOP_TIMEOUT_MS))) throw new Error(`${step.daemon} (pid ${step.pid}) did not exit, even after SIGKILL`);
     return `${step.daemon} (pid ${step.pid}) ignored SIGTERM for ${FRR_STOP_TIMEOUT_MS} ms and was killed`;
   },
+  ...pairExecutors,
 };
 
 /** Whether `pid` is gone (a zombie counts as gone) within `timeoutMs`. */

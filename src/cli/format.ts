@@ -1,5 +1,5 @@
-import { describeBgp, describeOutcome, type LogLevelResult, type PlanResult, type ReconcileResult, type StatusResult } from '../schema/control-protocol.js';
-import type { BgpReport } from '../schema/protocol.js';
+import { describeBgp, describeOutcome, describeRedundancy, type LogLevelResult, type PlanResult, type ReconcileResult, type StatusResult } from '../schema/control-protocol.js';
+import type { BgpReport, RedundancyReport } from '../schema/protocol.js';
 import type { FieldError } from '../schema/validation.js';
 
 /**
@@ -25,6 +25,7 @@ export function formatStatus(status: StatusResult, nowMs: number): string {
     ['applied', applied === null ? 'nothing applied yet' : `generation ${applied.generation}, ${applied.ok ? 'ok' : describeOutcome(applied)}, ${applied.durationMs} ms`],
     ['public', status.publicAddress ?? 'none observed'],
     ...(status.bgp === null ? [] : [['bgp', formatBgpSummary(status.bgp)] as [string, string]]),
+    ...(status.redundancy ? [['vrrp', formatRedundancySummary(status.redundancy, nowMs)] as [string, string]] : []),
     ['loop', `${status.loop.isHealthy ? 'healthy' : 'STALLED'}, last run ${formatDuration(nowMs - Date.parse(status.loop.lastRunAt))} ago`],
   ];
   if (applied !== null) rows.push(['components', formatComponents(applied.components)]);
@@ -36,6 +37,13 @@ export function formatStatus(status: StatusResult, nowMs: number): string {
     for (const p of status.recentProblems) lines.push(`  ${p.time} ${p.level.toUpperCase().padEnd(5)} ${p.component ?? '-'}: ${p.message}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The pair after "vrrp" in `status`: the role, the peer, and the last transition with its time and cause. */
+export function formatRedundancySummary(report: RedundancyReport, nowMs: number): string {
+  const last = report.transitions.at(-1);
+  const transition = last === undefined ? '' : `; ${last.from ?? 'start'} -> ${last.to} ${formatDuration(nowMs - Date.parse(last.at))} ago: ${last.cause}`;
+  return `${describeRedundancy(report)}${transition}`;
 }
 
 /** BGP after "bgp" in `status`: the sessions up, and the default route BGP gave the kernel, if any. */

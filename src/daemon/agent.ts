@@ -26,6 +26,7 @@ import { BgpPoll, BgpSessions, BGP_POLL_MS } from './bgp-sessions.js';
 import { judgeGeneration } from './generation.js';
 import { DeprecationLedger } from './deprecations.js';
 import { StateStore, type AcceptedState } from './state-store.js';
+import { VrrpRole } from './vrrp-role.js';
 
 /** What the agent needs from the outside world. */
 export interface AgentOptions {
@@ -64,6 +65,7 @@ export class Agent {
   private isReconciling = false;
   private readonly bgpPoll: BgpPoll;
   private readonly bgpSessions: BgpSessions;
+  private readonly vrrpRole: VrrpRole;
   private readonly store: StateStore;
   private readonly reconciler: Reconciler;
   private readonly deprecations: DeprecationLedger;
@@ -82,6 +84,13 @@ export class Agent {
     this.reconciler = new Reconciler(options.host, options.config, options.log.child({ component: 'reconcile' }));
     this.bgpSessions = new BgpSessions(options.host, options.config, this.log);
     // A reconcile ends with a report of its own, which the poll would only repeat.
+    this.vrrpRole = new VrrpRole(
+      options.host,
+      options.config,
+      options.log.child({ component: 'vrrp' }),
+      () => void this.refreshObserved(),
+      () => this.requestReconcile('keepalived closed its notify FIFO'),
+    );
     this.bgpPoll = new BgpPoll(() => (this.isReconciling ? Promise.resolve() : this.refreshObserved()), options.bgpPollMs ?? BGP_POLL_MS);
   }
 
@@ -109,7 +118,7 @@ export class Agent {
       protocolVersion: PROTOCOL_VERSION,
       routerId: this.options.config.routerId ?? this.desired?.router.id ?? 'unknown',
       agentVersion: this.options.version,
-      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp', 'ospf'],
+      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp', 'ospf', 'vrrp'],
       lastAppliedGeneration: this.lastApplied?.generation ?? null,
       lastAcceptedGeneration: this.accepted?.generation ?? null,
     };
@@ -209,6 +218,7 @@ export class Agent {
     if (this.timer) clearTimeout(this.timer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.bgpPoll.close();
+    this.vrrpRole.close();
     this.timer = null;
   }
 
@@ -295,6 +305,7 @@ export class Agent {
     } finally {
       this.isReconciling = false;
       this.bgpPoll.update(desired.routing.protocol === 'bgp');
+      this.vrrpRole.update(desired);
     }
   }
 
@@ -340,7 +351,9 @@ export class Agent {
       const { addresses, links, routes, prefixRoutes, neighbours } = network ?? (await readNetwork(host, config));
       const bgp = await this.bgpSessions.report(state, routes, this.lastObserved?.bgp ?? null);
       const routed = renderRoutedPrefixReport(state, prefixRoutes, neighbours);
-      const observed = renderObservedReport(state, addresses, links, routes, this.counters, bgp, routed);
+      const redundancy = this.vrrpRole.report(state, addresses);
+      const observed = { ...renderObservedReport(state, addresses, links, routes, this.counters, bgp, routed), ...(redundancy ? { redundancy } : {}) };
+      if (redundancy?.isSplitBrain) observed.warnings.push('split brain: the peer holds the gateway too (VRRP between the pair is blocked)');
       const report = { ...observed, warnings: [...observed.warnings, ...this.hostWarnings] };
       const isChanged =
         this.lastObserved === null ||
@@ -348,7 +361,7 @@ export class Agent {
         JSON.stringify(report.usage) !== JSON.stringify(this.lastObserved.usage);
       this.lastObserved = report;
       if (!isChanged) return;
-      const summary = { publicAddress: report.publicAddress?.address ?? null, bgp: report.bgp && describeBgp(report.bgp), warnings: report.warnings };
+      const summary = { publicAddress: report.publicAddress?.address ?? null, bgp: report.bgp && describeBgp(report.bgp), role: report.redundancy?.role, warnings: report.warnings };
       this.log.info(summary, 'observed');
       this.options.send(report);
     } catch (error) {

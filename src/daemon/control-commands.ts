@@ -3,6 +3,7 @@ import type { AgentConfig } from '../schema/agent-config.js';
 import {
   ControlError,
   describeBgp,
+  describeRedundancy,
   describeOutcome,
   type ControlRequest,
   type LogLevelResult,
@@ -95,6 +96,7 @@ export function readStatus(context: ControlContext, nowMs = Date.now()): StatusR
           },
     publicAddress: address ? `${address.address}/${address.prefixLength}` : null,
     bgp: lastObserved?.bgp ?? null,
+    redundancy: lastObserved?.redundancy ?? null,
     observedWarnings: lastObserved?.warnings ?? [],
     loop: {
       lastRunAt: new Date(agent.lastLoopAt).toISOString(),
@@ -119,7 +121,7 @@ export function renderStatusLine(status: StatusResult): string {
       : `generation ${applied.generation} ${describeOutcome(applied)}`;
   const pending = applied !== null && status.desiredGeneration !== null && status.desiredGeneration !== applied.generation ? ` (desired ${status.desiredGeneration})` : '';
   const link = !status.management.isConfigured ? 'management not configured' : status.management.isConnected ? 'management connected' : 'management disconnected';
-  return `${generation}${pending}; ${link}; public ${status.publicAddress ?? 'none'}${status.bgp ? `; bgp ${describeBgp(status.bgp)}` : ''}`;
+  return `${generation}${pending}; ${link}; public ${status.publicAddress ?? 'none'}${status.bgp ? `; bgp ${describeBgp(status.bgp)}` : ''}${status.redundancy ? `; vrrp ${describeRedundancy(status.redundancy)}` : ''}`;
 }
 
 async function readShow(topic: (typeof SHOW_TOPICS)[number], context: ControlContext): Promise<unknown> {

@@ -33,6 +33,42 @@ export interface FileLayout {
     readonly checkDir: string;
     readonly checkConfig: string;
   };
+  readonly keepalived: KeepalivedFiles;
+}
+
+/** The files of a pair's daemons, keepalived and conntrackd, all in the runtime directory: the pair's roles start afresh after a reboot. */
+export interface KeepalivedFiles {
+  readonly config: string;
+  /** keepalived.conf's candidate while `keepalived -t` checks it. */
+  readonly check: string;
+  /** The parent's pid file, and its VRRP child's. */
+  readonly pidFile: string;
+  readonly vrrpPidFile: string;
+  /** What the agent tells keepalived of its health: "0" healthy, anything else puts the pair's instances in FAULT. */
+  readonly health: string;
+  /** The FIFO keepalived writes each VRRP transition to. */
+  readonly notifyFifo: string;
+  /** conntrackd's config, the pid file the agent writes for it, its lock file and control socket (each unique per instance). */
+  readonly conntrackdConfig: string;
+  readonly conntrackdPidFile: string;
+  readonly conntrackdLock: string;
+  readonly conntrackdSocket: string;
+}
+
+/** keepalived's files under a runtime directory. */
+export function keepalivedFilesOf(runtimeDir: string): KeepalivedFiles {
+  return {
+    config: `${runtimeDir}/keepalived.conf`,
+    check: `${runtimeDir}/keepalived.conf.check`,
+    pidFile: `${runtimeDir}/keepalived.pid`,
+    vrrpPidFile: `${runtimeDir}/keepalived-vrrp.pid`,
+    health: `${runtimeDir}/vrrp-health`,
+    notifyFifo: `${runtimeDir}/vrrp-notify.fifo`,
+    conntrackdConfig: `${runtimeDir}/conntrackd.conf`,
+    conntrackdPidFile: `${runtimeDir}/conntrackd.pid`,
+    conntrackdLock: `${runtimeDir}/conntrackd.lock`,
+    conntrackdSocket: `${runtimeDir}/conntrackd.ctl`,
+  };
 }
 
 /** The agent's files under `config.paths`. */
@@ -57,5 +93,6 @@ export function fileLayoutOf(config: AgentConfig): FileLayout {
       checkDir,
       checkConfig: `${checkDir}/frr.conf`,
     },
+    keepalived: keepalivedFilesOf(runtimeDir),
   };
 }

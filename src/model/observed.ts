@@ -99,6 +99,10 @@ export interface ObservedHost extends ObservedNetwork {
     /** The agent's lines in the routing daemons' running configs (and zebra's for them); null while none of them runs. */
     readonly routing: readonly FrrConfigLine[] | null;
   };
+  /** keepalived.conf, and the PIDs of keepalived's parent and of its VRRP child (null: none runs). */
+  readonly keepalived: ObservedDaemon & { readonly vrrpPid: number | null };
+  /** conntrackd.conf and the PID of the conntrackd the agent runs. */
+  readonly conntrackd: ObservedDaemon;
 }
 
 /**

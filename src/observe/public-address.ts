@@ -59,7 +59,7 @@ export function selectDefaultRouter(state: DesiredState, routes: readonly Observ
 
 /**
  * The observed report: the public address and the static routes the upstream
- * router needs, one per guest prefix via that address, `bgp`, the BGP
+ * router needs, one per guest prefix via that address (a pair's shared one), `bgp`, the BGP
  * report (bgp-report.ts) or null, and the routed prefixes (routed-report.ts). Lifetimes are left out of the comparison
  * key, since they tick down on every read.
  */
@@ -81,8 +81,9 @@ export function renderObservedReport(
   }
   if (bgp?.isBgpdAnswering === false) warnings.push('bgpd is not answering: no BGP session is known');
   warnings.push(...describeRoutedPrefixProblems(routedPrefixes));
-  const upstreamRoutes =
-    publicAddress === null ? [] : state.guestNetworks.map((n) => ({ prefix: formatPrefix(n.prefix), via: publicAddress.address }));
+  // A pair's upstream routes to the address the two share, whichever is primary (docs/redundancy.md).
+  const via = state.redundancy?.publicAddress.address ?? publicAddress?.address;
+  const upstreamRoutes = via === undefined ? [] : state.guestNetworks.map((n) => ({ prefix: formatPrefix(n.prefix), via }));
   const usage = state.guestNetworks.flatMap((network) =>
     (['ingress', 'egress'] as const).flatMap((direction): UsageReport[] => {
       const counter = counters.get(usageCounterName(network.interface, direction));

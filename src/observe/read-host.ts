@@ -154,18 +154,41 @@ export async function readObservedHost(
   readers: ObservedReaders = {},
 ): Promise<ObservedHost> {
   // The questions to the resident readers first: the file reads run while they are answered.
-  const [{ links, addresses, routes, prefixRoutes, neighbours }, ruleset, sysctls, interfacesFile, radvd, frr] = await Promise.all([
+  const [{ links, addresses, routes, prefixRoutes, neighbours }, ruleset, sysctls, interfacesFile, radvd, frr, keepalived, conntrackd] = await Promise.all([
     readNetwork(host, config),
     readers.ruleset?.() ?? readRuleset(host, config),
     host.readSysctls(sysctlKeys),
     host.readFile(config.paths.interfacesFile),
     readRadvd(host, config),
     readFrr(host, config),
+    readKeepalived(host, config),
+    readConntrackd(host, config),
   ]);
-  return { sysctls, links, addresses, routes, prefixRoutes, neighbours, interfacesFile, ruleset, radvd, frr };
+  return { sysctls, links, addresses, routes, prefixRoutes, neighbours, interfacesFile, ruleset, radvd, frr, keepalived, conntrackd };
 }
 
 async function readRadvd(host: Host, config: AgentConfig): Promise<ObservedDaemon> {
   const [file, pid] = await Promise.all([host.readFile(config.paths.radvdConfig), readRadvdPid(host, config)]);
+  return { config: file, pid };
+}
+
+/**
+ * keepalived.conf and the PIDs of the keepalived the agent runs: a process
+ * counts only when it is keepalived run with the agent's config.
+ */
+async function readKeepalived(host: Host, config: AgentConfig): Promise<ObservedHost['keepalived']> {
+  const files = fileLayoutOf(config).keepalived;
+  const [file, pid, vrrpPid] = await Promise.all([
+    host.readFile(files.config),
+    readDaemonPid(host, files.pidFile, 'keepalived', files.config),
+    readDaemonPid(host, files.vrrpPidFile, 'keepalived', files.config),
+  ]);
+  return { config: file, pid, vrrpPid };
+}
+
+/** conntrackd.conf and the PID of the conntrackd the agent runs with it. */
+async function readConntrackd(host: Host, config: AgentConfig): Promise<ObservedDaemon> {
+  const files = fileLayoutOf(config).keepalived;
+  const [file, pid] = await Promise.all([host.readFile(files.conntrackdConfig), readDaemonPid(host, files.conntrackdPidFile, 'conntrackd', files.conntrackdConfig)]);
   return { config: file, pid };
 }

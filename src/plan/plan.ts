@@ -8,6 +8,8 @@ import { planRoutingChange } from './frr-routing-plan.js';
 import type { Daemon, Step } from './steps.js';
 import { planRoutedRoutes } from './routed-plan.js';
 import { planRuleset, type RulesetMemory } from './ruleset-plan.js';
+import { planConntrackd, planKeepalived } from './pair-plan.js';
+import { isVmacInterface } from '../schema/redundancy.js';
 
 /** What the agent itself did before: the memory a level-triggered planner needs to recognise drift. */
 export interface Ledger {
@@ -58,6 +60,9 @@ export function planSteps(rendered: RenderedHost, observed: ObservedHost, ledger
     ...routed.steps,
     ...(observed.interfacesFile === rendered.interfacesFile ? [] : [{ kind: 'writeInterfacesFile', content: rendered.interfacesFile } as const]),
     ...planSysctls(rendered, observed, (key) => key === FORWARDING_KEY),
+    // Before radvd: its interfaces in a pair are keepalived's virtual-MAC ones.
+    ...planConntrackd(rendered, observed, ledger, present),
+    ...planKeepalived(rendered, observed, ledger, present),
     ...planRaSenders(rendered, observed, ledger),
   ];
   return { steps, warnings };
@@ -137,7 +142,9 @@ function planRaSenders(rendered: RenderedHost, observed: ObservedHost, ledger: L
   const wantsFrr = rendered.frr !== null;
   const steps: Step[] = [];
   if (!wantsRadvd && observed.radvd.pid !== null) {
-    steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent: rendered.frr?.sendsRas === true, loads: { daemon: 'radvd', config: null } });
+    // A pair's radvd may send from the shared link-local address: its goodbye would take the gateway from every guest.
+    const isSilent = rendered.frr?.sendsRas === true || observed.links.some((link) => isVmacInterface(link.name));
+    steps.push({ kind: 'stopRadvd', pid: observed.radvd.pid, isSilent, loads: { daemon: 'radvd', config: null } });
   }
   for (const daemon of FRR_DAEMONS) {
     const pid = observed.frr.pids[daemon];

@@ -3,7 +3,7 @@ import type { NftDocument } from '../render/ruleset-document.js';
 import type { FrrDaemon } from '../model/frr-config.js';
 
 /** A daemon the agent runs and remembers the config of. */
-export type Daemon = 'radvd' | FrrDaemon;
+export type Daemon = 'radvd' | 'keepalived' | 'conntrackd' | FrrDaemon;
 
 /**
  * What a step leaves a daemon running: the config the running process is
@@ -63,13 +63,27 @@ export type Step =
       readonly drift: readonly string[];
       readonly loads: DaemonLoad;
     }
-  | { readonly kind: 'stopFrrDaemon'; readonly daemon: FrrDaemon; readonly pid: number; readonly isSilent: boolean; readonly loads: DaemonLoad };
+  | { readonly kind: 'stopFrrDaemon'; readonly daemon: FrrDaemon; readonly pid: number; readonly isSilent: boolean; readonly loads: DaemonLoad }
+  | { readonly kind: 'checkKeepalivedConfig'; readonly content: string }
+  | { readonly kind: 'writeKeepalivedConfig'; readonly content: string }
+  | { readonly kind: 'removeKeepalivedConfig' }
+  | { readonly kind: 'startKeepalived'; readonly drift: readonly string[]; readonly loads: DaemonLoad }
+  | { readonly kind: 'reloadKeepalived'; readonly pid: number; readonly loads: DaemonLoad }
+  /** Stops keepalived's parent (SIGTERM: it withdraws its addresses and tells the peer), or SIGKILLs an orphaned VRRP child; waits until it is gone. */
+  | { readonly kind: 'stopKeepalived'; readonly pid: number; readonly isOrphan: boolean; readonly loads: DaemonLoad }
+  /** Deletes a virtual-MAC interface a dead keepalived left, and with it the virtual addresses the peer now holds. */
+  | { readonly kind: 'removeVirtualMac'; readonly interface: string; readonly drift: readonly string[] }
+  | { readonly kind: 'writeConntrackdConfig'; readonly content: string }
+  | { readonly kind: 'removeConntrackdConfig' }
+  | { readonly kind: 'startConntrackd'; readonly drift: readonly string[]; readonly loads: DaemonLoad }
+  /** conntrackd re-reads nothing on a signal: a new config is a stop (waited for) and a start. */
+  | { readonly kind: 'stopConntrackd'; readonly pid: number; readonly loads: DaemonLoad };
 
 /** The kinds of step, for executor maps. */
 export type StepKind = Step['kind'];
 
 /** The component a step belongs to, as reported upstream in `applied`. */
-export type Component = 'firewall' | 'sysctls' | 'links' | 'addresses' | 'routes' | 'interfaces-file' | 'radvd' | 'frr';
+export type Component = 'firewall' | 'sysctls' | 'links' | 'addresses' | 'routes' | 'interfaces-file' | 'radvd' | 'frr' | 'vrrp';
 
 const COMPONENT_OF: Record<StepKind, Component> = {
   checkRadvdConfig: 'radvd',
@@ -98,10 +112,21 @@ const COMPONENT_OF: Record<StepKind, Component> = {
   configureZebra: 'frr',
   configureRouting: 'frr',
   stopFrrDaemon: 'frr',
+  checkKeepalivedConfig: 'vrrp',
+  writeKeepalivedConfig: 'vrrp',
+  removeKeepalivedConfig: 'vrrp',
+  startKeepalived: 'vrrp',
+  reloadKeepalived: 'vrrp',
+  stopKeepalived: 'vrrp',
+  removeVirtualMac: 'vrrp',
+  writeConntrackdConfig: 'vrrp',
+  removeConntrackdConfig: 'vrrp',
+  startConntrackd: 'vrrp',
+  stopConntrackd: 'vrrp',
 };
 
 /** Every component, in the order a report lists them. */
-export const COMPONENTS: readonly Component[] = ['firewall', 'sysctls', 'links', 'addresses', 'routes', 'interfaces-file', 'radvd', 'frr'];
+export const COMPONENTS: readonly Component[] = ['firewall', 'sysctls', 'links', 'addresses', 'routes', 'interfaces-file', 'radvd', 'frr', 'vrrp'];
 
 /** The component a step belongs to. */
 export function componentOf(step: Step): Component {
@@ -126,7 +151,14 @@ export function describeStep(step: Step): string {
     case 'removeRoutedRoutes':
       return `${step.kind} ${describeRoutes(step.routes)}`;
     case 'reloadRadvd':
+    case 'reloadKeepalived':
       return `${step.kind} pid ${step.pid}`;
+    case 'stopConntrackd':
+      return `stopConntrackd pid ${step.pid}`;
+    case 'stopKeepalived':
+      return `stopKeepalived pid ${step.pid}${step.isOrphan ? ' (a VRRP child whose parent died: SIGKILL)' : ''}`;
+    case 'removeVirtualMac':
+      return `removeVirtualMac ${step.interface}`;
     case 'startFrrDaemon':
       return `start ${step.daemon}`;
     case 'stopFrrDaemon':
@@ -167,6 +199,7 @@ export function describeRepair(step: Step, isRepair: boolean): readonly string[]
       return step.routes.map((route) => `route ${route.destination} was missing or elsewhere`);
     case 'checkRadvdConfig':
     case 'checkFrrConfig':
+    case 'checkKeepalivedConfig':
     case 'solicitRouters':
       return [];
     default:

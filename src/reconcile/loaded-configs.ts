@@ -22,6 +22,8 @@ export class LoadedConfigs implements Room {
     const loaded = new Map(this.loaded);
     if (rendered.radvdConf !== null) loaded.set('radvd', rendered.radvdConf);
     for (const daemon of rendered.frr?.daemons ?? []) loaded.set(daemon, rendered.frr!.text);
+    if (rendered.keepalived !== null) loaded.set('keepalived', rendered.keepalived.text);
+    if (rendered.conntrackdConf !== null) loaded.set('conntrackd', rendered.conntrackdConf);
     this.loaded = loaded;
   }
 

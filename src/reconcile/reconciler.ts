@@ -16,6 +16,7 @@ import { LoadedConfigs } from './loaded-configs.js';
 import { OwnedAddresses } from './owned-addresses.js';
 import type { Room } from './room.js';
 import { RulesetWatch } from './ruleset-watch.js';
+import { VrrpHealth } from './vrrp-health.js';
 
 /** What one reconcile did. */
 export interface ReconcileResult {
@@ -66,7 +67,14 @@ export class Reconciler {
     private readonly config: AgentConfig,
     private readonly log: Logger,
   ) {
-    this.rooms = [new RulesetWatch(host, config), new LoadedConfigs(), new OwnedAddresses(host, fileLayoutOf(config).ownedAddresses, log), new ConfigChecks(host, config)];
+    const layout = fileLayoutOf(config);
+    this.rooms = [
+      new RulesetWatch(host, config),
+      new LoadedConfigs(),
+      new OwnedAddresses(host, layout.ownedAddresses, log),
+      new ConfigChecks(host, config),
+      new VrrpHealth(host, layout.keepalived.health),
+    ];
   }
 
   /**
@@ -93,6 +101,11 @@ export class Reconciler {
     this.running = this.runPasses(state, deprecated);
     try {
       return await this.running;
+    } catch (error) {
+      // A reconcile that could not even observe the host did not converge either: the rooms hear it too.
+      const rendered = this.render(state, deprecated);
+      for (const room of this.rooms) await room.afterReconcile?.(rendered, false).catch(() => undefined);
+      throw error;
     } finally {
       this.running = null;
     }
@@ -129,6 +142,7 @@ export class Reconciler {
       for (const room of this.rooms) await room.afterConverged?.(rendered);
       this.convergedRendered = rendered;
     }
+    for (const room of this.rooms) await room.afterReconcile?.(rendered, isConverged);
     const remaining = failure === null ? plan.steps : [];
     const roomWarnings = (await Promise.all(this.rooms.map((room) => room.warnings?.() ?? []))).flat();
     const errors = failure
@@ -181,7 +195,7 @@ export class Reconciler {
     const key = JSON.stringify(deprecated);
     const known = this.renderedStates.get(state);
     if (known !== undefined && known.key === key) return known.rendered;
-    const rendered = renderHost(state, deprecated);
+    const rendered = renderHost(state, deprecated, fileLayoutOf(this.config).keepalived);
     this.renderedStates.set(state, { key, rendered });
     return rendered;
   }

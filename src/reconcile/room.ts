@@ -29,6 +29,8 @@ export interface Room {
   afterStep?(step: Step, rendered: RenderedHost): Promise<void>;
   /** After the host was found or proven as rendered. */
   afterConverged?(rendered: RenderedHost): Promise<void>;
+  /** At the end of every reconcile: whether the host converged to `rendered`. */
+  afterReconcile?(rendered: RenderedHost, isConverged: boolean): Promise<void>;
   /** Whether, once `step` was applied, the host is proven as rendered for it, so no observation must confirm it. */
   proves?(step: Step): boolean;
   /** What keeps part of the state from holding, for the report; asked once at the end of each reconcile. */

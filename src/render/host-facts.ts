@@ -5,6 +5,9 @@ import { renderInterfacesFile } from './interfaces-file.js';
 import { renderRadvdConf } from './radvd-conf.js';
 import { renderFrrConf, type FrrConf } from './frr-conf.js';
 import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
+import { keepalivedFilesOf, type KeepalivedFiles } from '../model/file-layout.js';
+import { renderKeepalivedConf, type KeepalivedConf } from './keepalived-conf.js';
+import { renderConntrackdConf } from './conntrackd-conf.js';
 import { renderChainFingerprint, renderRuleset, type NftRuleset } from './ruleset.js';
 import { renderSysctls, type SysctlSetting } from './sysctls.js';
 
@@ -45,25 +48,36 @@ export interface RenderedHost {
   readonly radvdConf: string | null;
   /** zebra's config and RA settings, or null when zebra must not run. */
   readonly frr: FrrConf | null;
+  /** keepalived's config and the pair's instances, or null when this VR is not one of a pair. */
+  readonly keepalived: KeepalivedConf | null;
+  /** conntrackd.conf, or null when no state sync runs. */
+  readonly conntrackdConf: string | null;
 }
+
+/** The runtime files keepalived.conf names when the caller names none: the agent config's defaults. */
+const DEFAULT_KEEPALIVED_FILES = keepalivedFilesOf('/run/vr6-agent');
 
 /**
  * Renders every host fact of a desired state, and of the prefixes being
  * deprecated (whose gateways stay, so the guests' remaining flows route).
  * Pure and deterministic.
  */
-export function renderHost(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): RenderedHost {
+export function renderHost(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = [], keepalivedFiles: KeepalivedFiles = DEFAULT_KEEPALIVED_FILES): RenderedHost {
   const pub = state.public;
+  const peer = state.redundancy?.peer;
+  // In a pair, keepalived puts each gateway on the primary's virtual-MAC interface; on the parent
+  // it would answer neighbour solicitations on the backup too.
   const addresses: OwnedAddress[] = [
-    ...state.guestNetworks.map((network) => ({ interface: network.interface, address: gatewayOf(network), prefixLength: 64 })),
+    ...(state.redundancy ? [] : state.guestNetworks.map((network) => ({ interface: network.interface, address: gatewayOf(network), prefixLength: 64 }))),
     ...deprecated.map((d) => ({ interface: d.interface, address: d.gateway, prefixLength: 64 })),
+    ...(peer ? [{ interface: peer.interface, address: peer.localAddress.address, prefixLength: peer.localAddress.length }] : []),
   ];
   const ruleset = renderRuleset(state, deprecated);
   if (pub.mode === 'static' && pub.address) {
     addresses.unshift({ interface: pub.interface, address: pub.address.address, prefixLength: pub.address.length });
   }
   return {
-    interfaces: [pub.interface, ...state.guestNetworks.map((n) => n.interface)],
+    interfaces: [pub.interface, ...state.guestNetworks.map((n) => n.interface), ...(peer ? [peer.interface] : [])],
     publicInterface: pub.interface,
     isPublicSlaac: pub.mode === 'slaac',
     sysctls: renderSysctls(state),
@@ -76,6 +90,8 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     chainFingerprints: new Map(ruleset.chains.map((chain) => [chain.name, renderChainFingerprint(chain)])),
     radvdConf: renderRadvdConf(state, deprecated),
     frr: renderFrrConf(state, deprecated),
+    keepalived: renderKeepalivedConf(state, keepalivedFiles),
+    conntrackdConf: renderConntrackdConf(state, keepalivedFiles),
   };
 }
 

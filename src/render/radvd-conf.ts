@@ -1,6 +1,7 @@
 import { gatewayOf, type DesiredState, type GuestNetwork } from '../schema/desired-state.js';
 import { formatPrefix } from '../schema/ipv6.js';
 import { isRadvdToken } from '../schema/radvd-words.js';
+import { virtualLinkLocalOf, vmacInterfaceOf } from '../schema/redundancy.js';
 import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import { GENERATED_HEADER } from '../model/ownership.js';
 
@@ -11,10 +12,18 @@ import { GENERATED_HEADER } from '../model/ownership.js';
  * too, since the VR is leaving that link. All values come from the validated
  * schema, whose field types admit no character that could break out of a
  * radvd statement.
+ *
+ * In a redundant pair, radvd runs on both VRs, on each link's virtual-MAC
+ * interface and sending only from the shared link-local address: the
+ * backup lacks that address, so its radvd sends nothing, and the primary's
+ * RAs come from the router address guests keep across a failover.
  */
 export function renderRadvdConf(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): string | null {
   if (state.raBackend !== 'radvd') return null;
-  const blocks = state.guestNetworks.map((network) => renderInterfaceBlock(network, deprecated));
+  const redundancy = state.redundancy;
+  const blocks = state.guestNetworks.map((network) =>
+    renderInterfaceBlock(network, deprecated, redundancy && { interface: vmacInterfaceOf(network.interface), source: virtualLinkLocalOf(redundancy, network.id) }),
+  );
   const leftLinks = [...new Set(deprecated.map((d) => d.interface))].filter((ifname) => !state.guestNetworks.some((n) => n.interface === ifname));
   blocks.push(...leftLinks.map((ifname) => renderLeftLinkBlock(ifname, deprecated)));
   return blocks.length === 0 ? null : `${GENERATED_HEADER}\n\n${blocks.join('\n')}`;
@@ -50,13 +59,21 @@ function renderLeftLinkBlock(ifname: string, deprecated: readonly DeprecatedPref
   ].join('\n');
 }
 
-function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly DeprecatedPrefix[]): string {
+/** Where a redundant pair's RAs go out: the virtual-MAC interface, from the shared link-local address. */
+interface VirtualSender {
+  readonly interface: string;
+  readonly source: string;
+}
+
+function renderInterfaceBlock(network: GuestNetwork, deprecated: readonly DeprecatedPrefix[], virtual: VirtualSender | undefined): string {
   const ra = network.ra;
   const lines = [
     `# ${network.id}, gateway ${gatewayOf(network)}`,
-    `interface ${network.interface}`,
+    `interface ${virtual?.interface ?? network.interface}`,
     '{',
     '    AdvSendAdvert on;',
+    // radvd 2.19 sends nothing while the interface lacks the address (not ready, setup_iface failed).
+    ...(virtual ? [`    AdvRASrcAddress { ${virtual.source}; };`] : []),
     // No DHCPv6 in this design: guests configure themselves by SLAAC alone.
     '    AdvManagedFlag off;',
     '    AdvOtherConfigFlag off;',

@@ -16,6 +16,7 @@ import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import { digestText } from '../model/digest.js';
 import { RULESET_TABLE, usageCounterName } from '../model/ownership.js';
 import { renderRoutingPeerRules } from './ruleset-routing.js';
+import { renderLinkMatch, renderRedundancyRules, type LinkMatch } from './ruleset-redundancy.js';
 import { egressChainName, ingressChainName, renderAclPolicy, renderIsolatedPolicy } from './ruleset-policy.js';
 
 export type {
@@ -75,18 +76,23 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
       const extra = deprecated.filter((d) => d.interface === network.interface).map((d) => ({ prefix: d.prefix, nextHop: null, description: null }));
       return extra.length === 0 ? network : { ...network, routedPrefixes: [...network.routedPrefixes, ...extra] };
     });
+  const links = renderLinkMatch(state);
   const ruleset: NftRuleset = {
     counters: networks.flatMap((network) => [usageCounterName(network.interface, 'egress'), usageCounterName(network.interface, 'ingress')]),
     chains: [
       {
         name: 'input',
         base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
-        rules: [...renderInputRules(state.public.interface, networks), ...renderRoutingPeerRules(state.routing, state.public.interface)],
+        rules: [
+          ...renderInputRules(state.public.interface, networks, links),
+          ...renderRoutingPeerRules(state.routing, state.public.interface),
+          ...renderRedundancyRules(state, links),
+        ],
       },
       {
         name: 'forward',
         base: { type: 'filter', hook: 'forward', prio: 0, policy: 'drop' },
-        rules: renderForwardRules(state.public.interface, networks),
+        rules: renderForwardRules(state.public.interface, networks, links),
       },
       ...networks.flatMap((network) => renderNetworkChains(state, network)),
     ],
@@ -100,15 +106,15 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
  * guest interfaces that enable them and nowhere else. Anything not accepted
  * by then, the public side's new connections included, meets the drop policy.
  */
-function renderInputRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
+function renderInputRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch): NftRule[] {
   return [
     renderLoopbackRule(),
     // The VR answers what it accepts, so a forged source would make it reflect
     // replies at the victim (BCP 38; docs/firewall.md, Input). ND and
     // MLD come from link-local sources, DAD probes from :: (RFC 4862 §5.4.2).
-    ...renderAntiSpoofingRules(publicInterface, networks, LINK_SOURCES),
+    ...renderAntiSpoofingRules(publicInterface, networks, links, LINK_SOURCES),
     ...renderInputBaselineRules(),
-    ...networks.flatMap(renderServiceRules),
+    ...networks.flatMap((network) => renderServiceRules(network, links)),
   ];
 }
 
@@ -118,11 +124,11 @@ const LINK_SOURCES = [
 ] as const;
 
 /** `iifname "<if>" <tcp|udp> dport <ports> accept`, one rule per protocol. */
-function renderServiceRules(network: GuestNetwork): NftRule[] {
+function renderServiceRules(network: GuestNetwork, links: LinkMatch): NftRule[] {
   return (['tcp', 'udp'] as const).flatMap((protocol) => {
     const ports = [...new Set(network.vrServices.filter((s) => s.protocol === protocol).map((s) => s.port))].sort((a, b) => a - b);
     if (ports.length === 0) return [];
-    const expr = [renderMetaMatch('iifname', network.interface), renderPayloadMatch({ protocol, field: 'dport' }, renderValueOrSet(ports)), ACCEPT];
+    const expr = [renderMetaMatch('iifname', renderValueOrSet(links(network.interface))), renderPayloadMatch({ protocol, field: 'dport' }, renderValueOrSet(ports)), ACCEPT];
     return [{ expr, comment: `vr services ${network.id}` }];
   });
 }
@@ -138,15 +144,15 @@ function renderServiceRules(network: GuestNetwork): NftRule[] {
  * passes both), and what a guest may send goes upstream. The rest meets the
  * drop policy.
  */
-function renderForwardRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
+function renderForwardRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch): NftRule[] {
   return [
-    ...networks.flatMap(renderUsageRules),
-    ...renderAntiSpoofingRules(publicInterface, networks),
+    ...networks.flatMap((network) => renderUsageRules(network, links)),
+    ...renderAntiSpoofingRules(publicInterface, networks, links),
     ...renderConntrackRules(),
     ...renderForwardIcmpRules(),
-    ...renderDispatchRule('iifname', networks, egressChainName),
-    ...renderDispatchRule('oifname', networks, ingressChainName),
-    ...renderUpstreamRules(publicInterface, networks),
+    ...renderDispatchRule('iifname', networks, links, egressChainName),
+    ...renderDispatchRule('oifname', networks, links, ingressChainName),
+    ...renderUpstreamRules(publicInterface, networks, links),
   ];
 }
 
@@ -160,11 +166,12 @@ function renderForwardRules(publicInterface: string, networks: readonly GuestNet
 function renderAntiSpoofingRules(
   publicInterface: string,
   networks: readonly GuestNetwork[],
+  links: LinkMatch,
   linkSources: readonly Ipv6Prefix[] = [],
 ): NftRule[] {
   const fromGuests = networks.map((network) => ({
     expr: [
-      renderMetaMatch('iifname', network.interface),
+      renderMetaMatch('iifname', renderValueOrSet(links(network.interface))),
       ...renderAddressMatch('saddr', [...sourcesOf(network), ...linkSources], '!='),
       ...COUNTED_DROP,
     ],
@@ -173,7 +180,7 @@ function renderAntiSpoofingRules(
   if (networks.length === 0) return fromGuests;
   const fromUpstream = {
     expr: [
-      renderMetaMatch('iifname', publicInterface),
+      renderMetaMatch('iifname', renderValueOrSet(links(publicInterface))),
       ...renderAddressMatch('saddr', networks.flatMap(sourcesOf)),
       ...COUNTED_DROP,
     ],
@@ -192,9 +199,9 @@ function sourcesOf(network: GuestNetwork): Ipv6Prefix[] {
  * network, established flows and dropped packets included. A rule with no
  * verdict lets the packet go on.
  */
-function renderUsageRules(network: GuestNetwork): NftRule[] {
+function renderUsageRules(network: GuestNetwork, links: LinkMatch): NftRule[] {
   return (['iifname', 'oifname'] as const).map((key) => ({
-    expr: [renderMetaMatch(key, network.interface), { counter: usageCounterName(network.interface, key === 'iifname' ? 'egress' : 'ingress') }],
+    expr: [renderMetaMatch(key, renderValueOrSet(links(network.interface))), { counter: usageCounterName(network.interface, key === 'iifname' ? 'egress' : 'ingress') }],
     comment: `usage ${network.id}`,
   }));
 }
@@ -205,9 +212,9 @@ function renderUsageRules(network: GuestNetwork): NftRule[] {
  * in turn (up to 98 rules per packet with 50 tiers). A packet of no guest
  * network matches no element and goes on.
  */
-function renderDispatchRule(key: 'iifname' | 'oifname', networks: readonly GuestNetwork[], chainOf: (ifname: string) => string): NftRule[] {
+function renderDispatchRule(key: 'iifname' | 'oifname', networks: readonly GuestNetwork[], links: LinkMatch, chainOf: (ifname: string) => string): NftRule[] {
   if (networks.length === 0) return [];
-  const data = networks.map((network) => [network.interface, renderJump(chainOf(network.interface))] as const);
+  const data = networks.flatMap((network) => links(network.interface).map((name) => [name, renderJump(chainOf(network.interface))] as const));
   return [{ expr: [{ vmap: { key: { meta: { key } }, data: { set: data } } }], comment: `${key === 'iifname' ? 'egress' : 'ingress'} by network` }];
 }
 
@@ -216,11 +223,11 @@ function renderDispatchRule(key: 'iifname' | 'oifname', networks: readonly Guest
  * Only from guest interfaces: a packet from any other interface (the VR's
  * control NIC, say) has passed no egress check.
  */
-function renderUpstreamRules(publicInterface: string, networks: readonly GuestNetwork[]): NftRule[] {
+function renderUpstreamRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch): NftRule[] {
   if (networks.length === 0) return [];
-  const guests = renderValueOrSet(networks.map((network) => network.interface));
+  const guests = renderValueOrSet(networks.flatMap((network) => links(network.interface)));
   return [
-    { expr: [renderMetaMatch('iifname', guests), renderMetaMatch('oifname', publicInterface), ACCEPT], comment: 'upstream' },
+    { expr: [renderMetaMatch('iifname', guests), renderMetaMatch('oifname', renderValueOrSet(links(publicInterface))), ACCEPT], comment: 'upstream' },
   ];
 }
 

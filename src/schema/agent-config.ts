@@ -69,11 +69,14 @@ export const AgentConfig = z.strictObject({
       nft: z.string().default('nft'),
       radvd: z.string().default('radvd'),
       rdisc6: z.string().default('rdisc6'),
+      ndisc6: z.string().default('ndisc6'),
       zebra: z.string().default('/usr/lib/frr/zebra'),
       bgpd: z.string().default('/usr/lib/frr/bgpd'),
       bfdd: z.string().default('/usr/lib/frr/bfdd'),
       ospf6d: z.string().default('/usr/lib/frr/ospf6d'),
       vtysh: z.string().default('vtysh'),
+      keepalived: z.string().default('keepalived'),
+      conntrackd: z.string().default('conntrackd'),
       nftGenid: z
         .string()
         .default('/usr/lib/vr6-agent/vr6-nft-genid')

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LogLevel } from './agent-config.js';
-import type { AppliedMessage, BgpReport, ComponentResult, ObservedMessage, RoutedPrefixReport } from './protocol.js';
+import type { AppliedMessage, BgpReport, ComponentResult, ObservedMessage, RedundancyReport, RoutedPrefixReport } from './protocol.js';
 import type { FieldError } from './validation.js';
 
 /**
@@ -85,6 +85,8 @@ export interface StatusResult {
   readonly publicAddress: string | null;
   /** The last observed BGP report; null unless routing is BGP. */
   readonly bgp: BgpReport | null;
+  /** The last observed redundancy report; null unless the state has a redundancy section. */
+  readonly redundancy?: RedundancyReport | null;
   readonly observedWarnings: string[];
   readonly loop: { readonly lastRunAt: string; readonly isHealthy: boolean };
   readonly recentProblems: RecentProblem[];
@@ -104,6 +106,14 @@ export function describeOutcome(applied: { readonly ok: boolean; readonly remain
 export function describeBgp(report: BgpReport): string {
   const established = report.peers.filter((peer) => peer.state === 'Established').length;
   return `${established}/${report.peers.length} established${report.isBgpdAnswering ? '' : ', bgpd not answering'}`;
+}
+
+/**
+ * A pair's role in a few words, as the status line and vr6ctl print them after "vrrp":
+ * "primary, peer seen", "backup, peer not seen", "primary, SPLIT BRAIN".
+ */
+export function describeRedundancy(report: RedundancyReport): string {
+  return `${report.role}, ${report.isSplitBrain ? 'SPLIT BRAIN' : report.isPeerSeen ? 'peer seen' : 'peer not seen'}`;
 }
 
 /** One step of a dry run. */

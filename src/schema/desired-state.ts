@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AclList, IsolatedFirewall } from './firewall.js';
 import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6Cidr, Ipv6InterfaceAddress, Ipv6Prefix64, Port, wholeNumber } from './fields.js';
+import { refineRedundancy, Redundancy } from './redundancy.js';
 import { refineRouting, Routing } from './routing.js';
 import { refineRoutedPrefixes, RoutedPrefix } from './routed-prefixes.js';
 import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
@@ -199,6 +200,7 @@ export function desiredStateSchema(aclList: z.ZodType<AclList>) {
       aclLists: z.array(aclList).max(256).default([]),
       raBackend: z.enum(['radvd', 'frr']).default('radvd'),
       routing: Routing.prefault({}),
+      redundancy: Redundancy.optional().meta({ description: 'a redundant pair: VRRPv3 elects the primary, which alone holds the gateways and sends RAs (docs/redundancy.md)' }),
     })
     .superRefine(refineDesiredState);
 }
@@ -229,6 +231,7 @@ interface DesiredStateShape {
   readonly aclLists: readonly AclList[];
   readonly raBackend: 'radvd' | 'frr';
   readonly routing: Routing;
+  readonly redundancy?: Redundancy | undefined;
 }
 
 function refineDesiredState(state: DesiredStateShape, ctx: z.RefinementCtx): void {
@@ -267,6 +270,7 @@ function refineDesiredState(state: DesiredStateShape, ctx: z.RefinementCtx): voi
   if (state.router.kind === 'isolated' && state.aclLists.length > 0) issue(['aclLists'], 'applies only to a VPC');
   refineRoutedPrefixes(state, publicPrefix, issue);
   refineRouting(state, publicPrefix, issue);
+  refineRedundancy(state, publicPrefix, issue);
 }
 
 function staticPrefix(pub: PublicInterface): Ipv6Prefix | undefined {

@@ -145,6 +145,30 @@ export const RoutedPrefixReport = z.strictObject({
 });
 export type RoutedPrefixReport = z.output<typeof RoutedPrefixReport>;
 
+/** One change of this VR's VRRP role, as keepalived announced it. */
+export const VrrpTransition = z.strictObject({
+  /** When the agent heard it, ISO 8601. */
+  at: z.string(),
+  from: z.string().nullable(),
+  to: z.enum(['primary', 'backup', 'fault', 'stopped']),
+  /** Why, as far as the agent can tell: its own health, a link down, the peer's advertisements or their absence. */
+  cause: z.string(),
+});
+export type VrrpTransition = z.output<typeof VrrpTransition>;
+
+/** This VR's part in a redundant pair (docs/redundancy.md). */
+export const RedundancyReport = z.strictObject({
+  /** primary: it holds the virtual addresses; fault: keepalived gave the role up (a link down, or the agent unhealthy). */
+  role: z.enum(['primary', 'backup', 'fault', 'stopped']),
+  /** Whether the peer answered on the sync link at the last check; a backup also hears the primary's advertisements. */
+  isPeerSeen: z.boolean(),
+  /** Both VRs hold the gateway: another VR answered for the shared link-local address while this one is primary. */
+  isSplitBrain: z.boolean(),
+  /** The most recent transitions, oldest first (at most 20), since the agent started. */
+  transitions: z.array(VrrpTransition),
+});
+export type RedundancyReport = z.output<typeof RedundancyReport>;
+
 /** agent → server: the observed facts the upstream needs; sent again whenever they change. */
 export const ObservedMessage = z.strictObject({
   type: z.literal('observed'),
@@ -157,6 +181,8 @@ export const ObservedMessage = z.strictObject({
   bgp: BgpReport.nullable(),
   /** One per routed prefix with a next hop, in the desired state's order; empty for schemaVersion 1. */
   routedPrefixes: z.array(RoutedPrefixReport),
+  /** Absent or null unless the state has a redundancy section. */
+  redundancy: RedundancyReport.nullable().optional(),
 });
 export type ObservedMessage = z.output<typeof ObservedMessage>;
 

@@ -63,3 +63,16 @@ export function ospfInput(): Record<string, any> {
   };
   return input;
 }
+
+/** A valid isolated-network state of the primary-to-be of a redundant pair (docs/redundancy.md). */
+export function redundantInput(): Record<string, any> {
+  const input = isolatedInput();
+  input.public.expectedPrefix = '2001:db8:100::/64';
+  input.redundancy = {
+    vrrpId: 51,
+    priority: 200,
+    peer: { interface: 'eth9', localAddress: 'fd00:5::1/64', address: 'fd00:5::2' },
+    publicAddress: '2001:db8:100::100/64',
+  };
+  return input;
+}

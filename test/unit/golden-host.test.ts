@@ -5,6 +5,9 @@ import { renderInterfacesFile } from '../../src/render/interfaces-file.js';
 import { renderRadvdConf } from '../../src/render/radvd-conf.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
 import { renderSysctls } from '../../src/render/sysctls.js';
+import { renderKeepalivedConf } from '../../src/render/keepalived-conf.js';
+import { renderConntrackdConf } from '../../src/render/conntrackd-conf.js';
+import { keepalivedFilesOf } from '../../src/model/file-layout.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 
 /**
@@ -20,6 +23,11 @@ const ARTIFACTS: Record<string, (state: DesiredState) => string> = {
   'sysctls.json': (state) => `${JSON.stringify(renderSysctls(state), null, 2)}\n`,
   interfaces: renderInterfacesFile,
 };
+// Only a redundant pair's cases have one.
+const PAIR_ARTIFACTS: Record<string, (state: DesiredState) => string> = {
+  'keepalived.conf': (state) => renderKeepalivedConf(state, keepalivedFilesOf('/run/vr6-agent'))!.text,
+  'conntrackd.conf': (state) => renderConntrackdConf(state, keepalivedFilesOf('/run/vr6-agent')) ?? '# conntrackd does not run for this state\n',
+};
 
 const cases = readdirSync(GOLDEN).filter((name) => existsSync(join(GOLDEN, name, 'desired.json')));
 
@@ -28,9 +36,10 @@ describe('golden host renders', () => {
 
   describe.each(cases)('%s', (name) => {
     const state = DesiredState.parse(JSON.parse(readFileSync(join(GOLDEN, name, 'desired.json'), 'utf8')));
-    it.each(Object.keys(ARTIFACTS))('renders %s', (artifact) => {
+    const artifacts = { ...ARTIFACTS, ...(state.redundancy ? PAIR_ARTIFACTS : {}) };
+    it.each(Object.keys(artifacts))('renders %s', (artifact) => {
       const path = join(GOLDEN, name, artifact);
-      const rendered = ARTIFACTS[artifact]!(state);
+      const rendered = artifacts[artifact]!(state);
       if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, rendered);
       expect(rendered).toBe(readFileSync(path, 'utf8'));
     });

@@ -1,0 +1,128 @@
+import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
+import { eui64Address, parseIpv6Prefix } from '../schema/ipv6.js';
+import { virtualLinkLocalOf, virtualMacOf, vmacInterfaceOf, type Redundancy } from '../schema/redundancy.js';
+import type { KeepalivedFiles } from '../model/file-layout.js';
+import { GENERATED_HEADER } from '../model/ownership.js';
+
+/** One VRRP instance: a link of the pair, and the virtual addresses the primary holds on it. */
+export interface VrrpInstance {
+  /** The link (the instance is named after it). */
+  readonly interface: string;
+  /** The macvlan keepalived makes for the virtual MAC, and puts the addresses on. */
+  readonly vmacInterface: string;
+  /** Link-local first (RFC 5798 §5.2.9: an IPv6 advertisement's first address is link-local), each with its length. */
+  readonly addresses: readonly string[];
+}
+
+/** What the pair looks like on this VR: keepalived's config, and what the rest of the host must agree with. */
+export interface KeepalivedConf {
+  readonly text: string;
+  readonly instances: readonly VrrpInstance[];
+  /** The RFC 5798 §7.3 virtual MAC every instance's macvlan carries. */
+  readonly virtualMac: string;
+  /** Per guest interface, the shared link-local address radvd sends from. */
+  readonly raSources: ReadonlyMap<string, string>;
+}
+
+/** The name of the sync group, which makes every instance fail over together. */
+export const VRRP_GROUP = 'vr6';
+/** The name of the track file's entry in keepalived.conf. */
+const HEALTH_TRACK = 'vr6_agent_health';
+
+/**
+ * keepalived.conf(5) for the pair, or null without a redundancy section.
+ * One VRRPv3 instance per link (the public one and each guest network's),
+ * all in one sync group: a VR that loses any of its links, or whose agent
+ * writes a non-zero health, goes to FAULT as a whole, and the peer takes
+ * every role at once. Each instance uses the virtual MAC on a macvlan
+ * (`use_vmac`), so guests and the upstream keep the same neighbour entry
+ * across a failover. Every value comes from the validated schema, whose
+ * field types admit nothing that could break out of a keepalived statement.
+ */
+export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles): KeepalivedConf | null {
+  const redundancy = state.redundancy;
+  if (redundancy === undefined) return null;
+  const virtualMac = virtualMacOf(redundancy.vrrpId);
+  const publicVip = redundancy.publicAddress;
+  // The public link is shared with other pairs: a link-local address of the virtual MAC's own
+  // (RFC 4291 §2.5.6, EUI-64) is unique there as the VRRP id is, where fe80::1 would clash.
+  const publicLinkLocal = eui64Address(parseIpv6Prefix('fe80::/64'), virtualMac);
+  const instances: VrrpInstance[] = [
+    {
+      interface: state.public.interface,
+      vmacInterface: vmacInterfaceOf(state.public.interface),
+      addresses: [`${publicLinkLocal}/64`, `${publicVip.address}/${publicVip.length}`],
+    },
+    ...state.guestNetworks.map((network) => ({
+      interface: network.interface,
+      vmacInterface: vmacInterfaceOf(network.interface),
+      addresses: [`${virtualLinkLocalOf(redundancy, network.id)}/64`, `${gatewayOf(network)}/64`],
+    })),
+  ];
+  const raSources = new Map(state.guestNetworks.map((network) => [vmacInterfaceOf(network.interface), virtualLinkLocalOf(redundancy, network.id)]));
+  const text = [
+    GENERATED_HEADER,
+    '',
+    ...renderGlobals(state.router.id, files),
+    ...renderTrackFile(files),
+    ...renderSyncGroup(instances),
+    ...instances.flatMap((instance) => renderInstance(instance, redundancy, state.public.interface)),
+  ].join('\n');
+  return { text, instances, virtualMac, raSources };
+}
+
+function renderGlobals(routerId: string, files: KeepalivedFiles): string[] {
+  return [
+    'global_defs {',
+    `    router_id ${routerId}`,
+    '    vrrp_version 3',
+    // RFC 5798 §6.4.2: on becoming master, unsolicited NAs for every address; repeated once a second
+    // later, when the bridges between have surely learnt the virtual MAC's new port.
+    '    vrrp_garp_master_delay 1',
+    '    vrrp_garp_master_repeat 3',
+    // After a split brain heals, the lower master answers the higher one's advertisement so that one of them steps down.
+    '    vrrp_higher_prio_send_advert true',
+    // Each transition, as a line, to the agent (report and journal); no scripts run.
+    `    vrrp_notify_fifo ${files.notifyFifo}`,
+    '}',
+    '',
+  ];
+}
+
+function renderTrackFile(files: KeepalivedFiles): string[] {
+  // weight 0: any value but 0 is a fault (keepalived.conf(5), vrrp_track_file).
+  return [`vrrp_track_file ${HEALTH_TRACK} {`, `    file ${files.health}`, '    weight 0', '}', ''];
+}
+
+function renderSyncGroup(instances: readonly VrrpInstance[]): string[] {
+  return [`vrrp_sync_group ${VRRP_GROUP} {`, '    group {', ...instances.map((i) => `        ${i.interface}`), '    }', '}', ''];
+}
+
+function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicInterface: string): string[] {
+  return [
+    `vrrp_instance ${instance.interface} {`,
+    // Every VR starts as backup and is elected (RFC 5798 §6.4.1); nopreempt needs a BACKUP start.
+    '    state BACKUP',
+    `    interface ${instance.interface}`,
+    `    virtual_router_id ${redundancy.vrrpId}`,
+    `    priority ${redundancy.priority}`,
+    `    advert_int ${renderSeconds(redundancy.advertisementIntervalCentiseconds)}`,
+    ...(redundancy.preempt ? [] : ['    nopreempt']),
+    `    use_vmac ${instance.vmacInterface}`,
+    // A guest instance also fails when the public link does: a primary cut off upstream is no gateway.
+    ...(instance.interface === publicInterface ? [] : ['    track_interface {', `        ${publicInterface}`, '    }']),
+    '    track_file {',
+    `        ${HEALTH_TRACK}`,
+    '    }',
+    '    virtual_ipaddress {',
+    ...instance.addresses.map((address) => `        ${address}`),
+    '    }',
+    '}',
+    '',
+  ];
+}
+
+// keepalived reads advert_int in seconds, to the centisecond.
+function renderSeconds(centiseconds: number): string {
+  return (centiseconds / 100).toFixed(2).replace(/\.?0+$/, '');
+}
