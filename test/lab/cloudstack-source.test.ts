@@ -7,7 +7,9 @@ import { canRunLab } from './lab-guard.js';
 import { waitFor, type LabProcess } from './netns.js';
 import { addRoute, readAddresses, tcpConnect, tcpListen, waitForPing, waitForSlaacAddress } from './probes.js';
 import { createTopology, GUEST_BLOCK, IF, NS, TIER1, TIER2, UPSTREAM_ADDRESS, type Topology } from './topology.js';
-import { agentNode, bundlePath } from './vr-lab.js';
+import { agentNode, bundlePath, labAgentConfig } from './vr-lab.js';
+
+const withoutManagement = <T extends { management: unknown }>({ management: _, ...rest }: T) => rest;
 
 /**
  * The agent with `source: cloudstack` on a real kernel: the lab's VPC
@@ -133,20 +135,11 @@ describeLab('the cloudstack source in the namespace lab', () => {
     writeFileSync(
       configPath,
       JSON.stringify({
+        // The lab's own config, with the databags in place of the management server.
+        ...withoutManagement(labAgentConfig(agentDir)),
         source: 'cloudstack',
         cloudstack: { databagDir: dir, reportFile: join(agentDir, 'run/cloudstack-report.json'), pollSeconds: 1 },
         bootParameters: { isEnabled: false },
-        paths: {
-          stateDir: join(agentDir, 'state'),
-          runtimeDir: join(agentDir, 'run'),
-          interfacesFile: join(agentDir, 'state/interfaces.d-vr6-agent'),
-          radvdConfig: join(agentDir, 'run/radvd.conf'),
-          radvdPidFile: join(agentDir, 'run/radvd.pid'),
-          frrRunDir: join(agentDir, 'frr'),
-        },
-        commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid') },
-        resyncSeconds: 5,
-        logLevel: 'debug',
       }),
     );
     lab.trackPidFile(NS.vr, join(agentDir, 'run/radvd.pid'));

@@ -123,6 +123,15 @@ export class PeerConfigError extends Error {
   }
 }
 
+/** Config lines after `configure terminal`, in one vtysh on the instance at `dir`; throws {@link PeerConfigError} on a line FRR refuses. */
+export async function configureInstance(lab: Lab, ns: string, dir: string, lines: readonly string[]): Promise<void> {
+  const argv = ['vtysh', '--vty_socket', dir, '-c', 'configure terminal', ...lines.flatMap((l) => ['-c', l])];
+  const result = await lab.exec(ns, argv, { allowFailure: true });
+  const output = result.stdout + result.stderr;
+  // vtysh exits 1 and prints `% Unknown command: …` on stdout for a line it refuses.
+  if (result.exitCode !== 0 || /^%/m.test(output)) throw new PeerConfigError(lines, output);
+}
+
 /** A fresh instance directory in the lab's temp dir, owned by frr, holding `<daemon>.conf` for each config and an empty vtysh.conf. */
 export function preparePeerDir(lab: Lab, ns: string, frrUid: number, configs: Readonly<Record<string, string>>): string {
   // The daemons drop to user frr, which must get through the lab's 0700 temp dir to its own.
@@ -213,11 +222,7 @@ class RunningFrrPeer implements FrrPeer {
   }
 
   async configure(lines: readonly string[]): Promise<void> {
-    const argv = ['vtysh', '--vty_socket', this.dir, '-c', 'configure terminal', ...lines.flatMap((l) => ['-c', l])];
-    const result = await this.lab.exec(this.ns, argv, { allowFailure: true });
-    const output = result.stdout + result.stderr;
-    // vtysh exits 1 and prints `% Unknown command: …` on stdout for a line it refuses.
-    if (result.exitCode !== 0 || /^%/m.test(output)) throw new PeerConfigError(lines, output);
+    await configureInstance(this.lab, this.ns, this.dir, lines);
   }
 
   async bgpRoutes(): Promise<Map<string, PeerRoute>> {

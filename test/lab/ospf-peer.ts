@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { preparePeerDir, startDaemon, parseKernelRoutes, type KernelRoute } from './frr-peer.js';
+import { configureInstance, preparePeerDir, startDaemon, parseKernelRoutes, type KernelRoute } from './frr-peer.js';
 import { countMisses, runCommand, waitFor, type Lab, type LabProcess } from './netns.js';
 
 /**
@@ -120,10 +120,7 @@ class RunningOspfPeer implements OspfPeer {
   }
 
   async configure(lines: readonly string[]): Promise<void> {
-    const argv = ['vtysh', '--vty_socket', this.dir, '-c', 'configure terminal', ...lines.flatMap((l) => ['-c', l])];
-    const result = await this.lab.exec(this.ns, argv, { allowFailure: true });
-    const output = result.stdout + result.stderr;
-    if (result.exitCode !== 0 || /^%/m.test(output)) throw new Error(`the OSPF router refused its config: ${output.trim()} (lines: ${lines.join(' / ')})`);
+    await configureInstance(this.lab, this.ns, this.dir, lines);
   }
 
   async kernelRoutes(): Promise<KernelRoute[]> {

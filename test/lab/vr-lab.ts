@@ -116,7 +116,8 @@ export async function startVrLab(spec: unknown, options: TopologyOptions = {}): 
   }
 }
 
-function labAgentConfig(agentDir: string) {
+/** The agent config the lab runs the agent with: every path under `agentDir`, the simulator as its management server. */
+export function labAgentConfig(agentDir: string) {
   return {
     management: { urls: [`ws://[${MGMT}]:${SIM_PORT}`], heartbeatSeconds: 5, backoffInitialSeconds: 0.2, backoffMaxSeconds: 2 },
     paths: {
