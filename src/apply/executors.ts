@@ -4,20 +4,8 @@ import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
 import { ROUTE_PROTOCOL } from '../model/ownership.js';
 import type { Step, StepKind } from '../plan/steps.js';
+import type { ApplyContext, Executor } from './context.js';
 import { pairExecutors } from './pair-executors.js';
-
-/** What an executor works with. */
-export interface ApplyContext {
-  readonly host: Host;
-  readonly config: AgentConfig;
-}
-
-/**
- * An executor does one effect and makes no decisions. It resolves with a note
- * when it did less than asked for a reason that is not a failure ("…,
- * ignoring"), and rejects when the effect did not happen.
- */
-type Executor<K extends StepKind> = (step: Extract<Step, { kind: K }>, context: ApplyContext) => Promise<string | void>;
 
 const RADVD_START_TIMEOUT_MS = 5000;
 const FRR_START_TIMEOUT_MS = 10_000;

@@ -2,7 +2,7 @@ import { readDaemonPid } from '../host/daemon-pid.js';
 import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
 import type { Step } from '../plan/steps.js';
-import type { ApplyContext } from './executors.js';
+import type { Executor } from './context.js';
 
 type PairKind =
   | 'checkKeepalivedConfig'
@@ -16,7 +16,6 @@ type PairKind =
   | 'removeConntrackdConfig'
   | 'startConntrackd'
   | 'stopConntrackd';
-type Executor<K extends PairKind> = (step: Extract<Step, { kind: K }>, context: ApplyContext) => Promise<string | void>;
 
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5000;

@@ -1,11 +1,21 @@
 import { isZebraPolicyLine, isZebraRoutingLine, OSPF_ROUTER } from './frr-words.js';
-import type { FrrConfigLine } from './observed.js';
 
 /**
  * FRR's configuration language as lines under block headers, the one form
  * in which the renderer states bgpd's and bfdd's config, the reader returns
  * what they run, and the planner compares the two.
  */
+
+/**
+ * One line of FRR's running config with the block headers it sits under,
+ * outermost first: `['router bgp 65001', 'address-family ipv6 unicast']`
+ * and `neighbor 2001:db8::1 activate`. A block header with nothing under it
+ * (`route-map X deny 10`) is a line of its own.
+ */
+export interface FrrConfigLine {
+  readonly context: readonly string[];
+  readonly line: string;
+}
 
 /** The FRR daemons the agent runs, in start order: zebra first, as every other reaches zebra through its socket; bfdd serves bgpd's sessions. */
 export const FRR_DAEMONS = ['zebra', 'bgpd', 'bfdd', 'ospf6d'] as const;

@@ -1,4 +1,6 @@
-import type { FrrDaemon } from './frr-config.js';
+import type { FrrConfigLine, FrrDaemon } from './frr-config.js';
+
+export type { FrrConfigLine } from './frr-config.js';
 
 /**
  * The host as the agent observes it: the vocabulary that the readers in
@@ -103,17 +105,6 @@ export interface ObservedHost extends ObservedNetwork {
   readonly keepalived: ObservedDaemon & { readonly vrrpPid: number | null };
   /** conntrackd.conf and the PID of the conntrackd the agent runs. */
   readonly conntrackd: ObservedDaemon;
-}
-
-/**
- * One line of FRR's running config with the block headers it sits under,
- * outermost first: `['router bgp 65001', 'address-family ipv6 unicast']`
- * and `neighbor 2001:db8::1 activate`. A block header with nothing under it
- * (`route-map X deny 10`) is a line of its own.
- */
-export interface FrrConfigLine {
-  readonly context: readonly string[];
-  readonly line: string;
 }
 
 /** One BGP session as bgpd reports it (`show bgp neighbors json`, docs/field-notes.md#frr). */

@@ -1,7 +1,7 @@
 import type { RenderedHost } from '../render/host-facts.js';
 import type { ObservedHost } from '../model/observed.js';
 import { isVmacInterface } from '../schema/redundancy.js';
-import type { Ledger } from './plan.js';
+import type { Ledger } from './ledger.js';
 import type { Step } from './steps.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { Host } from '../host/host.js';
 import { applyStep } from '../apply/executors.js';
-import type { Ledger } from '../plan/plan.js';
+import type { Ledger } from '../plan/ledger.js';
 import type { Step } from '../plan/steps.js';
 import type { RenderedHost } from '../render/host-facts.js';
 import type { Room } from './room.js';

@@ -1,4 +1,4 @@
-import type { Ledger } from '../plan/plan.js';
+import type { Ledger } from '../plan/ledger.js';
 import type { Daemon, Step } from '../plan/steps.js';
 import type { RenderedHost } from '../render/host-facts.js';
 import type { Room } from './room.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Host } from '../host/host.js';
-import type { Ledger } from '../plan/plan.js';
+import type { Ledger } from '../plan/ledger.js';
 import type { OwnedAddress, RenderedHost } from '../render/host-facts.js';
 import { OwnedAddressesFile, parseStateFile } from '../schema/state-files.js';
 import type { Room } from './room.js';

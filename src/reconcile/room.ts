@@ -1,5 +1,5 @@
 import type { ObservedReaders } from '../observe/read-host.js';
-import type { Ledger } from '../plan/plan.js';
+import type { Ledger } from '../plan/ledger.js';
 import type { Step } from '../plan/steps.js';
 import type { RenderedHost } from '../render/host-facts.js';
 

@@ -3,7 +3,7 @@ import { fileLayoutOf } from '../model/file-layout.js';
 import type { ObservedRuleset } from '../model/observed.js';
 import { readForeignTableWarnings } from '../observe/foreign-tables.js';
 import { readRuleset, readRulesetChains, type ObservedReaders } from '../observe/read-host.js';
-import type { Ledger } from '../plan/plan.js';
+import type { Ledger } from '../plan/ledger.js';
 import type { RulesetMemory } from '../plan/ruleset-plan.js';
 import type { Step } from '../plan/steps.js';
 import type { RenderedHost } from '../render/host-facts.js';

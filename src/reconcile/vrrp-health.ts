@@ -1,5 +1,5 @@
 import type { Host } from '../host/host.js';
-import type { Ledger } from '../plan/plan.js';
+import type { Ledger } from '../plan/ledger.js';
 import type { RenderedHost } from '../render/host-facts.js';
 import type { Room } from './room.js';
 

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -60,5 +60,28 @@ describe('the floors of src/', () => {
       ...(/\bprocess\./.test(text) ? [`${path} uses process`] : []),
     ]);
     expect(wrong).toEqual([]);
+  });
+
+  it('has no import cycle between files, inside a folder either', () => {
+    const edges = new Map<string, string[]>();
+    for (const folder of Object.keys(MAY_IMPORT)) {
+      for (const { path, text } of sourcesOf(folder)) {
+        edges.set(path, importsOf(text).filter((target) => target.startsWith('.')).map((target) => normalize(join(dirname(path), target.replace(/\.js$/, '.ts')))));
+      }
+    }
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (file: string, trail: string[]): void => {
+      if (state.get(file) === 'done') return;
+      if (state.get(file) === 'open') {
+        cycles.push([...trail.slice(trail.indexOf(file)), file].join(' -> '));
+        return;
+      }
+      state.set(file, 'open');
+      for (const next of edges.get(file) ?? []) visit(next, [...trail, file]);
+      state.set(file, 'done');
+    };
+    for (const file of edges.keys()) visit(file, []);
+    expect(cycles).toEqual([]);
   });
 });

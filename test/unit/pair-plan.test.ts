@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ObservedHost } from '../../src/model/observed.js';
 import { planKeepalived } from '../../src/plan/pair-plan.js';
-import { EMPTY_LEDGER, type Ledger } from '../../src/plan/plan.js';
+import { EMPTY_LEDGER, type Ledger } from '../../src/plan/ledger.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { redundantInput } from '../support/states.js';
