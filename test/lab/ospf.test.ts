@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPidAlive, waitFor } from './netns.js';
+import { isPidAlive, killPid, waitFor } from './netns.js';
 import { readAddresses, waitForPing, waitForSlaacAddress } from './probes.js';
-import { GUEST_BLOCK, IF, NS, TIER1 } from './topology.js';
+import { fileURLToPath } from 'node:url';
+import { GUEST_BLOCK, IF, NS, TIER1, UPSTREAM_ADDRESS } from './topology.js';
 import { canRunLab } from './lab-guard.js';
 import { startOspfPeer, type OspfPeer } from './ospf-peer.js';
 import { labDesiredState, pushDesired, simEventCount, startAgent, startVrLab, stopAgent, waitForMessage, type VrLab } from './vr-lab.js';
@@ -22,6 +23,7 @@ const describeLab = canRunLab(TOOLS) ? describe : describe.skip;
 const VR_ID = '192.0.2.1';
 const UPSTREAM_ID = '192.0.2.254';
 const EXTRA = '2001:db8:f000::/48';
+const RAW_IP6 = fileURLToPath(new URL('./raw-ip6.py', import.meta.url));
 const SMALLER = '2001:db8:200::/56';
 
 /** The lab's state with OSPF, timers short (hello 1 s, dead 4 s) so that adjacencies form in seconds. */
@@ -110,6 +112,27 @@ describeLab('OSPFv3 with a real upstream router', () => {
     const rib = (await vrLab.lab.exec(NS.vr, ['vtysh', '--vty_socket', join(vrLab.agentDir, 'frr'), '-c', `show ipv6 route ${EXTRA}`])).stdout;
     expect(rib).toMatch(/ospf6/);
     expect(rib).not.toMatch(/\* fe80/);
+  });
+
+  it('admits OSPF only from a link-local source on the public link', async () => {
+    // A raw proto-89 socket in the VR sees what the input path delivers, after the filter. A datagram from
+    // the upstream's global address (a spoofer or something forwarded) must not arrive; the same from its
+    // link-local address is the control, so a listener that heard nothing proves nothing.
+    const logPath = join(vrLab.lab.tempDir, `ospf-raw-${Date.now()}.log`);
+    const listener = await vrLab.lab.spawn(NS.vr, ['python3', RAW_IP6, 'listen', '89'], { logPath });
+    const heard = () => readFileSync(logPath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    await waitFor(async () => heard().some((l) => l.listening === true) || undefined, { timeoutMs: 5000, what: 'the raw listener in the VR' });
+    const vrGlobal = (await readAddresses(vrLab.lab, NS.vr, IF.vrPublic)).find((a) => a.scope === 'global')!.address;
+    const upstreamLinkLocal = (await readAddresses(vrLab.lab, NS.upstream, IF.upstream)).find((a) => a.scope === 'link')!.address;
+    const send = (source: string, destination: string, text: string) =>
+      vrLab.lab.exec(NS.upstream, ['python3', RAW_IP6, 'send', '89', source, destination, text, IF.upstream]);
+    await send(UPSTREAM_ADDRESS, vrGlobal, 'from-global-to-global');
+    await send(UPSTREAM_ADDRESS, 'ff02::5', 'from-global-to-allspf');
+    await send(upstreamLinkLocal, 'ff02::5', 'from-link-local');
+    await waitFor(async () => heard().some((l) => l.payload === 'from-link-local') || undefined, { timeoutMs: 5000, what: 'the link-local control datagram' });
+    await killPid(listener.pid);
+    const markers = heard().map((l) => l.payload).filter((p) => typeof p === 'string' && p.startsWith('from-'));
+    expect(markers).toEqual(['from-link-local']);
   });
 
   it('withdraws a changed announcement and announces its replacement, without touching the adjacency', async () => {
