@@ -16,7 +16,12 @@ interface Entry {
 
 /** A command bgpd or bfdd refused, with vtysh's exit code for it. */
 export class RoutingCommandError extends Error {
-  constructor(readonly line: string, readonly exitCode: number) {
+  constructor(
+    readonly line: string,
+    readonly exitCode: number,
+    /** The line's place in the text given. */
+    readonly index: number,
+  ) {
     super(`% Unknown command: ${line.trim()}`);
     this.name = 'RoutingCommandError';
   }
@@ -87,7 +92,7 @@ export class MemoryRouting {
   private interpret(text: string, isApplied: boolean): RoutingCommandError[] {
     const errors: RoutingCommandError[] = [];
     let blocks: string[] = [];
-    for (const raw of text.split('\n')) {
+    for (const [index, raw] of text.split('\n').entries()) {
       const command = raw.trim();
       if (command === '' || command.startsWith('!')) continue;
       if (command === 'exit' || command === 'exit-address-family') {
@@ -109,7 +114,7 @@ export class MemoryRouting {
         continue;
       }
       if (!this.isKnown(blocks, body)) {
-        errors.push(new RoutingCommandError(raw, UNKNOWN));
+        errors.push(new RoutingCommandError(raw, UNKNOWN, index));
         continue;
       }
       if (!isApplied) continue;

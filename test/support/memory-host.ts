@@ -2,6 +2,7 @@ import { ExecError, type ExecOptions, type ExecResult, type Host, type WatchedCo
 import { MemoryKernel } from './memory-kernel.js';
 import { applyNftDocument, listNftTable, printNftTable, type Json, type MemoryTable } from './memory-nft.js';
 import { MemoryRouting } from './memory-bgpd.js';
+import { MemoryOspf6 } from './memory-ospf6d.js';
 import { isBgpSessionsQuestion, MemoryBgpSessions } from './memory-bgp-sessions.js';
 import { MemoryZebra } from './memory-zebra.js';
 
@@ -11,12 +12,13 @@ const MONITOR_ARGV = 'ip -o monitor address link';
 
 /**
  * An in-memory machine that understands exactly the commands the agent
- * runs (ip, nft, radvd, zebra and vtysh, rdisc6), for fast unit tests of the
- * reconcile loop: the kernel of MemoryKernel, and files, processes, the
- * agent's nft table and zebra. It is a model, not a proof: the lab tests
+ * runs (ip, nft, radvd, FRR's zebra, bgpd, bfdd and ospf6d through vtysh,
+ * rdisc6), for fast unit tests of the reconcile loop: the kernel of
+ * MemoryKernel, and files, processes, the agent's nft table and the FRR
+ * daemons' configs. It is a model, not a proof: the lab tests
  * prove the real kernel and daemons. It imports nothing of the agent but the
  * seam it implements: what it prints in a tool's format it prints from its
- * own state, and what it is told (nft documents, zebra commands) it reads
+ * own state, and what it is told (nft documents, FRR commands) it reads
  * with its own small interpreters, so a bug in the agent's planners or
  * parsers cannot hide in it.
  */
@@ -37,6 +39,10 @@ export class MemoryHost extends MemoryKernel implements Host {
   zebra = new MemoryZebra();
   /** The routing config of the bgpd last started (and its bfdd). */
   routing = new MemoryRouting();
+  /** The OSPF config of the ospf6d last started. */
+  ospf6 = new MemoryOspf6('ospf6d');
+  /** zebra's share of OSPF: its install filter and its copy of the policies that filter names. */
+  zebraRouting = new MemoryOspf6('zebra');
   /** What bgpd's sessions are doing, for `show bgp neighbors json`: a test's to set. */
   readonly bgpSessions = new MemoryBgpSessions();
   /** Runs right after each nft load commits: lets a test commit something of its own in between. */
@@ -158,8 +164,14 @@ export class MemoryHost extends MemoryKernel implements Host {
     this.files.set(at('-i'), `${pid}\n`);
     // A daemon reads its config as commands, and starts even when some of them fail.
     if (daemon === 'zebra') {
+      const [zebraPart, routingPart] = splitByDaemon(config);
       this.zebra = new MemoryZebra();
-      this.zebra.runCommands(config);
+      this.zebra.runCommands(zebraPart);
+      this.zebraRouting = new MemoryOspf6('zebra');
+      this.zebraRouting.runCommands(routingPart);
+    } else if (daemon === 'ospf6d') {
+      this.ospf6 = new MemoryOspf6('ospf6d');
+      this.ospf6.runCommands(config);
     } else if (daemon === 'bgpd') {
       this.routing = new MemoryRouting();
       this.routing.runCommands(config);
@@ -257,30 +269,42 @@ export class MemoryHost extends MemoryKernel implements Host {
   private runVtysh(argv: readonly string[]): string {
     const file = this.files.get(argv[argv.indexOf('-f') + 1] ?? '');
     const [zebraPart, routingPart] = splitByDaemon(file ?? '');
-    if (argv.includes('-C')) return failOnRefusals(argv, [...MemoryZebra.checkCommands(zebraPart), ...MemoryRouting.checkCommands(routingPart)]);
+    if (argv.includes('-C')) return failOnRefusals(argv, [...MemoryZebra.checkCommands(zebraPart), ...refusedByEvery(routingPart)]);
     if (FRR_DAEMONS.every((daemon) => this.daemonPids(daemon).length === 0)) throw new ExecError(argv, 1, 'Exiting: failed to connect to any daemons.');
-    if (argv.some((arg) => arg.startsWith('clear bgp '))) return '';
+    if (argv.some((arg) => arg.startsWith('clear bgp ') || arg.startsWith('clear ipv6 ospf6 '))) return '';
     if (argv.includes('show version')) return 'FRRouting 8.4.4 (memory host).\n';
     const shows = argv.filter((arg) => arg.startsWith('show running-config'));
-    // This model runs zebra only: its running config is the answer for zebra, and an empty one for the others.
     if (shows.length > 0) return shows.map((show) => this.printRunning(show.split(' ')[2] ?? 'zebra')).join('');
     this.writes.push('vtysh -f');
-    const routingRefusals = this.daemonPids('bgpd').length > 0 ? this.routing.runCommands(routingPart) : MemoryRouting.checkCommands(routingPart);
-    return failOnRefusals(argv, [...this.zebra.runCommands(zebraPart), ...routingRefusals]);
+    // Each running daemon takes the lines its grammar knows; a line no daemon's grammar knows is refused.
+    if (this.daemonPids('bgpd').length > 0) this.routing.runCommands(routingPart);
+    if (this.daemonPids('ospf6d').length > 0) this.ospf6.runCommands(routingPart);
+    this.zebraRouting.runCommands(routingPart);
+    return failOnRefusals(argv, [...this.zebra.runCommands(zebraPart), ...refusedByEvery(routingPart)]);
   }
 
   private printRunning(daemon: string): string {
-    if (daemon === 'zebra') return this.zebra.printRunningConfig();
+    if (daemon === 'zebra') return this.zebra.printRunningConfig().replace(/^end\n$/m, [...this.zebraRouting.printLines(), 'end', ''].join('\n'));
+    if (daemon === 'ospf6d' && this.daemonPids(daemon).length > 0) return this.ospf6.printRunningConfig();
     if ((daemon === 'bgpd' || daemon === 'bfdd') && this.daemonPids(daemon).length > 0) return this.routing.printRunningConfig(daemon);
     return EMPTY_RUNNING;
   }
 }
 
-const FRR_DAEMONS = ['zebra', 'bgpd', 'bfdd'] as const;
+const FRR_DAEMONS = ['zebra', 'bgpd', 'bfdd', 'ospf6d'] as const;
+
+/** The lines of a routing part that no routing daemon's grammar takes: what vtysh refuses. */
+function refusedByEvery(text: string): { readonly exitCode: number; readonly message: string }[] {
+  const ospf6d = new Set(MemoryOspf6.checkCommands('ospf6d', text).map((error) => error.index));
+  const zebra = new Set(MemoryOspf6.checkCommands('zebra', text).map((error) => error.index));
+  return MemoryRouting.checkCommands(text).filter((error) => ospf6d.has(error.index) && zebra.has(error.index));
+}
 
 /**
  * A config file split as vtysh sends it: interface blocks and the global
- * lines to zebra, the rest (BGP, policies, BFD) to bgpd and bfdd.
+ * lines to zebra, the rest (BGP, OSPF, policies, BFD) to the routing
+ * daemons. An interface's `ipv6 ospf6` lines are ospf6d's: they go with the
+ * routing lines, under their interface.
  */
 function splitByDaemon(text: string): [string, string] {
   const zebra: string[] = [];
@@ -289,7 +313,11 @@ function splitByDaemon(text: string): [string, string] {
   for (const line of text.split('\n')) {
     if (line.startsWith('interface ')) inInterface = true;
     const isGlobal = /^(frr (version|defaults) .+|log .+|(no )?(ip|ipv6) forwarding|(no )?ipv6 nht resolve-via-default|hostname \S+|service .+|!.*)$/.test(line);
-    (inInterface || isGlobal ? zebra : routing).push(line);
+    const isInterfaceFrame = inInterface && (line.startsWith('interface ') || line === 'exit');
+    if (isInterfaceFrame) routing.push(line);
+    if (inInterface && /^\s*(no )?ipv6 ospf6 /.test(line)) routing.push(line);
+    else if (inInterface || isGlobal) zebra.push(line);
+    else routing.push(line);
     if (inInterface && line === 'exit') inInterface = false;
   }
   return [zebra.join('\n'), routing.join('\n')];
