@@ -9,7 +9,9 @@ import { ROUTE_PROTOCOL } from '../model/ownership.js';
  * that names a next hop, whether the agent's route is in the kernel, and the
  * next hop's entry in the neighbour table. An instance that is gone shows
  * as `failed` (or `incomplete` while the kernel still asks) once a packet
- * was routed its way (RFC 4861 §7.3.3).
+ * was routed its way (RFC 4861 §7.3.3). A shared network's prefixes are
+ * reported the same way, under its id: the VR's route to them is what lets
+ * bgpd announce them.
  */
 export function renderRoutedPrefixReport(
   state: DesiredState,
@@ -18,7 +20,7 @@ export function renderRoutedPrefixReport(
 ): RoutedPrefixReport[] {
   const ours = new Map(prefixRoutes.filter((route) => route.protocol === ROUTE_PROTOCOL).map((route) => [route.destination, route]));
   const neighbourOf = new Map(neighbours.map((entry) => [`${entry.interface} ${entry.address}`, entry.state]));
-  return state.guestNetworks.flatMap((network) =>
+  return [...state.guestNetworks, ...state.sharedNetworks].flatMap((network) =>
     network.routedPrefixes.flatMap((routed): RoutedPrefixReport[] => {
       if (routed.nextHop === null) return [];
       const prefix = formatPrefix(routed.prefix);

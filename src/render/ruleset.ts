@@ -85,7 +85,7 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
         base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
         rules: [
           ...renderInputRules(state.public.interface, networks, links),
-          ...renderRoutingPeerRules(state.routing, state.public.interface),
+          ...renderRoutingPeerRules(state.routing, state.public.interface, state.sharedNetworks),
           ...renderRedundancyRules(state, links),
         ],
       },
