@@ -39,6 +39,7 @@ interface SharedState {
   readonly guestNetworks: readonly { readonly id: string; readonly interface: string; readonly prefix: Ipv6Prefix }[];
   readonly sharedNetworks: readonly SharedNetwork[];
   readonly routing: Routing;
+  readonly redundancy?: { readonly peer: { readonly interface: string } } | undefined;
 }
 
 /**
@@ -65,6 +66,7 @@ export function refineSharedNetworks(state: SharedState, publicPrefix: Ipv6Prefi
     const sameId = firstWith('id', (n) => n.id, (id) => id === network.id);
     if (sameId) issue(at('id'), `duplicates ${sameId}`);
     if (network.interface === state.public.interface) issue(at('interface'), 'is the public interface');
+    if (network.interface === state.redundancy?.peer.interface) issue(at('interface'), "is the redundant pair's sync link (redundancy.peer.interface)");
     const sameInterface = firstWith('interface', (n) => n.interface, (ifname) => ifname === network.interface);
     if (sameInterface) issue(at('interface'), `duplicates ${sameInterface}`);
     const overlap = publicPrefix && isOverlapping(publicPrefix, network.prefix) ? 'the public prefix' : firstWith('prefix', (n) => n.prefix, (prefix) => isOverlapping(prefix, network.prefix));

@@ -5,7 +5,7 @@ import { renderBgpLines } from '../../src/render/frr-bgp.js';
 import { renderHost } from '../../src/render/host-facts.js';
 import { formatFrrLines } from '../../src/model/frr-config.js';
 import { planRoutingChange } from '../../src/plan/frr-routing-plan.js';
-import { sharedInput } from '../support/states.js';
+import { redundantInput, sharedInput } from '../support/states.js';
 
 function errorsOf(input: unknown) {
   const parsed = parseWith(DesiredState, input);
@@ -104,6 +104,13 @@ describe('shared networks: the desired state', () => {
     expect(errors).toContainEqual(at('$.sharedNetworks[2].interface', 'is the public interface'));
     expect(errors).toContainEqual(at('$.sharedNetworks[2].prefix', 'overlaps sharedNetworks[0].prefix'));
     expect(errors).toContainEqual(at('$.sharedNetworks[2].address', 'must be inside 2001:db8:500::/64'));
+  });
+
+  it("refuses the redundant pair's sync link as a shared link", () => {
+    const input = sharedInput();
+    input.redundancy = redundantInput().redundancy;
+    input.sharedNetworks[0].interface = input.redundancy.peer.interface;
+    expect(errorsOf(input)).toContainEqual(at('$.sharedNetworks[0].interface', "is the redundant pair's sync link (redundancy.peer.interface)"));
   });
 
   it('refuses more than 16', () => {
