@@ -118,7 +118,7 @@ export class Agent {
       protocolVersion: PROTOCOL_VERSION,
       routerId: this.options.config.routerId ?? this.desired?.router.id ?? 'unknown',
       agentVersion: this.options.version,
-      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp', 'ospf', 'vrrp'],
+      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp', 'ospf', 'vrrp', 'shared-networks'],
       lastAppliedGeneration: this.lastApplied?.generation ?? null,
       lastAcceptedGeneration: this.accepted?.generation ?? null,
     };

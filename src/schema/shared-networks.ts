@@ -26,8 +26,8 @@ export const SharedNetwork = z.strictObject({
   address: Ipv6Address.meta({ description: "the VR's own address in the /64, which the agent puts on the interface: bgpd's source towards the upstream" }),
   routedPrefixes: z
     .array(RoutedPrefix)
-    .min(1)
     .max(1024)
+    .default([])
     .meta({ description: "{prefix, nextHop, description?}: announced over BGP with nextHop, the instance's global address in the /64, as next hop" }),
 });
 export type SharedNetwork = DeepReadonly<z.output<typeof SharedNetwork>>;

@@ -5,6 +5,7 @@ import { canRunLab } from './lab-guard.js';
 import { ping, waitForSlaacAddress } from './probes.js';
 import { startFrrPeer, type FrrPeer } from './frr-peer.js';
 import { GUEST_BLOCK, IF, NS, TIER1 } from './topology.js';
+import { waitFor } from './netns.js';
 import { labDesiredState, pushDesired, simEventCount, startAgent, startVrLab, waitForMessage, type VrLab } from './vr-lab.js';
 
 /**
@@ -29,8 +30,8 @@ const ROUTED = '2001:db8:600::/56';
 const TARGET = '2001:db8:600::1';
 const INSTANCE = { a: { ns: 'sa', address: '2001:db8:500::a' }, b: { ns: 'sb', address: '2001:db8:500::b' } } as const;
 
-/** The lab's state at schemaVersion 2 with BGP to the upstream on the shared link, and the /56 announced via `nextHop`. */
-function sharedState(nextHop: string): Record<string, any> {
+/** The lab's state at schemaVersion 2 with BGP to the upstream on the shared link, and the /56 announced via `nextHop` (null: none). */
+function sharedState(nextHop: string | null): Record<string, any> {
   const state = labDesiredState();
   state.schemaVersion = 2;
   state.routing = {
@@ -43,7 +44,7 @@ function sharedState(nextHop: string): Record<string, any> {
     },
   };
   state.sharedNetworks = [
-    { id: 'shared-lab', interface: SHARED.vrInterface, prefix: SHARED.prefix, address: SHARED.vr, routedPrefixes: [{ prefix: ROUTED, nextHop, description: 'lab /56' }] },
+    { id: 'shared-lab', interface: SHARED.vrInterface, prefix: SHARED.prefix, address: SHARED.vr, routedPrefixes: nextHop === null ? [] : [{ prefix: ROUTED, nextHop, description: 'lab /56' }] },
   ];
   return state;
 }
@@ -158,4 +159,15 @@ describeLab('shared networks: a third-party next hop over BGP', () => {
     const observed = await waitForMessage(vrLab, 'observed', (m) => m.routedPrefixes.some((r) => r.network === 'shared-lab' && r.nextHop === INSTANCE.b.address && r.isRouted), 15_000);
     expect(observed.routedPrefixes).toContainEqual(expect.objectContaining({ network: 'shared-lab', prefix: ROUTED, interface: SHARED.vrInterface, description: 'lab /56' }));
   }, 20_000);
+
+  it('withdraws the /56 when the state no longer names it, and leaves nothing of it on the VR', async () => {
+    const vtysh = (command: string) => vrLab.lab.exec(NS.vr, ['vtysh', '--vty_socket', join(vrLab.agentDir, 'frr'), '-c', command]).then((r) => r.stdout);
+    await pushDesired(vrLab, sharedState(null));
+    await upstream.waitForRoute(ROUTED, false, 15_000);
+    await waitFor(async () => !(await vtysh('show running-config bgpd')).includes('VR6-NEXT-HOP-'), { timeoutMs: 10_000, what: "the VR's bgpd to drop the next-hop route-map" });
+    expect((await vrLab.lab.exec(NS.vr, ['ip', '-6', 'route', 'show', ROUTED])).stdout).toBe('');
+    // The link stays: the VR's address, and the session with the upstream over it.
+    expect((await vrLab.lab.exec(NS.vr, ['ip', '-6', 'addr', 'show', 'dev', SHARED.vrInterface])).stdout).toContain(`${SHARED.vr}/64`);
+    expect((await upstream.neighbor(SHARED.vr)).bgpState).toBe('Established');
+  }, 30_000);
 });

@@ -160,4 +160,17 @@ describe('shared networks: the render', () => {
     // The new route-map exists before the network names it.
     expect(commands.findIndex((line) => line.startsWith('route-map VR6-NEXT-HOP-'))).toBeLessThan(commands.findIndex((line) => line.includes('network ')));
   });
+
+  it('takes back what a shared network announced when its prefix goes: no network, no route-map, no list entry', () => {
+    const without = sharedInput();
+    without.sharedNetworks[0].routedPrefixes = [];
+    const emptied = DesiredState.parse(without);
+    const commands = planRoutingChange(renderBgpLines(emptied), renderBgpLines(state)).commands.split('\n').filter((line) => line.trim() !== '');
+    expect(commands).toContainEqual(expect.stringMatching(/^  no network 2001:db8:600::\/56 route-map VR6-NEXT-HOP-[0-9a-f]{16}$/));
+    expect(commands).toContainEqual(expect.stringMatching(/^no route-map VR6-NEXT-HOP-[0-9a-f]{16} permit 10$/));
+    expect(commands).toContain('no ipv6 prefix-list VR6-ANNOUNCE seq 20 permit 2001:db8:600::/56');
+    expect(renderHost(emptied).routedRoutes).toEqual([]);
+    // The link stays the VR's: its address, and the session to the upstream there.
+    expect(renderHost(emptied).addresses).toContainEqual({ interface: 'eth5', address: '2001:db8:500::2', prefixLength: 64 });
+  });
 });
