@@ -92,6 +92,8 @@ describeLab('shared networks: a third-party next hop over BGP', () => {
     const { generation } = await pushDesired(vrLab, sharedState(INSTANCE.a.address));
     const applied = await waitForMessage(vrLab, 'applied', (m) => m.generation === generation, 30_000, from);
     expect(applied.errors).toEqual([]);
+    // bgpd prints back what the agent configured (the route-maps, `network … route-map …`): the plan ends empty.
+    expect(applied.isConverged).toBe(true);
   }, 120_000);
 
   afterAll(async () => vrLab?.lab.cleanup());
@@ -131,7 +133,8 @@ describeLab('shared networks: a third-party next hop over BGP', () => {
     const count = 400;
     const pinging = vrLab.lab.exec(NS.upstream, ['ping', '-6', '-n', '-q', '-i', '0.01', '-c', String(count), '-W', '1', TARGET], { allowFailure: true, timeoutMs: 30_000 });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const { pushedAt } = await pushDesired(vrLab, sharedState(INSTANCE.b.address));
+    const from = simEventCount(vrLab);
+    const { generation, pushedAt } = await pushDesired(vrLab, sharedState(INSTANCE.b.address));
     await upstream.waitForRoute(ROUTED, true, 15_000, { nextHop: INSTANCE.b.address });
     const movedMs = Date.now() - pushedAt;
     const summary = (await pinging).stdout;
@@ -143,6 +146,8 @@ describeLab('shared networks: a third-party next hop over BGP', () => {
     const updates = (await counters()).updatesRecv - updatesBefore;
     const log = readFileSync(join(upstream.dir, 'bgpd.log'), 'utf8').slice(logBefore);
     console.info(`shared-networks: move ${movedMs} ms from the push to the upstream's kernel route via B; ${updates} UPDATE; lost ${lost} of ${sent} pings at 10 ms`);
+    const applied = await waitForMessage(vrLab, 'applied', (m) => m.generation === generation, 10_000, from);
+    expect(applied.isConverged).toBe(true);
     expect(updates).toBe(1);
     expect(log).toContain(ROUTED);
     expect(log).not.toMatch(/withdrawn/);
