@@ -80,6 +80,8 @@ export function refineSharedNetworks(state: SharedState, publicPrefix: Ipv6Prefi
       );
     }
     network.routedPrefixes.forEach((routed, k) => {
+      const peer = bgp?.peers.findIndex((candidate) => candidate.address === routed.nextHop) ?? -1;
+      if (peer >= 0) issue(at('routedPrefixes', k, 'nextHop'), `is the upstream's own address (routing.bgp.peers[${peer}]), not an instance's`);
       const aggregate = bgp?.announce.aggregates.findIndex((block) => isOverlapping(block, routed.prefix)) ?? -1;
       if (aggregate >= 0) {
         issue(at('routedPrefixes', k, 'prefix'), `overlaps routing.bgp.announce.aggregates[${aggregate}]: the VR would draw the prefix to itself, not to the instance`);

@@ -46,18 +46,20 @@ describe('shared networks: the desired state', () => {
     expect(errorsOf(input)).toEqual([at('$.sharedNetworks[0].prefix', /has no routing.bgp peer in it.*RFC 4271 §5.1.3/)]);
   });
 
-  it('refuses a next hop outside the /64, a link-local one and the VR’s own address', () => {
+  it('refuses a next hop outside the /64, a link-local one, the VR’s own address and the upstream’s', () => {
     const input = sharedInput();
     input.sharedNetworks[0].routedPrefixes = [
       { prefix: '2001:db8:600::/56', nextHop: '2001:db8:501::a' },
       { prefix: '2001:db8:601::/56', nextHop: 'fe80::a' },
       { prefix: '2001:db8:602::/56', nextHop: '2001:db8:500::2' },
+      { prefix: '2001:db8:603::/56', nextHop: '2001:db8:500::1' },
     ];
     const global = "must be a global address inside the network's prefix 2001:db8:500::/64: a BGP next hop is global";
     expect(errorsOf(input)).toEqual([
       at('$.sharedNetworks[0].routedPrefixes[0].nextHop', global),
       at('$.sharedNetworks[0].routedPrefixes[1].nextHop', global),
       at('$.sharedNetworks[0].routedPrefixes[2].nextHop', "is the VR's own address on the network, not an instance's"),
+      at('$.sharedNetworks[0].routedPrefixes[3].nextHop', "is the upstream's own address (routing.bgp.peers[1]), not an instance's"),
     ]);
   });
 
