@@ -118,7 +118,7 @@ export class Agent {
       protocolVersion: PROTOCOL_VERSION,
       routerId: this.options.config.routerId ?? this.desired?.router.id ?? 'unknown',
       agentVersion: this.options.version,
-      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp', 'ospf', 'vrrp'],
+      capabilities: ['desired-v1', 'radvd', 'frr', 'nftables-ip6', 'bgp', 'ospf', 'vrrp', 'shared-networks'],
       lastAppliedGeneration: this.lastApplied?.generation ?? null,
       lastAcceptedGeneration: this.accepted?.generation ?? null,
     };
@@ -350,7 +350,7 @@ export class Agent {
     try {
       const { addresses, links, routes, prefixRoutes, neighbours } = network ?? (await readNetwork(host, config));
       const bgp = await this.bgpSessions.report(state, routes, this.lastObserved?.bgp ?? null);
-      const routed = renderRoutedPrefixReport(state, prefixRoutes, neighbours);
+      const routed = renderRoutedPrefixReport(state, prefixRoutes, neighbours, this.lastObserved?.routedPrefixes);
       const redundancy = this.vrrpRole.report(state, addresses);
       const observed = { ...renderObservedReport(state, addresses, links, routes, this.counters, bgp, routed), ...(redundancy ? { redundancy } : {}) };
       if (redundancy?.isSplitBrain) observed.warnings.push('split brain: the peer holds the gateway too (VRRP between the pair is blocked)');

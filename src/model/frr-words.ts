@@ -23,6 +23,13 @@ export const BGP_POLICY = {
 } as const;
 
 /**
+ * The start of the route-maps that set a shared network's routed prefix's
+ * next hop at origination (`network P route-map …`); the rest of the name
+ * is a digest of the prefix and the next hop, so a move is a new route-map.
+ */
+export const NEXT_HOP_POLICY_PREFIX = 'VR6-NEXT-HOP-';
+
+/**
  * The agent's OSPF policies: what ospf6d redistributes (the guest /64s,
  * which its summary-addresses aggregate), and what zebra lets from ospf6d
  * into the kernel (the aggregates' discard routes, and the default route

@@ -1,7 +1,8 @@
 import type { DesiredState } from '../schema/desired-state.js';
 import { formatPrefix, isInPrefix } from '../schema/ipv6.js';
 import type { BfdSettings, BgpPeer, BgpSettings } from '../schema/routing.js';
-import { BGP_ADDRESS_FAMILY, BGP_POLICY, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT } from '../model/frr-words.js';
+import { BGP_ADDRESS_FAMILY, BGP_POLICY, NEXT_HOP_POLICY_PREFIX, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT } from '../model/frr-words.js';
+import { digestText } from '../model/digest.js';
 import type { FrrConfigLine } from '../model/observed.js';
 
 /**
@@ -33,6 +34,7 @@ export function renderBgpLines(state: DesiredState): FrrConfigLine[] {
     top(`bgp route-map delay-timer ${ROUTE_MAP_DELAY_SECONDS}`),
     ...renderPrefixLists(state, bgp).map(top),
     ...renderRouteMaps(),
+    ...renderNextHopRouteMaps(state),
     ...renderBfdProfiles(bgp.peers),
     // A peer further away is reached by the default route, usually the one the upstream's RAs give; zebra's
     // next-hop tracking ignores the default route unless told, and bgpd then never connects (docs/research/bgp.md).
@@ -77,6 +79,7 @@ function renderPrefixLists(state: DesiredState, bgp: BgpSettings): string[] {
     ...bgp.announce.aggregates.map(formatPrefix),
     ...(bgp.announce.guestPrefixes ? announcedNetworks(state, bgp) : []),
     ...announcedRoutedPrefixes(state, bgp),
+    ...sharedAnnouncements(state).map(({ prefix }) => prefix),
   ];
   const list = (name: string, seq: number, rest: string) => `ipv6 prefix-list ${name} seq ${seq} ${rest}`;
   return [
@@ -93,6 +96,35 @@ function renderPrefixLists(state: DesiredState, bgp: BgpSettings): string[] {
 function renderRouteMaps(): FrrConfigLine[] {
   const match = (name: string): FrrConfigLine => ({ context: [`route-map ${name} permit 10`], line: `match ipv6 address prefix-list ${name}` });
   return [match(BGP_POLICY.announce), match(BGP_POLICY.acceptDefault), { context: [], line: `route-map ${BGP_POLICY.acceptNothing} deny 10` }];
+}
+
+/** A shared network's routed prefix as bgpd originates it: the prefix, its instance and the route-map that sets it as next hop. */
+interface SharedAnnouncement {
+  readonly prefix: string;
+  readonly nextHop: string;
+  readonly routeMap: string;
+}
+
+/**
+ * The shared networks' routed prefixes, each announced by itself with the
+ * instance's address as a third-party next hop (RFC 4271 §5.1.3): the route-
+ * map of its `network` line sets it at origination, and bgpd keeps it
+ * towards a peer on the same subnet. The route-map's name is a digest of
+ * prefix and next hop, so a move is a new route-map and one `network`
+ * command, which bgpd applies at once, not after its route-map delay timer.
+ */
+function sharedAnnouncements(state: DesiredState): SharedAnnouncement[] {
+  return state.sharedNetworks.flatMap((network) =>
+    network.routedPrefixes.flatMap((routed) => {
+      if (routed.nextHop === null) return [];
+      const prefix = formatPrefix(routed.prefix);
+      return [{ prefix, nextHop: routed.nextHop, routeMap: `${NEXT_HOP_POLICY_PREFIX}${digestText(`${prefix} ${routed.nextHop}`).slice(0, 16)}` }];
+    }),
+  );
+}
+
+function renderNextHopRouteMaps(state: DesiredState): FrrConfigLine[] {
+  return sharedAnnouncements(state).map(({ nextHop, routeMap }) => ({ context: [`route-map ${routeMap} permit 10`], line: `set ipv6 next-hop global ${nextHop}` }));
 }
 
 /** A BFD profile's name says its timers, so a change of timers is a new profile and never an edit bfdd has no undo for. */
@@ -135,6 +167,7 @@ function renderAnnouncements(state: DesiredState, bgp: BgpSettings): string[] {
   return [
     ...announcedNetworks(state, bgp).map((prefix) => `network ${prefix}`),
     ...announcedRoutedPrefixes(state, bgp).map((prefix) => `network ${prefix}`),
+    ...sharedAnnouncements(state).map(({ prefix, routeMap }) => `network ${prefix} route-map ${routeMap}`),
     ...bgp.announce.aggregates.map((aggregate) => `aggregate-address ${formatPrefix(aggregate)}${mode}`),
   ];
 }

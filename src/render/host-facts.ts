@@ -71,13 +71,15 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     ...(state.redundancy ? [] : state.guestNetworks.map((network) => ({ interface: network.interface, address: gatewayOf(network), prefixLength: 64 }))),
     ...deprecated.map((d) => ({ interface: d.interface, address: d.gateway, prefixLength: 64 })),
     ...(peer ? [{ interface: peer.interface, address: peer.localAddress.address, prefixLength: peer.localAddress.length }] : []),
+    // Each VR of a pair has its own address on a shared link: bgpd's source towards the upstream there.
+    ...state.sharedNetworks.map((network) => ({ interface: network.interface, address: network.address, prefixLength: 64 })),
   ];
   const ruleset = renderRuleset(state, deprecated);
   if (pub.mode === 'static' && pub.address) {
     addresses.unshift({ interface: pub.interface, address: pub.address.address, prefixLength: pub.address.length });
   }
   return {
-    interfaces: [pub.interface, ...state.guestNetworks.map((n) => n.interface), ...(peer ? [peer.interface] : [])],
+    interfaces: [pub.interface, ...state.guestNetworks.map((n) => n.interface), ...state.sharedNetworks.map((n) => n.interface), ...(peer ? [peer.interface] : [])],
     publicInterface: pub.interface,
     isPublicSlaac: pub.mode === 'slaac',
     sysctls: renderSysctls(state),
@@ -95,9 +97,16 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
   };
 }
 
-/** The route of each routed prefix that names a next hop; a plain CIDR of schemaVersion 1 routes nothing. */
+/**
+ * The route of each routed prefix that names a next hop; a plain CIDR of
+ * schemaVersion 1 routes nothing. A shared network's prefix gets one too:
+ * bgpd originates a `network` only while zebra's table has the prefix (FRR's
+ * `bgp network import-check`, which stays on for the whole instance because
+ * a redundant pair's backup relies on it, docs/redundancy.md), and this
+ * route, to the instance on the link both share, is the one that is true.
+ */
 export function renderRoutedRoutes(state: DesiredState): RoutedRoute[] {
-  return state.guestNetworks.flatMap((network) =>
+  return [...state.guestNetworks, ...state.sharedNetworks].flatMap((network) =>
     network.routedPrefixes.flatMap((routed) =>
       routed.nextHop === null ? [] : [{ destination: formatPrefix(routed.prefix), gateway: routed.nextHop, interface: network.interface }],
     ),

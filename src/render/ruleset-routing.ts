@@ -1,3 +1,4 @@
+import { isInPrefix, type Ipv6Prefix } from '../schema/ipv6.js';
 import type { Routing } from '../schema/routing.js';
 import { ACCEPT, renderMetaMatch, renderPayloadMatch, renderValueOrSet, type NftRule } from './ruleset-expr.js';
 
@@ -15,18 +16,24 @@ const BFD_MULTIHOP_PORT = 4784;
 /**
  * The input chain's rules for the routing protocol: BGP and, where the peer
  * has it, BFD, each only from that peer's own address on the interface it
- * is reached by (the public one, or a link-local peer's). Connections the VR
+ * is reached by (the public one, a link-local peer's, or the shared link whose
+ * /64 holds the peer's address). Connections the VR
  * opens itself, and their replies, pass as established; nothing else reaches
  * bgpd or bfdd, so a stranger cannot even start a TCP-MD5 handshake.
  * Single-hop BFD must arrive with hop limit 255 (RFC 5881 §5), proof that
  * it was not forwarded.
  */
-export function renderRoutingPeerRules(routing: Routing, publicInterface: string): NftRule[] {
+export function renderRoutingPeerRules(
+  routing: Routing,
+  publicInterface: string,
+  sharedLinks: readonly { readonly interface: string; readonly prefix: Ipv6Prefix }[] = [],
+): NftRule[] {
   if (routing.protocol === 'ospf') return renderOspfRules(publicInterface);
   if (routing.protocol !== 'bgp' || routing.bgp === undefined) return [];
   return routing.bgp.peers.flatMap((peer) => {
+    const shared = sharedLinks.find((link) => isInPrefix(peer.address, link.prefix));
     const from = [
-      renderMetaMatch('iifname', peer.interface ?? publicInterface),
+      renderMetaMatch('iifname', peer.interface ?? shared?.interface ?? publicInterface),
       renderPayloadMatch({ protocol: 'ip6', field: 'saddr' }, peer.address),
     ];
     const rules: NftRule[] = [

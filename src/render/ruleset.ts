@@ -85,14 +85,14 @@ export function renderRuleset(state: DesiredState, deprecated: readonly Deprecat
         base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
         rules: [
           ...renderInputRules(state.public.interface, networks, links),
-          ...renderRoutingPeerRules(state.routing, state.public.interface),
+          ...renderRoutingPeerRules(state.routing, state.public.interface, state.sharedNetworks),
           ...renderRedundancyRules(state, links),
         ],
       },
       {
         name: 'forward',
         base: { type: 'filter', hook: 'forward', prio: 0, policy: 'drop' },
-        rules: renderForwardRules(state.public.interface, networks, links),
+        rules: renderForwardRules(state.public.interface, networks, links, state.sharedNetworks.map((network) => network.interface)),
       },
       ...networks.flatMap((network) => renderNetworkChains(state, network)),
     ],
@@ -144,7 +144,7 @@ function renderServiceRules(network: GuestNetwork, links: LinkMatch): NftRule[] 
  * passes both), and what a guest may send goes upstream. The rest meets the
  * drop policy.
  */
-function renderForwardRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch): NftRule[] {
+function renderForwardRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch, sharedInterfaces: readonly string[]): NftRule[] {
   return [
     ...networks.flatMap((network) => renderUsageRules(network, links)),
     ...renderAntiSpoofingRules(publicInterface, networks, links),
@@ -152,7 +152,7 @@ function renderForwardRules(publicInterface: string, networks: readonly GuestNet
     ...renderForwardIcmpRules(),
     ...renderDispatchRule('iifname', networks, links, egressChainName),
     ...renderDispatchRule('oifname', networks, links, ingressChainName),
-    ...renderUpstreamRules(publicInterface, networks, links),
+    ...renderUpstreamRules(publicInterface, networks, links, sharedInterfaces),
   ];
 }
 
@@ -223,12 +223,13 @@ function renderDispatchRule(key: 'iifname' | 'oifname', networks: readonly Guest
  * Only from guest interfaces: a packet from any other interface (the VR's
  * control NIC, say) has passed no egress check.
  */
-function renderUpstreamRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch): NftRule[] {
+function renderUpstreamRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch, sharedInterfaces: readonly string[]): NftRule[] {
   if (networks.length === 0) return [];
   const guests = renderValueOrSet(networks.flatMap((network) => links(network.interface)));
-  return [
-    { expr: [renderMetaMatch('iifname', guests), renderMetaMatch('oifname', renderValueOrSet(links(publicInterface))), ACCEPT], comment: 'upstream' },
-  ];
+  // A shared network's routed prefixes are routed via its instances (their routes are what bgpd's import check
+  // needs): a guest's packet to one leaves by that link, under the same egress check as one that goes upstream.
+  const upstream = renderValueOrSet([...links(publicInterface), ...sharedInterfaces]);
+  return [{ expr: [renderMetaMatch('iifname', guests), renderMetaMatch('oifname', upstream), ACCEPT], comment: 'upstream' }];
 }
 
 /** The egress and ingress chains of one network, from its firewall or its tier's ACL list. */

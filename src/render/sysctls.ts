@@ -45,6 +45,14 @@ export function renderSysctls(state: DesiredState): SysctlSetting[] {
       conf(network.interface, 'autoconf', '0'),
     );
   }
+  for (const network of state.sharedNetworks) {
+    settings.push(
+      conf(network.interface, 'disable_ipv6', '0'),
+      // The upstream is the router on a shared link, but the VR's default route and address come from elsewhere.
+      conf(network.interface, 'accept_ra', '0'),
+      conf(network.interface, 'autoconf', '0'),
+    );
+  }
   settings.push({ key: FORWARDING_KEY, value: '1' });
   return settings;
 }

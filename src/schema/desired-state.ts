@@ -4,6 +4,7 @@ import { DomainName, Identifier, InterfaceName, Ipv6Address, Ipv6Cidr, Ipv6Inter
 import { refineRedundancy, Redundancy } from './redundancy.js';
 import { refineRouting, Routing } from './routing.js';
 import { refineRoutedPrefixes, RoutedPrefix } from './routed-prefixes.js';
+import { refineSharedNetworks, SHARED_NETWORKS_MAX, SharedNetwork } from './shared-networks.js';
 import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, isOverlapping, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
 import type { DeepReadonly } from './validation.js';
 import {
@@ -24,8 +25,9 @@ import {
 /**
  * The desired state: everything the management server wants this VR's IPv6
  * to be. It is the whole truth on every push, never a delta. Versions 1 and
- * 2 differ only in the form of guestNetworks[].routedPrefixes
- * (routed-prefixes.ts); both parse to the one DesiredState.
+ * 2 differ in the form of guestNetworks[].routedPrefixes
+ * (routed-prefixes.ts), and only 2 takes sharedNetworks
+ * (shared-networks.ts); both parse to the one DesiredState.
  */
 
 /** The schema versions the agent takes. */
@@ -197,6 +199,11 @@ export function desiredStateSchema(aclList: z.ZodType<AclList>) {
       router: z.strictObject({ id: Identifier, kind: z.enum(['isolated', 'vpc']) }),
       public: PublicInterface,
       guestNetworks: z.array(GuestNetwork).max(256).default([]),
+      sharedNetworks: z
+        .array(SharedNetwork)
+        .max(SHARED_NETWORKS_MAX)
+        .default([])
+        .meta({ description: 'schemaVersion 2, routing bgp: links where the upstream is the gateway; the VR announces their routed prefixes with the instance as next hop (docs/routing.md)' }),
       aclLists: z.array(aclList).max(256).default([]),
       raBackend: z.enum(['radvd', 'frr']).default('radvd'),
       routing: Routing.prefault({}),
@@ -228,6 +235,7 @@ interface DesiredStateShape {
   readonly router: { readonly kind: 'isolated' | 'vpc' };
   readonly public: PublicInterface;
   readonly guestNetworks: readonly GuestNetwork[];
+  readonly sharedNetworks: readonly SharedNetwork[];
   readonly aclLists: readonly AclList[];
   readonly raBackend: 'radvd' | 'frr';
   readonly routing: Routing;
@@ -269,6 +277,7 @@ function refineDesiredState(state: DesiredStateShape, ctx: z.RefinementCtx): voi
   });
   if (state.router.kind === 'isolated' && state.aclLists.length > 0) issue(['aclLists'], 'applies only to a VPC');
   refineRoutedPrefixes(state, publicPrefix, issue);
+  refineSharedNetworks(state, publicPrefix, issue);
   refineRouting(state, publicPrefix, issue);
   refineRedundancy(state, publicPrefix, issue);
 }

@@ -54,22 +54,64 @@ interface RoutedState {
     readonly gateway?: string | undefined;
     readonly routedPrefixes: readonly RoutedPrefix[];
   }[];
+  readonly sharedNetworks?: readonly {
+    readonly prefix: Ipv6Prefix;
+    readonly address: string;
+    readonly routedPrefixes: readonly RoutedPrefix[];
+  }[];
 }
 
+type Path = readonly (string | number)[];
 type Issue = (path: (string | number)[], message: string) => void;
+
+/** A network that holds routed prefixes, as the checks see it: where it is, its /64, the VR's address on it, and whether a next hop may be link-local. */
+interface RoutedOwner {
+  readonly at: Path;
+  readonly prefix: Ipv6Prefix;
+  readonly ownAddress: string;
+  readonly isLinkLocalAllowed: boolean;
+  readonly routedPrefixes: readonly RoutedPrefix[];
+}
+
+/**
+ * The networks with routed prefixes: the guest networks, whose next hop may be link-local, and (schemaVersion 2) the
+ * shared networks, whose next hop goes out in a BGP UPDATE and must be global (RFC 2545 §2: the global address is the
+ * next hop, a link-local one only beside it).
+ */
+function ownersOf(state: RoutedState): RoutedOwner[] {
+  return [
+    ...state.guestNetworks.map((network, i) => ({
+      at: ['guestNetworks', i],
+      prefix: network.prefix,
+      ownAddress: network.gateway ?? hostAddress(network.prefix, 1),
+      isLinkLocalAllowed: true,
+      routedPrefixes: network.routedPrefixes,
+    })),
+    ...(state.schemaVersion === 2 ? (state.sharedNetworks ?? []) : []).map((network, i) => ({
+      at: ['sharedNetworks', i],
+      prefix: network.prefix,
+      ownAddress: network.address,
+      isLinkLocalAllowed: false,
+      routedPrefixes: network.routedPrefixes,
+    })),
+  ];
+}
 
 /**
  * The checks of routed prefixes that span the state: the form matches the
  * schemaVersion; in version 2 a prefix is /40 to /64, its next hop is on the
  * network, and it overlaps no other routed prefix; in both versions it
- * overlaps no guest prefix and not the public one. Overlaps are found by one
- * sort, not by comparing every pair: a state may route a thousand prefixes.
+ * overlaps no guest prefix, no shared one and not the public one. The same
+ * checks hold for a guest network's routed prefixes and a shared network's
+ * (whose next hop must be global). Overlaps are found by one sort, not by
+ * comparing every pair: a state may route a thousand prefixes.
  */
 export function refineRoutedPrefixes(state: RoutedState, publicPrefix: Ipv6Prefix | undefined, issue: Issue): void {
   const isObjectForm = state.schemaVersion === 2;
-  state.guestNetworks.forEach((network, i) => {
-    network.routedPrefixes.forEach((routed, k) => {
-      const at = ['guestNetworks', i, 'routedPrefixes', k];
+  const owners = ownersOf(state);
+  for (const owner of owners) {
+    owner.routedPrefixes.forEach((routed, k) => {
+      const at = [...owner.at, 'routedPrefixes', k];
       if (!isObjectForm) {
         if (routed.nextHop !== null) issue(at, 'the object form {prefix, nextHop} needs schemaVersion 2; schemaVersion 1 takes plain CIDRs');
         return;
@@ -83,14 +125,16 @@ export function refineRoutedPrefixes(state: RoutedState, publicPrefix: Ipv6Prefi
         issue([...at, 'prefix'], `must be a /${ROUTED_PREFIX_LENGTHS.min} to /${ROUTED_PREFIX_LENGTHS.max}`);
       }
       const nextHop = routed.nextHop;
-      if (!isLinkLocal(nextHop) && !isInPrefix(nextHop, network.prefix)) {
-        issue([...at, 'nextHop'], `must be link-local or inside the network's prefix ${formatPrefix(network.prefix)}`);
-      } else if (nextHop === network.prefix.address || nextHop === (network.gateway ?? hostAddress(network.prefix, 1))) {
+      const isOnLink = isInPrefix(nextHop, owner.prefix) || (owner.isLinkLocalAllowed && isLinkLocal(nextHop));
+      if (!isOnLink) {
+        const where = `inside the network's prefix ${formatPrefix(owner.prefix)}`;
+        issue([...at, 'nextHop'], owner.isLinkLocalAllowed ? `must be link-local or ${where}` : `must be a global address ${where}: a BGP next hop is global`);
+      } else if (nextHop === owner.prefix.address || nextHop === owner.ownAddress) {
         issue([...at, 'nextHop'], "is the VR's own address on the network, not an instance's");
       }
     });
-  });
-  refineOverlaps(state, publicPrefix, isObjectForm, issue);
+  }
+  refineOverlaps(owners, publicPrefix, isObjectForm, issue);
 }
 
 /** A prefix of the state as an interval of addresses, with what names it. */
@@ -98,8 +142,8 @@ interface Span {
   readonly start: bigint;
   readonly end: bigint;
   readonly length: number;
-  /** Set for a routed prefix: where it is. */
-  readonly at: readonly [number, number] | null;
+  /** Set for a routed prefix: its path, and its place in the state's order. */
+  readonly at: { readonly path: Path; readonly order: number } | null;
   /** How a message names it. */
   readonly name: string;
 }
@@ -114,15 +158,19 @@ function spanOf(prefix: Ipv6Prefix, at: Span['at'], name: string): Span {
  * shorter first on a tie) each one overlaps exactly the spans still open
  * on a stack, and the innermost of them is on top.
  */
-function refineOverlaps(state: RoutedState, publicPrefix: Ipv6Prefix | undefined, withEachOther: boolean, issue: Issue): void {
+function refineOverlaps(owners: readonly RoutedOwner[], publicPrefix: Ipv6Prefix | undefined, withEachOther: boolean, issue: Issue): void {
   const spans: Span[] = [];
   if (publicPrefix) spans.push(spanOf(publicPrefix, null, 'the public prefix'));
-  state.guestNetworks.forEach((network, i) => {
-    spans.push(spanOf(network.prefix, null, `guestNetworks[${i}].prefix`));
-    network.routedPrefixes.forEach((routed, k) => spans.push(spanOf(routed.prefix, [i, k], `guestNetworks[${i}].routedPrefixes[${k}]`)));
-  });
+  const nameOf = (path: Path) => `${path[0]}[${path[1]}]${path.slice(2).map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`)).join('')}`;
+  for (const owner of owners) {
+    spans.push(spanOf(owner.prefix, null, nameOf([...owner.at, 'prefix'])));
+    owner.routedPrefixes.forEach((routed, k) => {
+      const path = [...owner.at, 'routedPrefixes', k];
+      spans.push(spanOf(routed.prefix, { path, order: spans.length }, nameOf(path)));
+    });
+  }
   spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.length - b.length || rank(a) - rank(b)));
-  // Per routed prefix, the first clash with a guest or the public prefix, else with another routed one.
+  // Per routed prefix, the first clash with a network's or the public prefix, else with another routed one.
   const clashes = new Map<Span, { withFixed: string | null; withRouted: string | null }>();
   const note = (routed: Span, other: Span) => {
     const clash = clashes.get(routed) ?? { withFixed: null, withRouted: null };
@@ -139,9 +187,9 @@ function refineOverlaps(state: RoutedState, publicPrefix: Ipv6Prefix | undefined
     }
     open.push(span);
   }
-  const ordered = [...clashes].sort(([a], [b]) => a.at![0] - b.at![0] || a.at![1] - b.at![1]);
+  const ordered = [...clashes].sort(([a], [b]) => a.at!.order - b.at!.order);
   for (const [span, clash] of ordered) {
-    const path = ['guestNetworks', span.at![0], 'routedPrefixes', span.at![1]];
+    const path = [...span.at!.path];
     if (clash.withFixed !== null) issue(path, `overlaps ${clash.withFixed}`);
     else if (clash.withRouted !== null) issue(path, clash.withRouted);
   }

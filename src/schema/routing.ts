@@ -216,6 +216,8 @@ export const isDefaultFromBgp = isDefaultFromRouting;
 interface RoutedState {
   readonly public: { readonly interface: string };
   readonly guestNetworks: readonly { readonly interface: string; readonly prefix: Ipv6Prefix }[];
+  /** The shared networks' links, where a peer may be too (src/schema/shared-networks.ts). */
+  readonly sharedNetworks?: readonly { readonly interface: string; readonly prefix: Ipv6Prefix }[];
   readonly routing: Routing;
 }
 
@@ -251,8 +253,9 @@ const OSPF_BOTH_REFUSAL =
 
 function refinePeers(state: RoutedState, bgp: BgpSettings, publicPrefix: Ipv6Prefix | undefined, issue: (path: (string | number)[], message: string) => void): void {
   const at = (...rest: (string | number)[]) => ['routing', 'bgp', ...rest];
-  const interfaces = [state.public.interface, ...state.guestNetworks.map((n) => n.interface)];
-  const onLinkPrefixes = [...(publicPrefix ? [publicPrefix] : []), ...state.guestNetworks.map((n) => n.prefix)];
+  const links = [...state.guestNetworks, ...(state.sharedNetworks ?? [])];
+  const interfaces = [state.public.interface, ...links.map((n) => n.interface)];
+  const onLinkPrefixes = [...(publicPrefix ? [publicPrefix] : []), ...links.map((n) => n.prefix)];
   bgp.peers.forEach((peer, i) => {
     const first = bgp.peers.findIndex((other) => other.address === peer.address);
     if (first < i) issue(at('peers', i, 'address'), `duplicates routing.bgp.peers[${first}].address`);
@@ -266,7 +269,7 @@ function refinePeers(state: RoutedState, bgp: BgpSettings, publicPrefix: Ipv6Pre
     }
     if (peer.interface !== undefined) issue(at('peers', i, 'interface'), 'applies only to a link-local address');
     if (peer.multihopTtl !== undefined) return;
-    if (publicPrefix === undefined && state.guestNetworks.every((n) => !isInPrefix(peer.address, n.prefix))) {
+    if (publicPrefix === undefined && links.every((n) => !isInPrefix(peer.address, n.prefix))) {
       issue(at('peers', i, 'address'), 'cannot be checked to be on a link: give public.expectedPrefix, or multihopTtl');
     } else if (!onLinkPrefixes.some((prefix) => isInPrefix(peer.address, prefix))) {
       issue(at('peers', i, 'address'), 'is on no link of the VR: give multihopTtl for a peer further away');

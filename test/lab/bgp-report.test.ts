@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BgpReport, ObservedMessage } from '../../src/schema/protocol.js';
@@ -6,7 +5,7 @@ import { expectDefaultRouteAgreesWithKernel, expectReportAgreesWithPeer } from '
 import { startFrrPeer, type FrrPeer } from './frr-peer.js';
 import { canRunLab } from './lab-guard.js';
 import { GUEST_BLOCK, NS, UPSTREAM_ADDRESS } from './topology.js';
-import { agentNode, bundlePath, labDesiredState, pushAndApply, simEventCount, startAgent, startVrLab, waitForMessage, type VrLab } from './vr-lab.js';
+import { labDesiredState, pushAndApply, runVr6ctl, simEventCount, startAgent, startVrLab, waitForMessage, type VrLab } from './vr-lab.js';
 
 /**
  * What the agent reports of its BGP session with a real upstream peer, in
@@ -43,11 +42,7 @@ describeLab('the BGP report with a real peer', () => {
   const kernelBgpDefault = async () => (await vrLab.lab.exec(NS.vr, ['ip', '-6', 'route', 'show', 'default', 'proto', 'bgp'])).stdout;
   const waitForBgp = (what: (bgp: BgpReport) => boolean, from = 0, timeoutMs = 30_000) =>
     waitForMessage(vrLab, 'observed', (m: ObservedMessage) => m.bgp !== null && what(m.bgp), timeoutMs, from).then((m) => m.bgp!);
-  const vr6ctl = (...args: string[]) => {
-    const socket = join(vrLab.agentDir, 'run/control.sock');
-    const result = spawnSync(agentNode(), [join(bundlePath('vr6-agent'), '../vr6ctl.js'), '--socket', socket, ...args], { encoding: 'utf8', timeout: 30_000 });
-    return { code: result.status, stdout: result.stdout };
-  };
+  const vr6ctl = (...args: string[]) => runVr6ctl(vrLab, args);
 
   beforeAll(async () => {
     vrLab = await startVrLab(spec());

@@ -3,14 +3,15 @@ import { canRunLab } from './lab-guard.js';
 import { addRoute, ping, tcpConnect, tcpListen, waitForPing } from './probes.js';
 import { startFirewallLab, type FirewallLab } from './firewall-lab.js';
 import { IF, NS } from './topology.js';
-import { labDesiredState, pushAndApply, pushDesired, waitForMessage } from './vr-lab.js';
+import { labDesiredState, pushAndApply, pushDesired, runVr6ctl, simEventCount, waitForMessage } from './vr-lab.js';
 import { waitFor } from './netns.js';
 import { addInstances, echoesAnswered, INSTANCE, ROUTED, routedState, TARGET } from './routed-lab.js';
 
 /**
  * Routed prefixes with packets: two instances on the web tier hold the same
  * address from one routed /56 on lo; the upstream pings it
- * every 10 ms while the desired state moves the /56 from A to B.
+ * every 10 ms while the desired state moves the /56 from A to B. Last, B
+ * goes, and the report and vr6ctl show its neighbour entry failed.
  */
 
 const describeLab = canRunLab(['ip', 'nft', 'radvd', 'ping', 'nc']) ? describe : describe.skip;
@@ -80,4 +81,40 @@ describeLab('routed prefixes with packets', () => {
     const observed = await waitForMessage(fw.vrLab, 'observed', (m) => m.routedPrefixes[0]?.nextHop === INSTANCE.b.address && m.routedPrefixes[0].isRouted, 15_000);
     expect(observed.routedPrefixes[0]).toMatchObject({ network: 'tier-web', prefix: ROUTED, interface: IF.vrTier1, description: 'lab /56' });
   }, 20_000);
+
+  it('shows an instance that is gone as failed, in the report and in vr6ctl show routes, text and --json', async () => {
+    const vr6ctl = (...args: string[]) => runVr6ctl(fw.vrLab, ['show', 'routes', ...args]);
+    const timers = (await fw.lab.exec(NS.vr, ['sh', '-c', `cd /proc/sys/net/ipv6/neigh/${IF.vrTier1} && grep . base_reachable_time_ms delay_first_probe_time ucast_solicit mcast_solicit retrans_time_ms`])).stdout;
+    const from = simEventCount(fw.vrLab);
+    // B goes, as a stopped VM does: its link is down, and nothing answers the VR's neighbour solicitations for it.
+    await fw.lab.exec(INSTANCE.b.ns, ['ip', 'link', 'set', IF.guest, 'down']);
+    const goneAt = Date.now();
+    // The kernel probes a neighbour only while packets are routed its way (RFC 4861 §7.3.3), and a packet for a
+    // failed one starts it over (incomplete): ping until the kernel gives up, then stop, so that failed stays.
+    const pinging = await fw.lab.spawn(NS.upstream, ['ping', '-6', '-n', '-q', '-i', '0.5', '-w', '120', TARGET]);
+    const neighbourState = async () => JSON.parse((await fw.lab.exec(NS.vr, ['ip', '-6', '-j', 'neigh', 'show', 'dev', IF.vrTier1, INSTANCE.b.address])).stdout || '[]')[0]?.state?.[0];
+    let failedMs: number;
+    try {
+      await waitFor(async () => (await neighbourState()) === 'FAILED', { timeoutMs: 100_000, what: "the VR's neighbour entry for B to fail", intervalMs: 20 });
+      failedMs = Date.now() - goneAt;
+    } finally {
+      await fw.lab.stop(pinging);
+    }
+    const failed = (m: { routedPrefixes: readonly { prefix: string; neighbour: string | null }[] }) => m.routedPrefixes.some((r) => r.prefix === ROUTED && r.neighbour === 'failed');
+    const observed = await waitForMessage(fw.vrLab, 'observed', failed, 20_000, from).catch(async (error: Error) => {
+      // What the kernel holds by then, for the one who reads the failure.
+      throw new Error(`${error.message}; the VR's neighbour entry for B: ${await neighbourState()}`);
+    });
+    console.info(
+      `routed-prefixes: instance gone → neighbour FAILED in the VR's kernel after ${failedMs} ms, in the report after ${Date.now() - goneAt} ms; timers on ${IF.vrTier1}: ${timers.trim().replace(/\n/g, ', ')}`,
+    );
+    expect(observed.routedPrefixes[0]).toMatchObject({ prefix: ROUTED, nextHop: INSTANCE.b.address, neighbour: 'failed', isRouted: true });
+    const text = vr6ctl();
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/1 next hop not answering/);
+    expect(text.stdout.split('\n').find((line) => line.startsWith(ROUTED))).toMatch(new RegExp(`${INSTANCE.b.address}\\s+${IF.vrTier1}\\s+installed\\s+failed`));
+    const json = vr6ctl('--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toContainEqual(expect.objectContaining({ prefix: ROUTED, neighbour: 'failed' }));
+  }, 150_000);
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AckMessage, AppliedMessage, HelloMessage, ObservedMessage } from '../../src/schema/protocol.js';
@@ -139,6 +140,13 @@ export async function startAgent(vrLab: VrLab): Promise<LabProcess> {
   const log = join(vrLab.lab.tempDir, `agent-${Date.now()}.log`);
   vrLab.agent = await vrLab.lab.spawn(NS.vr, [agentNode(), bundlePath('vr6-agent'), '--config', vrLab.agentConfigPath], { logPath: log });
   return vrLab.agent;
+}
+
+/** Runs vr6ctl (the bundle, on the agent's Node) against the lab agent's control socket; its exit code and stdout. */
+export function runVr6ctl(vrLab: Pick<VrLab, 'agentDir'>, args: readonly string[]): { code: number | null; stdout: string } {
+  const socket = join(vrLab.agentDir, 'run/control.sock');
+  const result = spawnSync(agentNode(), [join(bundlePath('vr6-agent'), '../vr6ctl.js'), '--socket', socket, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: result.status, stdout: result.stdout };
 }
 
 /** Stops the agent with SIGTERM and waits for it to exit. */

@@ -76,3 +76,23 @@ export function redundantInput(): Record<string, any> {
   };
   return input;
 }
+
+/**
+ * bgpInput's VR at schemaVersion 2 on a shared network too: eth5, where the upstream (2001:db8:500::1, a second
+ * peer) is the instances' gateway, and a /56 announced with instance 2001:db8:500::a as next hop.
+ */
+export function sharedInput(): Record<string, any> {
+  const input = bgpInput();
+  input.schemaVersion = 2;
+  input.routing.bgp.peers.push({ address: '2001:db8:500::1', remoteAs: 65000 });
+  input.sharedNetworks = [
+    {
+      id: 'shared-1',
+      interface: 'eth5',
+      prefix: '2001:db8:500::/64',
+      address: '2001:db8:500::2',
+      routedPrefixes: [{ prefix: '2001:db8:600::/56', nextHop: '2001:db8:500::a', description: 'vpn of vm-7' }],
+    },
+  ];
+  return input;
+}

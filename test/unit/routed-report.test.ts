@@ -40,3 +40,21 @@ describe('the routed prefixes report', () => {
     expect(formatRoutesTable(report)).toMatch(/^2 routed, 1 installed, 1 next hop not answering\n.*\n2001:db8:301::\/56 +tier-web +2001:db8:200:1::11 +eth2 +missing +failed +-\n$/s);
   });
 });
+
+describe('a next hop that is gone', () => {
+  const failedBefore = renderRoutedPrefixReport(state(), routes, neighbours);
+  const neighbourOf = (report: ReturnType<typeof renderRoutedPrefixReport>) => report.map((r) => r.neighbour);
+
+  it('stays failed while the kernel has dropped its entry, or asks again (incomplete)', () => {
+    expect(neighbourOf(renderRoutedPrefixReport(state(), routes, [], failedBefore))).toEqual([null, 'failed']);
+    const asking = parseNeighbours([{ dst: '2001:db8:200:1::11', dev: 'eth2', state: ['INCOMPLETE'] }]);
+    expect(neighbourOf(renderRoutedPrefixReport(state(), routes, asking, failedBefore))).toEqual([null, 'failed']);
+  });
+
+  it('is what the kernel says once it answers again, and a next hop never failed is never called so', () => {
+    const back = parseNeighbours([{ dst: '2001:db8:200:1::11', dev: 'eth2', lladdr: '52:54:00:00:00:11', state: ['REACHABLE'] }]);
+    expect(neighbourOf(renderRoutedPrefixReport(state(), routes, back, failedBefore))).toEqual([null, 'reachable']);
+    const asking = parseNeighbours([{ dst: '2001:db8:200:1::11', dev: 'eth2', state: ['INCOMPLETE'] }]);
+    expect(neighbourOf(renderRoutedPrefixReport(state(), routes, asking))).toEqual([null, 'incomplete']);
+  });
+});
