@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { findLabObstacle } from '../test/lab/lab-guard.js';
 import { waitFor, type Lab } from '../test/lab/netns.js';
 import { addRoute, waitForPing } from '../test/lab/probes.js';
@@ -22,11 +23,31 @@ async function routeGateway(lab: Lab): Promise<string | undefined> {
   return listed[0]?.gateway;
 }
 
-/** Pushes `spec` and returns the ms until the kernel routes the /56 via `nextHop`. */
-async function measureMove(lab: Lab, vrLab: Parameters<typeof pushDesired>[0], spec: unknown, nextHop: string): Promise<number> {
-  const { pushedAt } = await pushDesired(vrLab, spec);
+/** Pushes `spec` and returns the ms until the kernel routes the /56 via `nextHop`, and the generation pushed. */
+async function measureMove(lab: Lab, vrLab: Parameters<typeof pushDesired>[0], spec: unknown, nextHop: string): Promise<{ ms: number; generation: number; pushedAt: number }> {
+  const { pushedAt, generation } = await pushDesired(vrLab, spec);
   await waitFor(async () => (await routeGateway(lab)) === nextHop, { timeoutMs: 15_000, what: `the route via ${nextHop}`, intervalMs: 1 });
-  return Date.now() - pushedAt;
+  return { ms: Date.now() - pushedAt, generation, pushedAt };
+}
+
+type LogLine = { time?: string; msg?: string; generation?: number; parseMs?: number; validateMs?: number; persistMs?: number; timings?: { renderMs: number; passes: { observeMs: number; planMs: number; applyMs: number }[] } };
+
+/**
+ * Where a push of `generation` (at `pushedAt`, epoch ms) spent its time, from the
+ * agent's debug log: the simulator and the websocket until the frame was parsed
+ * (the log's clock, to the ms), the frame's parse, the schema, persisting the state, then the reconcile's render and its
+ * first pass (observe, plan, apply), the one that replaces the route.
+ */
+function describeAgentPath(logPath: string, generation: number, pushedAt: number): string {
+  const lines = readFileSync(logPath, 'utf8').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogLine);
+  const accepted = lines.findIndex((line) => line.msg === 'desired state accepted' && line.generation === generation);
+  const frame = lines.slice(0, accepted).reverse().find((line) => line.msg === 'frame parsed');
+  const reconciled = lines.slice(accepted).find((line) => line.msg === 'reconciled');
+  const first = reconciled?.timings?.passes[0];
+  if (accepted < 0 || frame === undefined || first === undefined) return `no timings for generation ${generation} in ${logPath}`;
+  const { validateMs, persistMs } = lines[accepted]!;
+  const delivery = Date.parse(frame.time!) - pushedAt - frame.parseMs!;
+  return `push to frame ${delivery.toFixed(0)} ms, parse ${frame.parseMs} ms, validate ${validateMs} ms, persist ${persistMs} ms, render ${reconciled!.timings!.renderMs} ms, observe ${first.observeMs} ms, plan ${first.planMs} ms, apply ${first.applyMs} ms`;
 }
 
 async function main(): Promise<void> {
@@ -41,7 +62,7 @@ async function main(): Promise<void> {
 
     const pinging = fw.lab.exec(NS.upstream, ['ping', '-6', '-n', '-q', '-i', '0.01', '-c', String(PINGS), '-W', '1', TARGET], { allowFailure: true, timeoutMs: 60_000 });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const moveMs = await measureMove(fw.lab, fw.vrLab, routedState(INSTANCE.b.address), INSTANCE.b.address);
+    const { ms: moveMs } = await measureMove(fw.lab, fw.vrLab, routedState(INSTANCE.b.address), INSTANCE.b.address);
     const [, sent, received] = /(\d+) packets transmitted, (\d+) received/.exec((await pinging).stdout) ?? [];
     const lost = Number(sent) - Number(received);
     console.info(`routed: one prefix A -> B: ${moveMs} ms from the push to the route in the kernel; ${lost} of ${sent} pings at 10 ms lost`);
@@ -52,8 +73,11 @@ async function main(): Promise<void> {
     const routes = (await fw.lab.exec(NS.vr, ['ip', '-6', 'route', 'show', 'proto', '118'])).stdout.trim().split('\n').length;
     console.info(`routed: 1000 prefixes from 1: ${fullMs} ms from the push to applied (agent: ${applied.durationMs} ms), ${routes} routes of protocol 118 in the kernel`);
 
-    const amongMs = await measureMove(fw.lab, fw.vrLab, routedState(INSTANCE.a.address, 999), INSTANCE.a.address);
+    const among = await measureMove(fw.lab, fw.vrLab, routedState(INSTANCE.a.address, 999), INSTANCE.a.address);
+    const amongMs = among.ms;
+    await waitForMessage(fw.vrLab, 'applied', (m) => m.generation === among.generation, 15_000);
     console.info(`routed: one move among 1000: ${amongMs} ms from the push to the route in the kernel`);
+    console.info(`routed: one move among 1000, the agent's part: ${describeAgentPath(fw.vrLab.agent!.logPath, among.generation, among.pushedAt)}`);
     console.info(`routed: move ${moveMs} ms, lost ${lost} of ${sent} pings, 1000 prefixes full apply ${fullMs} ms, one move among 1000 ${amongMs} ms`);
   } finally {
     await fw.lab.cleanup();
