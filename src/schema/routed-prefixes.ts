@@ -1,7 +1,6 @@
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { Ipv6Address, Ipv6Cidr } from './fields.js';
-import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, type Ipv6Prefix } from './ipv6.js';
+import { addressValue, formatPrefix, hostAddress, isInPrefix, isLinkLocal, type Ipv6Prefix } from './ipv6.js';
 import type { DeepReadonly } from './validation.js';
 
 /**
@@ -68,6 +67,7 @@ type Issue = (path: (string | number)[], message: string) => void;
 export function refineRoutedPrefixes(state: RoutedState, publicPrefix: Ipv6Prefix | undefined, issue: Issue): void {
   const isObjectForm = state.schemaVersion === 2;
   state.guestNetworks.forEach((network, i) => {
+    const ownAddress = network.gateway ?? hostAddress(network.prefix, 1);
     network.routedPrefixes.forEach((routed, k) => {
       const at = ['guestNetworks', i, 'routedPrefixes', k];
       if (!isObjectForm) {
@@ -85,7 +85,7 @@ export function refineRoutedPrefixes(state: RoutedState, publicPrefix: Ipv6Prefi
       const nextHop = routed.nextHop;
       if (!isLinkLocal(nextHop) && !isInPrefix(nextHop, network.prefix)) {
         issue([...at, 'nextHop'], `must be link-local or inside the network's prefix ${formatPrefix(network.prefix)}`);
-      } else if (nextHop === network.prefix.address || nextHop === (network.gateway ?? hostAddress(network.prefix, 1))) {
+      } else if (nextHop === network.prefix.address || nextHop === ownAddress) {
         issue([...at, 'nextHop'], "is the VR's own address on the network, not an instance's");
       }
     });
@@ -105,7 +105,7 @@ interface Span {
 }
 
 function spanOf(prefix: Ipv6Prefix, at: Span['at'], name: string): Span {
-  const start = ipaddr.IPv6.parse(prefix.address).parts.reduce((value, part) => (value << 16n) | BigInt(part), 0n);
+  const start = addressValue(prefix.address);
   return { start, end: start + (1n << BigInt(128 - prefix.length)) - 1n, length: prefix.length, at, name };
 }
 

@@ -137,3 +137,80 @@ describe('parsing a desired state with known ACL lists', () => {
     expect(printed).toEqual(parseWith(DesiredState, changed));
   });
 });
+
+/** The VPC state, schemaVersion 2, routing 40 /56s to instances of the web tier and two to the db tier. */
+function vpcWithRoutedPrefixes(): Record<string, any> {
+  const input = vpcInput();
+  input.schemaVersion = 2;
+  input.guestNetworks[0].routedPrefixes = Array.from({ length: 40 }, (_, i) => ({ prefix: `2001:db8:${(0x1000 + i).toString(16)}::/56`, nextHop: '2001:db8:200:1::a' }));
+  input.guestNetworks[1].routedPrefixes = [
+    { prefix: '2001:db8:2000::/56', nextHop: 'fe80::5054:ff:fe00:1', description: 'vpn' },
+    { prefix: '2001:db8:2100::/56', nextHop: '2001:db8:200:2::b' },
+  ];
+  return input;
+}
+
+function expectSameAsSchemaAfterRouted(input: unknown): void {
+  parseDesiredState(vpcWithRoutedPrefixes(), '$.spec');
+  expect(parseDesiredState(input, '$.spec')).toEqual(parseWith(DesiredState, input, '$.spec'));
+}
+
+describe('parsing a desired state with known routed prefixes', () => {
+  it.each([
+    ['an unchanged state', () => undefined],
+    ['one prefix moved to another instance', (s: any) => (s.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:1::b')],
+    ['a next hop outside the network', (s: any) => (s.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:2::b')],
+    ["a next hop that is the VR's own address", (s: any) => (s.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:1::1')],
+    ['a bad CIDR', (s: any) => (s.guestNetworks[0].routedPrefixes[3].prefix = '2001:db8::/129')],
+    ['a /72', (s: any) => (s.guestNetworks[0].routedPrefixes[3].prefix = '2001:db8:1003::/72')],
+    ['a plain CIDR in schemaVersion 2', (s: any) => (s.guestNetworks[0].routedPrefixes[3] = '2001:db8:1003::/56')],
+    ['the object form in schemaVersion 1', (s: any) => (s.schemaVersion = 1)],
+    ['the same entry twice in one network', (s: any) => s.guestNetworks[0].routedPrefixes.push(s.guestNetworks[0].routedPrefixes[5])],
+    ['the same entry in two networks', (s: any) => s.guestNetworks[1].routedPrefixes.push(s.guestNetworks[0].routedPrefixes[5])],
+    ['two prefixes that nest', (s: any) => (s.guestNetworks[0].routedPrefixes[8].prefix = '2001:db8:1000::/48')],
+    ['an unknown key in an entry', (s: any) => (s.guestNetworks[0].routedPrefixes[9].weight = 1)],
+    ['a Date as next hop', (s: any) => (s.guestNetworks[0].routedPrefixes[9].nextHop = new Date(0))],
+    ['routedPrefixes that is not an array', (s: any) => (s.guestNetworks[1].routedPrefixes = { 0: s.guestNetworks[1].routedPrefixes[0] })],
+    ['a network that is not an object', (s: any) => (s.guestNetworks[1] = 'db')],
+    ['guestNetworks that is not an array', (s: any) => (s.guestNetworks = { 0: s.guestNetworks[0] })],
+    ['no routedPrefixes', (s: any) => delete s.guestNetworks[0].routedPrefixes],
+    ['more than 1024 entries', (s: any) => (s.guestNetworks[0].routedPrefixes = Array.from({ length: 1025 }, (_, i) => ({ prefix: `2001:db8:${(0x4000 + i).toString(16)}::/56`, nextHop: '2001:db8:200:1::a' })))],
+    ['a moved prefix and a bad list', (s: any) => ((s.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:1::b'), (s.aclLists[0].items[0].protocol = 1))],
+  ])('answers as the schema does for %s', (_name, mutate) => {
+    const input = vpcWithRoutedPrefixes();
+    mutate(input);
+    expectSameAsSchemaAfterRouted(input);
+  });
+
+  it('answers as the schema does when any one value of an entry is replaced', () => {
+    const paths = [
+      ['guestNetworks', 0, 'routedPrefixes', 17, 'nextHop'],
+      ['guestNetworks', 0, 'routedPrefixes', 17, 'prefix'],
+      ['guestNetworks', 0, 'routedPrefixes', 17],
+      ['guestNetworks', 1, 'routedPrefixes', 0, 'description'],
+      ['guestNetworks', 1, 'prefix'],
+      ['schemaVersion'],
+    ];
+    fc.assert(
+      fc.property(fc.constantFrom(...paths), fc.jsonValue(), (path, value) => {
+        const input = vpcWithRoutedPrefixes();
+        const parent = path.slice(0, -1).reduce((node: any, key) => node[key], input);
+        parent[path.at(-1)!] = value;
+        expectSameAsSchemaAfterRouted(input);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('returns the very entries it accepted before when one prefix moves, and a new one for the moved prefix', () => {
+    const first = parseDesiredState(vpcWithRoutedPrefixes());
+    const input = vpcWithRoutedPrefixes();
+    input.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:1::b';
+    const second = parseDesiredState(input);
+    if (!first.ok || !second.ok) throw new Error('expected both states to be accepted');
+    const [before, after] = [first.value.guestNetworks[0]!.routedPrefixes, second.value.guestNetworks[0]!.routedPrefixes];
+    expect(after.filter((entry, i) => entry !== before[i]).map((entry) => entry.nextHop)).toEqual(['2001:db8:200:1::b']);
+    expect(second.value.guestNetworks[1]!.routedPrefixes[0]).toBe(first.value.guestNetworks[1]!.routedPrefixes[0]);
+    expect(second).toEqual(parseWith(DesiredState, input));
+  });
+});
