@@ -138,7 +138,7 @@ export class Reconciler {
     let isObservationCurrent: boolean;
     for (let pass = 0; ; pass++) {
       const observing = performance.now();
-      const [seen] = await Promise.all([this.observe(rendered, pass === 0), ...this.rooms.map((room) => room.beforeObserve?.(rendered))]);
+      const [seen] = await Promise.all([this.observe(rendered, pass === 0 && isRepair), ...this.rooms.map((room) => room.beforeObserve?.(rendered))]);
       observed = seen;
       const planning = performance.now();
       plan = planSteps(rendered, observed, this.ledger());
@@ -222,8 +222,8 @@ export class Reconciler {
     return rendered;
   }
 
-  private observe(rendered: RenderedHost, isFirstPass: boolean): Promise<ObservedHost> {
-    const readers = Object.assign({}, ...this.rooms.map((room) => room.readers?.(isFirstPass) ?? {}));
+  private observe(rendered: RenderedHost, isSettled: boolean): Promise<ObservedHost> {
+    const readers = Object.assign({}, ...this.rooms.map((room) => room.readers?.(isSettled) ?? {}));
     return readObservedHost(this.host, this.config, rendered.sysctls.map(({ key }) => key), readers);
   }
 
