@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { findLabObstacle } from '../test/lab/lab-guard.js';
-import { waitFor, type Lab } from '../test/lab/netns.js';
+import { killPid, type Lab } from '../test/lab/netns.js';
 import { addRoute, waitForPing } from '../test/lab/probes.js';
 import { startFirewallLab } from '../test/lab/firewall-lab.js';
 import { addInstances, INSTANCE, ROUTED, routedState, TARGET } from '../test/lab/routed-lab.js';
@@ -23,11 +25,38 @@ async function routeGateway(lab: Lab): Promise<string | undefined> {
   return listed[0]?.gateway;
 }
 
-/** Pushes `spec` and returns the ms until the kernel routes the /56 via `nextHop`, and the generation pushed. */
+/**
+ * Pushes `spec` and returns the ms until the kernel routes the /56 via
+ * `nextHop`, and the generation pushed. The route is watched with `ip -6
+ * monitor route` in the VR's namespace, started before the push: it prints the
+ * replace as the kernel makes it, where polling `ip route show` (a process per
+ * look) or waiting for the simulator's `pushed` first (its log is read every
+ * 50 ms) would add tens of ms of the bench's own to a move of a few.
+ */
 async function measureMove(lab: Lab, vrLab: Parameters<typeof pushDesired>[0], spec: unknown, nextHop: string): Promise<{ ms: number; generation: number; pushedAt: number }> {
-  const { pushedAt, generation } = await pushDesired(vrLab, spec);
-  await waitFor(async () => (await routeGateway(lab)) === nextHop, { timeoutMs: 15_000, what: `the route via ${nextHop}`, intervalMs: 1 });
-  return { ms: Date.now() - pushedAt, generation, pushedAt };
+  const monitor = spawn('ip', ['netns', 'exec', lab.namespace(NS.vr), 'ip', '-6', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const wanted = `${ROUTED} via ${nextHop} `;
+    let seenAt: number | null = null;
+    const seen = new Promise<void>((resolve, reject) => {
+      createInterface({ input: monitor.stdout! }).on('line', (line) => {
+        if (seenAt === null && line.startsWith(wanted)) (seenAt = Date.now()), resolve();
+      });
+      monitor.once('exit', () => reject(new Error('ip monitor route exited')));
+    });
+    seen.catch(() => undefined); // awaited below; an exit before then must not count as unhandled
+    await new Promise<void>((resolve, reject) => void monitor.once('spawn', resolve).once('error', reject));
+    // The monitor's netlink socket is bound once ip has started; give it that moment.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { pushedAt, generation } = await pushDesired(vrLab, spec);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no route via ${nextHop} within 15 s`)), 15_000)));
+    await Promise.race([seen, late]).finally(() => clearTimeout(timer));
+    if ((await routeGateway(lab)) !== nextHop) throw new Error(`the monitor saw the route via ${nextHop}, but the kernel does not route so`);
+    return { ms: seenAt! - pushedAt, generation, pushedAt };
+  } finally {
+    if (monitor.pid !== undefined) await killPid(monitor.pid);
+  }
 }
 
 type LogLine = { time?: string; msg?: string; generation?: number; parseMs?: number; validateMs?: number; persistMs?: number; timings?: { renderMs: number; passes: { observeMs: number; planMs: number; applyMs: number }[] } };
@@ -62,10 +91,12 @@ async function main(): Promise<void> {
 
     const pinging = fw.lab.exec(NS.upstream, ['ping', '-6', '-n', '-q', '-i', '0.01', '-c', String(PINGS), '-W', '1', TARGET], { allowFailure: true, timeoutMs: 60_000 });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const { ms: moveMs } = await measureMove(fw.lab, fw.vrLab, routedState(INSTANCE.b.address), INSTANCE.b.address);
+    const move = await measureMove(fw.lab, fw.vrLab, routedState(INSTANCE.b.address), INSTANCE.b.address);
+    const moveMs = move.ms;
     const [, sent, received] = /(\d+) packets transmitted, (\d+) received/.exec((await pinging).stdout) ?? [];
     const lost = Number(sent) - Number(received);
     console.info(`routed: one prefix A -> B: ${moveMs} ms from the push to the route in the kernel; ${lost} of ${sent} pings at 10 ms lost`);
+    console.info(`routed: one prefix A -> B, the agent's part: ${describeAgentPath(fw.vrLab.agent!.logPath, move.generation, move.pushedAt)}`);
 
     const { generation, pushedAt } = await pushDesired(fw.vrLab, routedState(INSTANCE.b.address, 999));
     const applied = await waitForMessage(fw.vrLab, 'applied', (m) => m.generation === generation, 60_000);
