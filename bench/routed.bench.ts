@@ -59,7 +59,7 @@ async function measureMove(lab: Lab, vrLab: Parameters<typeof pushDesired>[0], s
   }
 }
 
-type LogLine = { time?: string; msg?: string; generation?: number; parseMs?: number; validateMs?: number; persistMs?: number; timings?: { renderMs: number; passes: { observeMs: number; planMs: number; applyMs: number }[] } };
+type LogLine = { time?: string; msg?: string; generation?: number; steps?: number; parseMs?: number; validateMs?: number; persistMs?: number; timings?: { renderMs: number; passes: { observeMs: number; planMs: number; applyMs: number }[] } };
 
 /**
  * Where a push of `generation` (at `pushedAt`, epoch ms) spent its time, from the
@@ -71,7 +71,8 @@ function describeAgentPath(logPath: string, generation: number, pushedAt: number
   const lines = readFileSync(logPath, 'utf8').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogLine);
   const accepted = lines.findIndex((line) => line.msg === 'desired state accepted' && line.generation === generation);
   const frame = lines.slice(0, accepted).reverse().find((line) => line.msg === 'frame parsed');
-  const reconciled = lines.slice(accepted).find((line) => line.msg === 'reconciled');
+  // The reconcile that made the change: one in flight at the push (a resync) may end first.
+  const reconciled = lines.slice(accepted).find((line) => line.msg === 'reconciled' && (line.steps ?? 0) > 0);
   const first = reconciled?.timings?.passes[0];
   if (accepted < 0 || frame === undefined || first === undefined) return `no timings for generation ${generation} in ${logPath}`;
   const { validateMs, persistMs } = lines[accepted]!;
