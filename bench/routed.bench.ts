@@ -25,37 +25,51 @@ async function routeGateway(lab: Lab): Promise<string | undefined> {
   return listed[0]?.gateway;
 }
 
+/** A table of the VR's no route of the lab's is in: a route put there shows the monitor is listening. */
+const PROBE_TABLE = '4242';
+
+/** `ip -6 monitor route` in the VR's namespace: `next` resolves with the time of the next line that matches. */
+async function watchRoutes(lab: Lab): Promise<{ pid: number; next: (match: (line: string) => boolean, what: string) => Promise<number> }> {
+  const child = spawn('ip', ['netns', 'exec', lab.namespace(NS.vr), 'ip', '-6', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve, reject) => void child.once('spawn', resolve).once('error', reject));
+  const waiters = new Set<{ match: (line: string) => boolean; resolve: (at: number) => void }>();
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const at = Date.now();
+    for (const waiter of waiters) if (waiter.match(line)) waiters.delete(waiter), waiter.resolve(at);
+  });
+  const next = (match: (line: string) => boolean, what: string) =>
+    new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => (waiters.delete(waiter), reject(new Error(`ip monitor route printed no ${what} within 15 s`))), 15_000);
+      const waiter = { match, resolve: (at: number) => (clearTimeout(timer), resolve(at)) };
+      waiters.add(waiter);
+    });
+  return { pid: child.pid!, next };
+}
+
 /**
  * Pushes `spec` and returns the ms until the kernel routes the /56 via
  * `nextHop`, and the generation pushed. The route is watched with `ip -6
- * monitor route` in the VR's namespace, started before the push: it prints the
- * replace as the kernel makes it, where polling `ip route show` (a process per
- * look) or waiting for the simulator's `pushed` first (its log is read every
- * 50 ms) would add tens of ms of the bench's own to a move of a few.
+ * monitor route` in the VR's namespace, listening (a probe route in a table
+ * of its own came through) before the push: it prints the replace as the
+ * kernel makes it, where polling `ip route show` (a process per look) or
+ * waiting for the simulator's `pushed` first (its log is read every 50 ms)
+ * would add tens of ms of the bench's own to a move of a few.
  */
 async function measureMove(lab: Lab, vrLab: Parameters<typeof pushDesired>[0], spec: unknown, nextHop: string): Promise<{ ms: number; generation: number; pushedAt: number }> {
-  const monitor = spawn('ip', ['netns', 'exec', lab.namespace(NS.vr), 'ip', '-6', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const monitor = await watchRoutes(lab);
   try {
-    const wanted = `${ROUTED} via ${nextHop} `;
-    let seenAt: number | null = null;
-    const seen = new Promise<void>((resolve, reject) => {
-      createInterface({ input: monitor.stdout! }).on('line', (line) => {
-        if (seenAt === null && line.startsWith(wanted)) (seenAt = Date.now()), resolve();
-      });
-      monitor.once('exit', () => reject(new Error('ip monitor route exited')));
-    });
-    seen.catch(() => undefined); // awaited below; an exit before then must not count as unhandled
-    await new Promise<void>((resolve, reject) => void monitor.once('spawn', resolve).once('error', reject));
-    // The monitor's netlink socket is bound once ip has started; give it that moment.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const probe = ['2001:db8:ffff::/64', 'dev', 'lo', 'table', PROBE_TABLE];
+    const listening = monitor.next((line) => line.includes(`table ${PROBE_TABLE}`), 'probe route');
+    await lab.exec(NS.vr, ['ip', '-6', 'route', 'replace', ...probe]);
+    await listening;
+    await lab.exec(NS.vr, ['ip', '-6', 'route', 'del', ...probe]);
+    const moved = monitor.next((line) => line.startsWith(`${ROUTED} via ${nextHop} `), `route via ${nextHop}`);
     const { pushedAt, generation } = await pushDesired(vrLab, spec);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no route via ${nextHop} within 15 s`)), 15_000)));
-    await Promise.race([seen, late]).finally(() => clearTimeout(timer));
+    const seenAt = await moved;
     if ((await routeGateway(lab)) !== nextHop) throw new Error(`the monitor saw the route via ${nextHop}, but the kernel does not route so`);
-    return { ms: seenAt! - pushedAt, generation, pushedAt };
+    return { ms: seenAt - pushedAt, generation, pushedAt };
   } finally {
-    if (monitor.pid !== undefined) await killPid(monitor.pid);
+    await killPid(monitor.pid);
   }
 }
 
