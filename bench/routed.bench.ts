@@ -29,7 +29,7 @@ async function routeGateway(lab: Lab): Promise<string | undefined> {
 const PROBE_TABLE = '4242';
 
 /** `ip -6 monitor route` in the VR's namespace: `next` resolves with the time of the next line that matches. */
-async function watchRoutes(lab: Lab): Promise<{ pid: number; next: (match: (line: string) => boolean, what: string) => Promise<number> }> {
+async function watchRoutes(lab: Lab): Promise<{ pid: number; next: (match: (line: string) => boolean, what: string, timeoutMs?: number) => Promise<number> }> {
   const child = spawn('ip', ['netns', 'exec', lab.namespace(NS.vr), 'ip', '-6', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((resolve, reject) => void child.once('spawn', resolve).once('error', reject));
   const waiters = new Set<{ match: (line: string) => boolean; resolve: (at: number) => void }>();
@@ -37,9 +37,9 @@ async function watchRoutes(lab: Lab): Promise<{ pid: number; next: (match: (line
     const at = Date.now();
     for (const waiter of waiters) if (waiter.match(line)) waiters.delete(waiter), waiter.resolve(at);
   });
-  const next = (match: (line: string) => boolean, what: string) =>
+  const next = (match: (line: string) => boolean, what: string, timeoutMs = 15_000) =>
     new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => (waiters.delete(waiter), reject(new Error(`ip monitor route printed no ${what} within 15 s`))), 15_000);
+      const timer = setTimeout(() => (waiters.delete(waiter), reject(new Error(`ip monitor route printed no ${what} within ${timeoutMs} ms`))), timeoutMs);
       const waiter = { match, resolve: (at: number) => (clearTimeout(timer), resolve(at)) };
       waiters.add(waiter);
     });
@@ -58,11 +58,15 @@ async function watchRoutes(lab: Lab): Promise<{ pid: number; next: (match: (line
 async function measureMove(lab: Lab, vrLab: Parameters<typeof pushDesired>[0], spec: unknown, nextHop: string): Promise<{ ms: number; generation: number; pushedAt: number }> {
   const monitor = await watchRoutes(lab);
   try {
+    // ip binds its netlink socket some time after it started: the probe goes in and out until a line comes.
     const probe = ['2001:db8:ffff::/64', 'dev', 'lo', 'table', PROBE_TABLE];
-    const listening = monitor.next((line) => line.includes(`table ${PROBE_TABLE}`), 'probe route');
-    await lab.exec(NS.vr, ['ip', '-6', 'route', 'replace', ...probe]);
-    await listening;
-    await lab.exec(NS.vr, ['ip', '-6', 'route', 'del', ...probe]);
+    for (let attempt = 1; ; attempt++) {
+      const listening = monitor.next((line) => line.includes(`table ${PROBE_TABLE}`), 'probe route', 200);
+      await lab.exec(NS.vr, ['ip', '-6', 'route', 'replace', ...probe]);
+      const isListening = await listening.then(() => true, (error: unknown) => (attempt < 25 ? false : Promise.reject(error)));
+      await lab.exec(NS.vr, ['ip', '-6', 'route', 'del', ...probe]);
+      if (isListening) break;
+    }
     const moved = monitor.next((line) => line.startsWith(`${ROUTED} via ${nextHop} `), `route via ${nextHop}`);
     const { pushedAt, generation } = await pushDesired(vrLab, spec);
     const seenAt = await moved;
