@@ -225,10 +225,12 @@ export const DesiredState = desiredStateSchema({ aclList: AclList, routedPrefix:
  * so (readonly throughout, DeepReadonly); nothing freezes them at runtime,
  * which for a 10,000-item state would cost about as much as parsing a push.
  * So caches key on identity or on JSON text and share what they return:
- * one AclList object for every push that repeats a list's text
+ * one AclList object for every push that repeats a list's text and one
+ * RoutedPrefix object for every entry text it repeats
  * (desired-state-parser.ts), one Ipv6Prefix object per CIDR text (ipv6.ts),
- * a network's chains by its list or firewall and a digest by chain
- * (render/ruleset.ts), one rendering per state object (reconcile/).
+ * a network's chains by its list or firewall, the base chains by the text
+ * of what they read, and a digest by chain (render/ruleset.ts), one
+ * rendering per state object (reconcile/).
  */
 export type DesiredState = DeepReadonly<z.output<typeof DesiredState>>;
 
