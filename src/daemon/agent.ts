@@ -7,7 +7,7 @@ import { observedReportKey, renderObservedReport } from '../observe/public-addre
 import { renderRoutedPrefixReport } from '../observe/routed-report.js';
 import { readNetwork } from '../observe/read-host.js';
 import type { Plan } from '../plan/plan.js';
-import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
+import { elapsedSince, Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { DesiredState } from '../schema/desired-state.js';
 import { parseDesiredState, type JsonSourceOf } from '../schema/desired-state-parser.js';
@@ -256,11 +256,14 @@ export class Agent {
     if (verdict === 'conflict') {
       return ack('rejected', [{ path: '$.generation', message: 'was already accepted with a different spec' }]);
     }
+    const validating = performance.now();
     const parsed = this.parseSpec(spec, sourceOf);
+    const validateMs = elapsedSince(validating);
     if (!parsed.ok) {
       log.warn({ errors: parsed.errors }, 'desired state rejected');
       return ack('rejected', parsed.errors);
     }
+    const persisting = performance.now();
     try {
       // Windows first: a crash in between leaves a window for a prefix still advertised, which rendering ignores.
       await this.deprecations.advance(this.desired, parsed.value);
@@ -271,7 +274,7 @@ export class Agent {
     }
     this.accepted = { generation, spec };
     this.desired = parsed.value;
-    log.info('desired state accepted');
+    log.info({ validateMs, persistMs: elapsedSince(persisting) }, 'desired state accepted');
     return ack('accepted');
   }
 

@@ -47,6 +47,18 @@ export interface ReconcileResult {
 /** At most this many plans are applied in one reconcile; one more observation then tells whether they converged. */
 const MAX_PASSES = 3;
 
+/** Where one pass's time went, in ms: the 'reconciled' log line carries them (bench/routed.bench.ts reads them). */
+interface PassTimings {
+  readonly observeMs: number;
+  readonly planMs: number;
+  applyMs: number;
+}
+
+/** Milliseconds from `start` to `end` (default now), to a tenth. */
+export function elapsedSince(start: number, end = performance.now()): number {
+  return Math.round((end - start) * 10) / 10;
+}
+
 type Failure = { readonly step: Step; readonly error: string; readonly skipped: readonly Step[] };
 
 /**
@@ -115,6 +127,8 @@ export class Reconciler {
   private async runPasses(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): Promise<ReconcileResult> {
     const started = performance.now();
     const rendered = this.render(state, deprecated);
+    const renderMs = elapsedSince(started);
+    const passes: PassTimings[] = [];
     const isRepair = rendered === this.convergedRendered;
     const applied: Step[] = [];
     const notes: string[] = [];
@@ -123,13 +137,19 @@ export class Reconciler {
     let plan: Plan;
     let isObservationCurrent: boolean;
     for (let pass = 0; ; pass++) {
-      const [seen] = await Promise.all([this.observe(rendered, pass === 0), ...this.rooms.map((room) => room.beforeObserve?.(rendered))]);
+      const observing = performance.now();
+      const [seen] = await Promise.all([this.observe(rendered, pass === 0 && isRepair), ...this.rooms.map((room) => room.beforeObserve?.(rendered))]);
       observed = seen;
+      const planning = performance.now();
       plan = planSteps(rendered, observed, this.ledger());
+      const timings: PassTimings = { observeMs: elapsedSince(observing, planning), planMs: elapsedSince(planning), applyMs: 0 };
+      passes.push(timings);
       isObservationCurrent = true;
       if (plan.steps.length === 0 || pass === MAX_PASSES) break;
+      const applying = performance.now();
       for (const room of this.rooms) await room.beforeApply?.(rendered);
       failure = await this.applySteps(plan.steps, rendered, applied, notes);
+      timings.applyMs = elapsedSince(applying);
       // Steps that rooms prove, such as a ruleset commit nobody else's came between, need no second look.
       if (failure === null && plan.steps.every((step) => this.rooms.some((room) => room.proves?.(step) === true))) {
         plan = { ...plan, steps: [] };
@@ -167,7 +187,8 @@ export class Reconciler {
         : null,
     };
     const { ok, durationMs, repaired } = result;
-    this.log.info({ ok, isConverged, durationMs, steps: applied.length, errors, warnings: result.warnings, repaired }, 'reconciled');
+    const timings = { renderMs, passes };
+    this.log.info({ ok, isConverged, durationMs, steps: applied.length, errors, warnings: result.warnings, repaired, timings }, 'reconciled');
     return result;
   }
 
@@ -201,8 +222,8 @@ export class Reconciler {
     return rendered;
   }
 
-  private observe(rendered: RenderedHost, isFirstPass: boolean): Promise<ObservedHost> {
-    const readers = Object.assign({}, ...this.rooms.map((room) => room.readers?.(isFirstPass) ?? {}));
+  private observe(rendered: RenderedHost, isSettled: boolean): Promise<ObservedHost> {
+    const readers = Object.assign({}, ...this.rooms.map((room) => room.readers?.(isSettled) ?? {}));
     return readObservedHost(this.host, this.config, rendered.sysctls.map(({ key }) => key), readers);
   }
 

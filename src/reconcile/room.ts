@@ -17,10 +17,13 @@ export interface Room {
   /** This room's part of what the planner knows of the agent's own past. */
   ledger(): Partial<Ledger>;
   /**
-   * Readers with a memory for parts of the observation. `isFirstPass` is true
-   * only for a reconcile's first observation, before it has applied anything.
+   * Readers with a memory for parts of the observation. `isSettled` is true
+   * only for the first observation of a reconcile of the rendering the host
+   * last converged to (a resync, not a new state), before it has applied
+   * anything: the time for reads that only refresh a room's memory, which
+   * must not stand between a new state and the change it makes.
    */
-  readers?(isFirstPass: boolean): ObservedReaders;
+  readers?(isSettled: boolean): ObservedReaders;
   /** Beside each observation: work that reads nothing the observation reads, for the plan that follows (a check of a rendered config). */
   beforeObserve?(rendered: RenderedHost): Promise<void>;
   /** Before a plan's steps are applied: what must be written down before the host changes. */

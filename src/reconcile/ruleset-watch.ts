@@ -81,10 +81,10 @@ export class RulesetWatch implements Room {
     return { ruleset: this.memory };
   }
 
-  readers(isFirstPass: boolean): ObservedReaders {
+  readers(isSettled: boolean): ObservedReaders {
     return {
       ruleset: async () => {
-        const observation = await this.observe(isFirstPass);
+        const observation = await this.observe(isSettled);
         if (observation.isListed) this.hasListedSinceCheck = true;
         return observation.ruleset;
       },
@@ -117,16 +117,20 @@ export class RulesetWatch implements Room {
 
   /**
    * Observes the table, listing it only when its generation moved, usage is
-   * due, or (with `isLearning`) chains written earlier wait to be listed. A
-   * reconcile learns only before it applies anything, so the listing that
-   * learning takes stays out of the path of a change.
+   * due, or (with `isLearning`) chains written earlier wait to be listed. Only
+   * a resync learns, before it applies anything, so the listing that learning
+   * takes stays out of the path of a change: a push that moves one routed
+   * prefix right after one that rewrote the forward chain would otherwise
+   * wait for nft to list that chain (bench/README.md).
    */
   async observe(isLearning: boolean): Promise<RulesetObservation> {
     const generation = await this.readGeneration();
     this.seen = generation;
     const isProven = generation !== null && generation === this.trusted && this.memory !== null;
     const isUsageDue = this.now() - this.listedAt >= this.config.rulesetListSeconds * 1000;
-    const pending = isLearning ? this.pendingChains() : [];
+    // Chains waiting to be learned are listed for that only when learning; a listing made anyway teaches them too.
+    const unlisted = this.pendingChains();
+    const pending = isLearning ? unlisted : [];
     if (isProven && !isUsageDue && pending.length === 0) {
       return { ruleset: { chains: this.memory!.listed, counters: this.counters }, isListed: false };
     }
@@ -143,10 +147,10 @@ export class RulesetWatch implements Room {
     const ruleset = await readRuleset(this.host, this.config);
     this.counters = ruleset?.counters ?? new Map();
     this.listedAt = this.now();
-    if (isProven && ruleset !== null && pending.length > 0) {
+    if (isProven && ruleset !== null && unlisted.length > 0) {
       // The listing tells how nft prints what the agent wrote only if nobody committed while it
       // was taken: an `nft flush table` between the id and the listing would be learned as ours.
-      if ((await this.readGeneration()) === generation) this.learn(ruleset, pending);
+      if ((await this.readGeneration()) === generation) this.learn(ruleset, unlisted);
     } else if (!isProven && generation !== null && ruleset !== null && this.isAsRemembered(ruleset)) {
       // Someone committed elsewhere (another table, say): ours is intact, so
       // this generation proves it until the next commit.

@@ -69,36 +69,71 @@ export interface NftRuleset {
  * order, so the management server's ordering of the list changes nothing.
  */
 export function renderRuleset(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): NftRuleset {
-  // A guest keeps a deprecated address valid for up to two hours: its flows from it are not spoofed.
-  const networks = [...state.guestNetworks]
+  const networks = networksInOrder(state, deprecated);
+  const key = baseChainsKey(state, deprecated);
+  const ruleset: NftRuleset = {
+    counters: networks.flatMap((network) => [usageCounterName(network.interface, 'egress'), usageCounterName(network.interface, 'ingress')]),
+    chains: [
+      ...(baseChains.get(key) ?? baseChains.set(key, renderBaseChains(state, deprecated))),
+      ...networks.flatMap((network) => renderNetworkChains(state, network)),
+    ],
+  };
+  isolatedChains.age();
+  baseChains.age();
+  return ruleset;
+}
+
+/**
+ * The guest networks in interface-name order, each with the prefixes being
+ * deprecated on its link among its routed ones: a guest keeps a deprecated
+ * address valid for up to two hours, and its flows from it are not spoofed.
+ */
+function networksInOrder(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): GuestNetwork[] {
+  return [...state.guestNetworks]
     .sort((a, b) => compareText(a.interface, b.interface))
     .map((network) => {
       const extra = deprecated.filter((d) => d.interface === network.interface).map((d) => ({ prefix: d.prefix, nextHop: null, description: null }));
       return extra.length === 0 ? network : { ...network, routedPrefixes: [...network.routedPrefixes, ...extra] };
     });
+}
+
+/** The input and forward base chains, rendered afresh (renderRuleset keeps them by baseChainsKey). */
+export function renderBaseChains(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): NftChain[] {
+  const networks = networksInOrder(state, deprecated);
   const links = renderLinkMatch(state);
-  const ruleset: NftRuleset = {
-    counters: networks.flatMap((network) => [usageCounterName(network.interface, 'egress'), usageCounterName(network.interface, 'ingress')]),
-    chains: [
-      {
-        name: 'input',
-        base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
-        rules: [
-          ...renderInputRules(state.public.interface, networks, links),
-          ...renderRoutingPeerRules(state.routing, state.public.interface, state.sharedNetworks),
-          ...renderRedundancyRules(state, links),
-        ],
-      },
-      {
-        name: 'forward',
-        base: { type: 'filter', hook: 'forward', prio: 0, policy: 'drop' },
-        rules: renderForwardRules(state.public.interface, networks, links, state.sharedNetworks.map((network) => network.interface)),
-      },
-      ...networks.flatMap((network) => renderNetworkChains(state, network)),
-    ],
-  };
-  isolatedChains.age();
-  return ruleset;
+  return [
+    {
+      name: 'input',
+      base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
+      rules: [
+        ...renderInputRules(state.public.interface, networks, links),
+        ...renderRoutingPeerRules(state.routing, state.public.interface, state.sharedNetworks),
+        ...renderRedundancyRules(state, links),
+      ],
+    },
+    {
+      name: 'forward',
+      base: { type: 'filter', hook: 'forward', prio: 0, policy: 'drop' },
+      rules: renderForwardRules(state.public.interface, networks, links, state.sharedNetworks.map((network) => network.interface)),
+    },
+  ];
+}
+
+/**
+ * Everything of a state the base chains may read, as text: the state without
+ * its ACL lists (which only the networks' own chains read) and with each
+ * routed prefix as its prefix alone, the shared networks without theirs
+ * (the base chains read only their links), and the deprecated prefixes. A
+ * routed prefix's next hop is a route, not a rule, so a push that moves prefixes
+ * among instances renders the very base chains of the push before, whose
+ * digests are kept with them: with a thousand routed prefixes in the
+ * anti-spoofing sets, rendering and digesting the forward chain is most of
+ * a render (bench/README.md).
+ */
+function baseChainsKey(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): string {
+  const guestNetworks = state.guestNetworks.map((network) => ({ ...network, routedPrefixes: network.routedPrefixes.map((routed) => routed.prefix) }));
+  const sharedNetworks = state.sharedNetworks.map((network) => ({ ...network, routedPrefixes: [] }));
+  return JSON.stringify([{ ...state, aclLists: [], guestNetworks, sharedNetworks }, deprecated]);
 }
 
 /**
@@ -284,6 +319,8 @@ class RecentMemo<V> {
   }
 }
 
+/** The base chains, by baseChainsKey: the state and the deprecated prefixes are new objects on every push. */
+const baseChains = new RecentMemo<NftChain[]>();
 /** Isolated networks' chains, by interface and firewall: their firewalls are new objects on every push. */
 const isolatedChains = new RecentMemo<NftChain[]>();
 /** VPC tiers' chains, by list object, then interface. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DesiredState, desiredStateSchema } from './desired-state.js';
 import { AclList } from './firewall.js';
+import { RoutedPrefix } from './routed-prefixes.js';
 import { parseWith, type Parsed } from './validation.js';
 
 /**
@@ -19,70 +20,116 @@ export interface DesiredStateParseOptions {
 }
 
 /**
- * Parses desired states, validating only the ACL lists that differ from those
- * of the last valid state parsed. A push repeats the whole state, and
- * validating a large policy with zod is a large part of a push's cost
- * (bench/README.md), so a push that changes one item would spend most of its
- * time re-checking the lists it did not touch.
+ * Parses desired states, validating only the parts that differ from those of
+ * the last valid state parsed: its ACL lists, and the entries of its
+ * networks' routedPrefixes. A push repeats the whole state, and validating
+ * a large policy or a thousand routed prefixes with zod is a large part of
+ * a push's cost (bench/README.md), so a push that changes one item or moves
+ * one prefix would spend most of its time re-checking what it did not touch.
  *
- * A list's key is its JSON text: the frame's own (options.sourceOf) or, for
- * a plain JSON value without one, JSON.stringify's. A list whose key was
- * accepted before comes back as the very AclList object of that parse, so
- * downstream a list's identity stands for its text (DesiredState's rule).
+ * A part's key is its JSON text: the frame's own (options.sourceOf) or, for
+ * a plain JSON value without one, JSON.stringify's. A part whose key was
+ * accepted before comes back as the very object of that parse, so
+ * downstream a part's identity stands for its text (DesiredState's rule).
  *
- * The result is exactly `parseWith(DesiredState, input, root)`: an ACL list is
- * checked on its own (AclList needs nothing outside the list), and only when
- * every list passes does the rest of the state go through the same schema
- * with the lists' outputs standing in. Any refused list sends the whole input
- * through DesiredState, so errors, their paths and their order are the
- * schema's own.
+ * The result is exactly `parseWith(DesiredState, input, root)`: an ACL list
+ * and a routed-prefix entry are each checked on their own (AclList and
+ * RoutedPrefix need nothing outside them; what spans the state is checked
+ * by the state's refinement), and only when every part passes does the rest
+ * of the state go through the same schema with the parts' outputs standing
+ * in. Any refused part sends the whole input through DesiredState, so
+ * errors, their paths and their order are the schema's own.
  */
 export function parseDesiredState(input: unknown, root = '$', options: DesiredStateParseOptions = {}): Parsed<DesiredState> {
-  const rawLists = readRawLists(input);
-  if (rawLists === null) return parseWith(DesiredState, input, root);
-  const lists = new Map<string, AclList>();
-  for (const raw of rawLists) {
-    // Only plain JSON values have a faithful key: a Date or an undefined would print like something else.
-    const key = options.sourceOf?.(raw) ?? (isPlainJson(raw) ? JSON.stringify(raw) : null);
-    if (key === null) return parseWith(DesiredState, input, root);
-    const known = lists.get(key) ?? acceptedLists.get(key);
-    const parsed = known === undefined ? AclList.safeParse(raw) : { success: true as const, data: known };
-    if (!parsed.success) return parseWith(DesiredState, input, root);
-    lists.set(key, parsed.data);
-    accepted.set(raw, parsed.data);
-  }
+  const raw = readRawParts(input);
+  if (raw === null) return parseWith(DesiredState, input, root);
+  let isValid = false;
   try {
+    const isAdmitted = raw.aclLists.every((list) => aclLists.admit(list, options.sourceOf)) && raw.routedPrefixes.every((entry) => routedPrefixes.admit(entry));
+    if (!isAdmitted) return parseWith(DesiredState, input, root);
     const result = parseWith(PrevalidatedDesiredState, input, root);
-    // Bounded by one state: lists of earlier pushes are dropped.
-    if (result.ok) acceptedLists = lists;
+    isValid = result.ok;
     return result;
   } finally {
-    for (const raw of rawLists) accepted.delete(raw);
+    aclLists.end(isValid);
+    routedPrefixes.end(isValid);
   }
 }
 
-/** Lists of the last state parsed successfully, by their JSON text; handed out again, as DesiredState's rule allows. */
-let acceptedLists = new Map<string, AclList>();
+/**
+ * The outputs of one kind of part by JSON text: those of the last state parsed
+ * successfully, handed out again as DesiredState's rule allows, and a stand-in
+ * schema that gives each raw part of the parse running now its output.
+ */
+class AcceptedParts<T> {
+  /** Bounded by one state: parts of earlier pushes are dropped. */
+  private accepted = new Map<string, T>();
+  private admitted = new Map<string, T>();
+  /** Each raw part's output while one (synchronous) parse runs; a string part by its value, which is its text. */
+  private readonly outputs = new Map<unknown, T>();
+  readonly standIn: z.ZodType<T>;
 
-/** Each raw list's output while one (synchronous) parse runs. */
-const accepted = new WeakMap<object, AclList>();
+  constructor(private readonly schema: z.ZodType<T>, what: string) {
+    this.standIn = z.unknown().transform((part, ctx): T => {
+      const output = this.outputs.get(part);
+      if (output !== undefined) return output;
+      ctx.addIssue({ code: 'custom', message: `was not validated as ${what}` });
+      return z.NEVER;
+    });
+  }
 
-const PrevalidatedAclList = z.unknown().transform((raw, ctx): AclList => {
-  const list = typeof raw === 'object' && raw !== null ? accepted.get(raw) : undefined;
-  if (list !== undefined) return list;
-  ctx.addIssue({ code: 'custom', message: 'was not validated as an ACL list' });
-  return z.NEVER;
-});
+  /** Finds or validates one raw part; false when the schema refuses it or its text cannot be known. */
+  admit(part: unknown, sourceOf?: JsonSourceOf): boolean {
+    // Only plain JSON values have a faithful key: a Date or an undefined would print like something else.
+    const key = (typeof part === 'object' && part !== null ? sourceOf?.(part) : undefined) ?? (isPlainJson(part) ? JSON.stringify(part) : null);
+    if (key === null) return false;
+    let output = this.admitted.get(key) ?? this.accepted.get(key);
+    if (output === undefined) {
+      const parsed = this.schema.safeParse(part);
+      if (!parsed.success) return false;
+      output = parsed.data;
+    }
+    this.admitted.set(key, output);
+    this.outputs.set(part, output);
+    return true;
+  }
 
-const PrevalidatedDesiredState = desiredStateSchema(PrevalidatedAclList);
+  /** Ends a parse: when the state was valid, what it admitted is what the next parse finds. */
+  end(isValid: boolean): void {
+    if (isValid) this.accepted = this.admitted;
+    this.admitted = new Map();
+    this.outputs.clear();
+  }
+}
 
-// The raw entries of `aclLists` when they are all objects (absent counts as none), else null.
-function readRawLists(input: unknown): object[] | null {
-  if (typeof input !== 'object' || input === null) return null;
-  const lists = (input as { aclLists?: unknown }).aclLists;
-  if (lists === undefined) return [];
-  if (!Array.isArray(lists) || !lists.every((list) => typeof list === 'object' && list !== null && !Array.isArray(list))) return null;
-  return lists as object[];
+const aclLists = new AcceptedParts<AclList>(AclList, 'an ACL list');
+const routedPrefixes = new AcceptedParts<RoutedPrefix>(RoutedPrefix, 'a routed prefix');
+
+const PrevalidatedDesiredState = desiredStateSchema({ aclList: aclLists.standIn, routedPrefix: routedPrefixes.standIn });
+
+/**
+ * The raw entries of `aclLists` (all objects) and of every network's
+ * `routedPrefixes`; absent counts as none. Null for any other shape, which
+ * the whole schema then explains.
+ */
+function readRawParts(input: unknown): { aclLists: object[]; routedPrefixes: unknown[] } | null {
+  if (!isObject(input)) return null;
+  const { aclLists: lists = [], guestNetworks: networks = [] } = input as { aclLists?: unknown; guestNetworks?: unknown };
+  if (!Array.isArray(lists) || !lists.every((list) => isObject(list) && !Array.isArray(list))) return null;
+  if (!Array.isArray(networks)) return null;
+  const entries: unknown[] = [];
+  for (const network of networks) {
+    if (!isObject(network)) return null;
+    const routed = (network as { routedPrefixes?: unknown }).routedPrefixes;
+    if (routed === undefined) continue;
+    if (!Array.isArray(routed)) return null;
+    for (const entry of routed) entries.push(entry);
+  }
+  return { aclLists: lists as object[], routedPrefixes: entries };
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
 }
 
 // What JSON.parse can return: its JSON text stands for it alone.

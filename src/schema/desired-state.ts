@@ -162,49 +162,58 @@ export type PublicInterface = DeepReadonly<z.output<typeof PublicInterface>>;
 /** A service of the VR itself that the guests of a network may reach, e.g. DNS on udp and tcp 53. */
 export const VrService = z.strictObject({ protocol: z.enum(['tcp', 'udp']), port: Port });
 
-/** A guest network (isolated) or tier (VPC): one /64 on one interface. */
-export const GuestNetwork = z.strictObject({
-  id: Identifier,
-  interface: InterfaceName,
-  prefix: Ipv6Prefix64,
-  gateway: Ipv6Address.optional().meta({ description: 'the VR address in the prefix; default <prefix>::1' }),
-  ra: RaSettings.prefault({}),
-  firewall: IsolatedFirewall.optional().meta({ description: 'isolated networks only' }),
-  aclId: Identifier.optional().meta({ description: 'VPC tiers only: the id of an entry of aclLists' }),
-  vrServices: z
-    .array(VrService)
-    .max(64)
-    .default([])
-    .meta({ description: "the VR's own services the guests may reach on this interface; none by default" }),
-  routedPrefixes: z
-    .array(RoutedPrefix)
-    .max(1024)
-    .default([])
-    .meta({
-      description:
-        'schemaVersion 2: prefixes routed to instances of this network, {prefix, nextHop, description?}; schemaVersion 1: plain CIDRs, valid sources from it, not routed',
-    }),
-});
+/**
+ * A guest network (isolated) or tier (VPC): one /64 on one interface, with
+ * `routedPrefix` for each entry of routedPrefixes (as `aclList` below).
+ */
+function guestNetworkSchema<Entry extends z.ZodType<RoutedPrefix, unknown>>(routedPrefix: Entry) {
+  return z.strictObject({
+    id: Identifier,
+    interface: InterfaceName,
+    prefix: Ipv6Prefix64,
+    gateway: Ipv6Address.optional().meta({ description: 'the VR address in the prefix; default <prefix>::1' }),
+    ra: RaSettings.prefault({}),
+    firewall: IsolatedFirewall.optional().meta({ description: 'isolated networks only' }),
+    aclId: Identifier.optional().meta({ description: 'VPC tiers only: the id of an entry of aclLists' }),
+    vrServices: z
+      .array(VrService)
+      .max(64)
+      .default([])
+      .meta({ description: "the VR's own services the guests may reach on this interface; none by default" }),
+    routedPrefixes: z
+      .array(routedPrefix)
+      .max(1024)
+      .default([])
+      .meta({
+        description:
+          'schemaVersion 2: prefixes routed to instances of this network, {prefix, nextHop, description?}; schemaVersion 1: plain CIDRs, valid sources from it, not routed',
+      }),
+  });
+}
+/** A guest network as the desired state takes it. */
+export const GuestNetwork = guestNetworkSchema(RoutedPrefix);
 export type GuestNetwork = DeepReadonly<z.output<typeof GuestNetwork>>;
 
 /**
- * The desired state with `aclList` for each entry of aclLists: AclList itself,
- * or (desired-state-parser.ts) a stand-in that returns lists AclList has
- * already accepted, so both schemas accept and refuse exactly the same input.
+ * The desired state with `parts.aclList` for each entry of aclLists and
+ * `parts.routedPrefix` for each entry of a network's routedPrefixes: AclList
+ * and RoutedPrefix themselves, or (desired-state-parser.ts) stand-ins that
+ * return what those have already accepted, so both schemas accept and refuse
+ * exactly the same input.
  */
-export function desiredStateSchema(aclList: z.ZodType<AclList>) {
+export function desiredStateSchema(parts: { readonly aclList: z.ZodType<AclList>; readonly routedPrefix: z.ZodType<RoutedPrefix, unknown> }) {
   return z
     .strictObject({
       schemaVersion: z.literal(SCHEMA_VERSIONS),
       router: z.strictObject({ id: Identifier, kind: z.enum(['isolated', 'vpc']) }),
       public: PublicInterface,
-      guestNetworks: z.array(GuestNetwork).max(256).default([]),
+      guestNetworks: z.array(guestNetworkSchema(parts.routedPrefix)).max(256).default([]),
       sharedNetworks: z
         .array(SharedNetwork)
         .max(SHARED_NETWORKS_MAX)
         .default([])
         .meta({ description: 'schemaVersion 2, routing bgp: links where the upstream is the gateway; the VR announces their routed prefixes with the instance as next hop (docs/routing.md)' }),
-      aclLists: z.array(aclList).max(256).default([]),
+      aclLists: z.array(parts.aclList).max(256).default([]),
       raBackend: z.enum(['radvd', 'frr']).default('radvd'),
       routing: Routing.prefault({}),
       redundancy: Redundancy.optional().meta({ description: 'a redundant pair: VRRPv3 elects the primary, which alone holds the gateways and sends RAs (docs/redundancy.md)' }),
@@ -213,7 +222,7 @@ export function desiredStateSchema(aclList: z.ZodType<AclList>) {
 }
 
 /** The whole desired state, version 1 or 2, with the checks that span fields. */
-export const DesiredState = desiredStateSchema(AclList);
+export const DesiredState = desiredStateSchema({ aclList: AclList, routedPrefix: RoutedPrefix });
 
 /**
  * A validated desired state. The rule every cache of the agent rests on: a
@@ -223,10 +232,12 @@ export const DesiredState = desiredStateSchema(AclList);
  * so (readonly throughout, DeepReadonly); nothing freezes them at runtime,
  * which for a 10,000-item state would cost about as much as parsing a push.
  * So caches key on identity or on JSON text and share what they return:
- * one AclList object for every push that repeats a list's text
+ * one AclList object for every push that repeats a list's text and one
+ * RoutedPrefix object for every entry text it repeats
  * (desired-state-parser.ts), one Ipv6Prefix object per CIDR text (ipv6.ts),
- * a network's chains by its list or firewall and a digest by chain
- * (render/ruleset.ts), one rendering per state object (reconcile/).
+ * a network's chains by its list or firewall, the base chains by the text
+ * of what they read, and a digest by chain (render/ruleset.ts), one
+ * rendering per state object (reconcile/).
  */
 export type DesiredState = DeepReadonly<z.output<typeof DesiredState>>;
 

@@ -90,9 +90,19 @@ export function formatPrefix(prefix: Ipv6Prefix): string {
   return `${prefix.address}/${prefix.length}`;
 }
 
+/**
+ * An address's 128 bits as a number, for comparing and ordering addresses;
+ * the address must already be valid. Memoised as the parsers are: the checks
+ * that span a state ask it of every routed prefix and next hop of every push.
+ */
+export const addressValue = memoise((address: string): bigint =>
+  ipaddr.IPv6.parse(address).parts.reduce((value, part) => (value << 16n) | BigInt(part), 0n),
+);
+
 /** True when the address lies inside the prefix. Both must already be valid. */
 export function isInPrefix(address: string, prefix: Ipv6Prefix): boolean {
-  return ipaddr.IPv6.parse(address).match(ipaddr.IPv6.parse(prefix.address), prefix.length);
+  const hostBits = BigInt(128 - prefix.length);
+  return addressValue(address) >> hostBits === addressValue(prefix.address) >> hostBits;
 }
 
 /** True when the two prefixes share any address. */
@@ -104,8 +114,10 @@ export function isOverlapping(a: Ipv6Prefix, b: Ipv6Prefix): boolean {
 
 /** True for fe80::/10. */
 export function isLinkLocal(address: string): boolean {
-  return ipaddr.IPv6.parse(address).range() === 'linkLocal';
+  return isInPrefix(address, LINK_LOCAL);
 }
+
+const LINK_LOCAL: Ipv6Prefix = { address: 'fe80::', length: 10 };
 
 /**
  * The modified EUI-64 address (RFC 4291 appendix A) that SLAAC derives from a

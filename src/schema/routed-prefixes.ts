@@ -1,7 +1,6 @@
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { Ipv6Address, Ipv6Cidr } from './fields.js';
-import { formatPrefix, hostAddress, isInPrefix, isLinkLocal, type Ipv6Prefix } from './ipv6.js';
+import { addressValue, formatPrefix, hostAddress, isInPrefix, isLinkLocal, type Ipv6Prefix } from './ipv6.js';
 import type { DeepReadonly } from './validation.js';
 
 /**
@@ -149,7 +148,7 @@ interface Span {
 }
 
 function spanOf(prefix: Ipv6Prefix, at: Span['at'], name: string): Span {
-  const start = ipaddr.IPv6.parse(prefix.address).parts.reduce((value, part) => (value << 16n) | BigInt(part), 0n);
+  const start = addressValue(prefix.address);
   return { start, end: start + (1n << BigInt(128 - prefix.length)) - 1n, length: prefix.length, at, name };
 }
 

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deriveDeprecatedPrefixes } from '../../src/daemon/deprecations.js';
 import { renderHost } from '../../src/render/host-facts.js';
-import { renderRuleset } from '../../src/render/ruleset.js';
+import { renderBaseChains, renderRuleset } from '../../src/render/ruleset.js';
 import { egressChainName, ingressChainName, renderAclPolicy, renderIsolatedPolicy } from '../../src/render/ruleset-policy.js';
 import { parseDesiredState } from '../../src/schema/desired-state-parser.js';
 import type { DesiredState } from '../../src/schema/desired-state.js';
-import { isolatedInput, vpcInput } from '../support/states.js';
+import { bgpInput, isolatedInput, redundantInput, vpcInput } from '../support/states.js';
 
 /**
  * The caches of the core share a DesiredState's parts and key on identity or
@@ -94,5 +94,38 @@ describe('a DesiredState', () => {
     expect(states[5]!.aclLists[0]).toBe(states[4]!.aclLists[0]);
     expect(networkChains(states[5]!)).toHaveLength(4);
     networkChains(states[4]!).forEach((chain, i) => expect(networkChains(states[5]!)[i]).toBe(chain));
+  });
+
+  it('renders the base chains once for pushes that only move routed prefixes, and afresh for any other change', () => {
+    const routed = vpcInput();
+    routed.schemaVersion = 2;
+    routed.guestNetworks[0].routedPrefixes = Array.from({ length: 50 }, (_, i) => ({ prefix: `2001:db8:${(0x1000 + i).toString(16)}::/56`, nextHop: '2001:db8:200:1::a' }));
+    const pushes: Record<string, any>[] = [routed];
+    const next = (change: (input: Record<string, any>) => void) => {
+      const input = structuredClone(pushes.at(-1)!);
+      change(input);
+      pushes.push(input);
+    };
+    next((s) => (s.guestNetworks[0].routedPrefixes[7].nextHop = '2001:db8:200:1::b')); // a move
+    next((s) => (s.guestNetworks[0].routedPrefixes[7].description = 'moved')); // a description
+    next((s) => (s.guestNetworks[1].routedPrefixes = [{ prefix: '2001:db8:2000::/56', nextHop: '2001:db8:200:2::b' }]));
+    next((s) => (s.guestNetworks[0].routedPrefixes[3].prefix = '2001:db8:3000::/48'));
+    next((s) => ([s.guestNetworks[0].interface, s.guestNetworks[1].interface] = ['eth3', 'eth2']));
+    next((s) => (s.guestNetworks[0].vrServices = [{ protocol: 'udp', port: 53 }]));
+    next((s) => (s.public.interface = 'eth4'));
+    next((s) => (s.aclLists[0].items[0].action = 'deny'));
+    pushes.push(bgpInput(), redundantInput(), isolatedInput());
+    const states = pushes.map(parsed);
+    const baseChains = (state: DesiredState, deprecated = deriveDeprecatedPrefixes(null, state, [], 1_000, 3_600)) =>
+      renderRuleset(state, deprecated).chains.filter((chain) => chain.base !== undefined);
+    for (const state of states) expect(baseChains(state)).toEqual(renderBaseChains(state));
+    // A deprecated prefix is a valid source on its link until its window ends.
+    const deprecated = deriveDeprecatedPrefixes(states[0]!, states[5]!, [], 1_000, 3_600);
+    expect(deprecated).not.toEqual([]);
+    expect(baseChains(states[5]!, deprecated)).toEqual(renderBaseChains(states[5]!, deprecated));
+    // The move and the new description: the very chains of the push before, digests and all.
+    baseChains(states[0]!).forEach((chain, i) => expect(baseChains(states[1]!)[i]).toBe(chain));
+    baseChains(states[1]!).forEach((chain, i) => expect(baseChains(states[2]!)[i]).toBe(chain));
+    baseChains(states[2]!).forEach((chain, i) => expect(baseChains(states[3]!)[i]).not.toBe(chain));
   });
 });

@@ -24,9 +24,33 @@ function vpcWithLists(): Record<string, any> {
   return input;
 }
 
-function expectSameAsSchema(input: unknown): void {
-  parseDesiredState(vpcWithLists(), '$.spec');
+/** parseDesiredState answers for `input` as the schema does, after a parse of `known()` filled its memory. */
+function expectSameAsSchema(input: unknown, known: () => unknown = vpcWithLists): void {
+  parseDesiredState(known(), '$.spec');
   expect(parseDesiredState(input, '$.spec')).toEqual(parseWith(DesiredState, input, '$.spec'));
+}
+
+/** Parses `build()`, then `build()` as `change` leaves it; both must be accepted. */
+function parseBeforeAndAfter(build: () => Record<string, any>, change: (input: Record<string, any>) => void): [DesiredState, DesiredState] {
+  const first = parseDesiredState(build());
+  const input = build();
+  change(input);
+  const second = parseDesiredState(input);
+  if (!first.ok || !second.ok) throw new Error('expected both states to be accepted');
+  return [first.value, second.value];
+}
+
+/** With any JSON value at one of `paths` of `build()`, parseDesiredState still answers as the schema does. */
+function expectSameAsSchemaForAnyValueAt(build: () => Record<string, any>, paths: (string | number)[][]): void {
+  fc.assert(
+    fc.property(fc.constantFrom(...paths), fc.jsonValue(), (path, value) => {
+      const input = build();
+      const parent = path.slice(0, -1).reduce((node: any, key) => node[key], input);
+      parent[path.at(-1)!] = value;
+      expectSameAsSchema(input, build);
+    }),
+    { numRuns: 300 },
+  );
 }
 
 describe('parsing a desired state with known ACL lists', () => {
@@ -63,26 +87,14 @@ describe('parsing a desired state with known ACL lists', () => {
       ['guestNetworks', 1, 'aclId'],
       ['router', 'kind'],
     ];
-    fc.assert(
-      fc.property(fc.constantFrom(...paths), fc.jsonValue(), (path, value) => {
-        const input = vpcWithLists();
-        const parent = path.slice(0, -1).reduce((node: any, key) => node[key], input);
-        parent[path.at(-1)!] = value;
-        expectSameAsSchema(input);
-      }),
-      { numRuns: 300 },
-    );
+    expectSameAsSchemaForAnyValueAt(vpcWithLists, paths);
   });
 
   it('returns the very output of a list it accepted before, and a new one for a changed list', () => {
-    const first = parseDesiredState(vpcWithLists());
-    const input = vpcWithLists();
-    input.aclLists[1].items[51].action = 'allow';
-    const second = parseDesiredState(input);
-    if (!first.ok || !second.ok) throw new Error('expected both states to be accepted');
-    expect(second.value.aclLists[0]).toBe(first.value.aclLists[0]);
-    expect(second.value.aclLists[1]).not.toBe(first.value.aclLists[1]);
-    expect(second.value.aclLists[1]?.items[51]?.action).toBe('allow');
+    const [first, second] = parseBeforeAndAfter(vpcWithLists, (input) => (input.aclLists[1].items[51].action = 'allow'));
+    expect(second.aclLists[0]).toBe(first.aclLists[0]);
+    expect(second.aclLists[1]).not.toBe(first.aclLists[1]);
+    expect(second.aclLists[1]?.items[51]?.action).toBe('allow');
   });
 
   it('gives the failing item its full path', () => {
@@ -135,5 +147,68 @@ describe('parsing a desired state with known ACL lists', () => {
     expect(trusted.value.aclLists[1]?.items[51]?.action).toBe('deny');
     expect(printed.value.aclLists[1]?.items[51]?.action).toBe('allow');
     expect(printed).toEqual(parseWith(DesiredState, changed));
+  });
+});
+
+/** The VPC state, schemaVersion 2, routing 40 /56s to instances of the web tier and two to the db tier. */
+function vpcWithRoutedPrefixes(): Record<string, any> {
+  const input = vpcInput();
+  input.schemaVersion = 2;
+  input.guestNetworks[0].routedPrefixes = Array.from({ length: 40 }, (_, i) => ({ prefix: `2001:db8:${(0x1000 + i).toString(16)}::/56`, nextHop: '2001:db8:200:1::a' }));
+  input.guestNetworks[1].routedPrefixes = [
+    { prefix: '2001:db8:2000::/56', nextHop: 'fe80::5054:ff:fe00:1', description: 'vpn' },
+    { prefix: '2001:db8:2100::/56', nextHop: '2001:db8:200:2::b' },
+  ];
+  return input;
+}
+
+describe('parsing a desired state with known routed prefixes', () => {
+  it.each([
+    ['an unchanged state', () => undefined],
+    ['one prefix moved to another instance', (s: any) => (s.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:1::b')],
+    ['a next hop outside the network', (s: any) => (s.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:2::b')],
+    ["a next hop that is the VR's own address", (s: any) => (s.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:1::1')],
+    ['a bad CIDR', (s: any) => (s.guestNetworks[0].routedPrefixes[3].prefix = '2001:db8::/129')],
+    ['a /72', (s: any) => (s.guestNetworks[0].routedPrefixes[3].prefix = '2001:db8:1003::/72')],
+    ['a plain CIDR in schemaVersion 2', (s: any) => (s.guestNetworks[0].routedPrefixes[3] = '2001:db8:1003::/56')],
+    ['the object form in schemaVersion 1', (s: any) => (s.schemaVersion = 1)],
+    ['the same entry twice in one network', (s: any) => s.guestNetworks[0].routedPrefixes.push(s.guestNetworks[0].routedPrefixes[5])],
+    ['the same entry in two networks', (s: any) => s.guestNetworks[1].routedPrefixes.push(s.guestNetworks[0].routedPrefixes[5])],
+    ['two prefixes that nest', (s: any) => (s.guestNetworks[0].routedPrefixes[8].prefix = '2001:db8:1000::/48')],
+    ['an unknown key in an entry', (s: any) => (s.guestNetworks[0].routedPrefixes[9].weight = 1)],
+    ['a Date as next hop', (s: any) => (s.guestNetworks[0].routedPrefixes[9].nextHop = new Date(0))],
+    ['routedPrefixes that is not an array', (s: any) => (s.guestNetworks[1].routedPrefixes = { 0: s.guestNetworks[1].routedPrefixes[0] })],
+    ['a network that is not an object', (s: any) => (s.guestNetworks[1] = 'db')],
+    ['guestNetworks that is not an array', (s: any) => (s.guestNetworks = { 0: s.guestNetworks[0] })],
+    ['no routedPrefixes', (s: any) => delete s.guestNetworks[0].routedPrefixes],
+    ['more than 1024 entries', (s: any) => (s.guestNetworks[0].routedPrefixes = Array.from({ length: 1025 }, (_, i) => ({ prefix: `2001:db8:${(0x4000 + i).toString(16)}::/56`, nextHop: '2001:db8:200:1::a' })))],
+    ['a moved prefix and a bad list', (s: any) => ((s.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:1::b'), (s.aclLists[0].items[0].protocol = 1))],
+  ])('answers as the schema does for %s', (_name, mutate) => {
+    const input = vpcWithRoutedPrefixes();
+    mutate(input);
+    expectSameAsSchema(input, vpcWithRoutedPrefixes);
+  });
+
+  it('answers as the schema does when any one value of an entry is replaced', () => {
+    const paths = [
+      ['guestNetworks', 0, 'routedPrefixes', 17, 'nextHop'],
+      ['guestNetworks', 0, 'routedPrefixes', 17, 'prefix'],
+      ['guestNetworks', 0, 'routedPrefixes', 17],
+      ['guestNetworks', 1, 'routedPrefixes', 0, 'description'],
+      ['guestNetworks', 1, 'prefix'],
+      ['schemaVersion'],
+    ];
+    expectSameAsSchemaForAnyValueAt(vpcWithRoutedPrefixes, paths);
+  });
+
+  it('returns the very entries it accepted before when one prefix moves, and a new one for the moved prefix', () => {
+    const move = (input: Record<string, any>) => (input.guestNetworks[0].routedPrefixes[17].nextHop = '2001:db8:200:1::b');
+    const [first, second] = parseBeforeAndAfter(vpcWithRoutedPrefixes, move);
+    const [before, after] = [first.guestNetworks[0]!.routedPrefixes, second.guestNetworks[0]!.routedPrefixes];
+    expect(after.filter((entry, i) => entry !== before[i]).map((entry) => entry.nextHop)).toEqual(['2001:db8:200:1::b']);
+    expect(second.guestNetworks[1]!.routedPrefixes[0]).toBe(first.guestNetworks[1]!.routedPrefixes[0]);
+    const input = vpcWithRoutedPrefixes();
+    move(input);
+    expect(second).toEqual(DesiredState.parse(input));
   });
 });

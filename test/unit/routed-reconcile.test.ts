@@ -52,6 +52,22 @@ describe('routed prefixes on the in-memory host', () => {
     expect(after).toHaveLength(1000);
   });
 
+  it('lists no chain for a move right after the push that rewrote the forward chain, and learns it at the next resync', async () => {
+    const one = routedState(1);
+    const { host, reconciler } = await convergedOn(one);
+    await reconciler.reconcile(one);
+    await reconciler.reconcile(routedState(1000));
+    const [listings, chainListings] = [host.listings, host.chainListings];
+    const moved = routedState(1000, (i) => (i === 500 ? '2001:db8:200:1::ff' : `2001:db8:200:1::${(10 + (i % 100)).toString(16)}`));
+    const result = await reconciler.reconcile(moved);
+    expect(result.applied).toEqual(['replaceRoutedRoutes 2001:db8:11f4::/56 via 2001:db8:200:1::ff dev eth2']);
+    expect([host.listings, host.chainListings]).toEqual([listings, chainListings]);
+    // The resync reconciles the same state object: it lists the two base chains the thousand prefixes rewrote.
+    expect((await reconciler.reconcile(moved)).applied).toEqual([]);
+    expect([host.listings, host.chainListings]).toEqual([listings, chainListings + 2]);
+    expect(routesOf(host)).toContain('2001:db8:11f4::/56 via 2001:db8:200:1::ff dev eth2 proto 118');
+  });
+
   it('moves a prefix to another network by the same one replace', async () => {
     const { host, reconciler } = await convergedOn(routedState(1));
     const input = vpcInput();
