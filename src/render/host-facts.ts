@@ -69,7 +69,8 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
   // it would answer neighbour solicitations on the backup too.
   const addresses: OwnedAddress[] = [
     ...(state.redundancy ? [] : state.guestNetworks.map((network) => ({ interface: network.interface, address: gatewayOf(network), prefixLength: 64 }))),
-    ...deprecated.map((d) => ({ interface: d.interface, address: d.gateway, prefixLength: 64 })),
+    // In a pair keepalived holds a deprecated gateway on a link of the pair too (renderKeepalivedConf).
+    ...deprecated.filter((d) => !isPairLink(state, d.interface)).map((d) => ({ interface: d.interface, address: d.gateway, prefixLength: 64 })),
     ...(peer ? [{ interface: peer.interface, address: peer.localAddress.address, prefixLength: peer.localAddress.length }] : []),
   ];
   const ruleset = renderRuleset(state, deprecated);
@@ -90,9 +91,14 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     chainFingerprints: new Map(ruleset.chains.map((chain) => [chain.name, renderChainFingerprint(chain)])),
     radvdConf: renderRadvdConf(state, deprecated),
     frr: renderFrrConf(state, deprecated),
-    keepalived: renderKeepalivedConf(state, keepalivedFiles),
+    keepalived: renderKeepalivedConf(state, keepalivedFiles, deprecated),
     conntrackdConf: renderConntrackdConf(state, keepalivedFiles),
   };
+}
+
+// A guest link with a VRRP instance of the pair: one a network of the state still uses.
+function isPairLink(state: DesiredState, ifname: string): boolean {
+  return state.redundancy !== undefined && state.guestNetworks.some((network) => network.interface === ifname);
 }
 
 /** The route of each routed prefix that names a next hop; a plain CIDR of schemaVersion 1 routes nothing. */

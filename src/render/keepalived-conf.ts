@@ -1,6 +1,7 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
 import { eui64Address, parseIpv6Prefix } from '../schema/ipv6.js';
 import { virtualLinkLocalOf, virtualMacOf, vmacInterfaceOf, type Redundancy } from '../schema/redundancy.js';
+import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import type { KeepalivedFiles } from '../model/file-layout.js';
 import { GENERATED_HEADER } from '../model/ownership.js';
 
@@ -12,6 +13,8 @@ export interface VrrpInstance {
   readonly vmacInterface: string;
   /** Link-local first (RFC 5798 §5.2.9: an IPv6 advertisement's first address is link-local), each with its length. */
   readonly addresses: readonly string[];
+  /** The gateways of the link's prefixes being deprecated (RFC 9096): held by the primary alone, as the others, but not advertised. */
+  readonly deprecatedGateways: readonly string[];
 }
 
 /** What the pair looks like on this VR: keepalived's config, and what the rest of the host must agree with. */
@@ -38,8 +41,15 @@ const HEALTH_TRACK = 'vr6_agent_health';
  * (`use_vmac`), so guests and the upstream keep the same neighbour entry
  * across a failover. Every value comes from the validated schema, whose
  * field types admit nothing that could break out of a keepalived statement.
+ *
+ * The gateway of a prefix being deprecated on a link of the pair stays for
+ * its window (the guests' remaining flows still route) on the virtual-MAC
+ * interface, as `virtual_ipaddress_excluded`: only the primary holds it, as
+ * it does the link's gateway, and it is left out of the advertisements, so
+ * two VRs whose windows differ by a moment never disagree on the addresses
+ * an advertisement carries (RFC 5798 §6.4.3 lets a backup check them).
  */
-export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles): KeepalivedConf | null {
+export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles, deprecated: readonly DeprecatedPrefix[] = []): KeepalivedConf | null {
   const redundancy = state.redundancy;
   if (redundancy === undefined) return null;
   const virtualMac = virtualMacOf(redundancy.vrrpId);
@@ -52,11 +62,13 @@ export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles
       interface: state.public.interface,
       vmacInterface: vmacInterfaceOf(state.public.interface),
       addresses: [`${publicLinkLocal}/64`, `${publicVip.address}/${publicVip.length}`],
+      deprecatedGateways: [],
     },
     ...state.guestNetworks.map((network) => ({
       interface: network.interface,
       vmacInterface: vmacInterfaceOf(network.interface),
       addresses: [`${virtualLinkLocalOf(redundancy, network.id)}/64`, `${gatewayOf(network)}/64`],
+      deprecatedGateways: deprecated.filter((d) => d.interface === network.interface).map((d) => `${d.gateway}/64`),
     })),
   ];
   const raSources = new Map(state.guestNetworks.map((network) => [vmacInterfaceOf(network.interface), virtualLinkLocalOf(redundancy, network.id)]));
@@ -117,6 +129,9 @@ function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicIn
     '    virtual_ipaddress {',
     ...instance.addresses.map((address) => `        ${address}`),
     '    }',
+    ...(instance.deprecatedGateways.length === 0
+      ? []
+      : ['    virtual_ipaddress_excluded {', ...instance.deprecatedGateways.map((address) => `        ${address}`), '    }']),
     '}',
     '',
   ];
