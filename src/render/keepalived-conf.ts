@@ -31,6 +31,18 @@ export interface KeepalivedConf {
 export const VRRP_GROUP = 'vr6';
 /** The name of the track file's entry in keepalived.conf. */
 const HEALTH_TRACK = 'vr6_agent_health';
+/** The name of the check of the agent's heartbeat. */
+const HEARTBEAT_CHECK = 'vr6_agent_alive';
+
+/**
+ * How old the agent's heartbeat may grow before keepalived takes this VR's
+ * roles away: longer than an agent restart takes (the unit's RestartSec 2 s
+ * and a start of the bundled agent under load), so a restart causes no
+ * failover, while a dead or stopped agent costs the role within seconds.
+ */
+export const HEARTBEAT_GRACE_SECONDS = 6;
+/** How often the agent rewrites its heartbeat. */
+export const HEARTBEAT_INTERVAL_MS = 1000;
 
 /**
  * keepalived.conf(5) for the pair, or null without a redundancy section.
@@ -77,6 +89,7 @@ export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles
     '',
     ...renderGlobals(state.router.id, files),
     ...renderTrackFile(files),
+    ...renderHeartbeatCheck(files),
     ...renderSyncGroup(instances),
     ...instances.flatMap((instance) => renderInstance(instance, redundancy, state.public.interface)),
   ].join('\n');
@@ -94,8 +107,10 @@ function renderGlobals(routerId: string, files: KeepalivedFiles): string[] {
     '    vrrp_garp_master_repeat 3',
     // After a split brain heals, the lower master answers the higher one's advertisement so that one of them steps down.
     '    vrrp_higher_prio_send_advert true',
-    // Each transition, as a line, to the agent (report and journal); no scripts run.
+    // Each transition, as a line, to the agent (report and journal); no notify scripts run.
     `    vrrp_notify_fifo ${files.notifyFifo}`,
+    // The heartbeat check runs /bin/sh as root (its own `user` below); keepalived checks the script's path is root's.
+    '    enable_script_security',
     '}',
     '',
   ];
@@ -104,6 +119,24 @@ function renderGlobals(routerId: string, files: KeepalivedFiles): string[] {
 function renderTrackFile(files: KeepalivedFiles): string[] {
   // weight 0: any value but 0 is a fault (keepalived.conf(5), vrrp_track_file).
   return [`vrrp_track_file ${HEALTH_TRACK} {`, `    file ${files.health}`, '    weight 0', '}', ''];
+}
+
+function renderHeartbeatCheck(files: KeepalivedFiles): string[] {
+  // find prints the file only when it changed within the grace period; the path is $0, an argument of
+  // its own, so no character of it reaches the shell as code. weight 0: a failing check is a fault.
+  return [
+    `vrrp_script ${HEARTBEAT_CHECK} {`,
+    `    script "/bin/sh -c 'find \\"$0\\" -newermt \\"-${HEARTBEAT_GRACE_SECONDS} seconds\\" | grep -q .' ${files.heartbeat}"`,
+    // Its own user: keepalived 2.2.7 drops a check without one on a reload when its default
+    // script user (keepalived_script) does not exist, which a global script_user does not prevent.
+    '    user root',
+    '    interval 1',
+    '    fall 1',
+    '    rise 1',
+    '    weight 0',
+    '}',
+    '',
+  ];
 }
 
 function renderSyncGroup(instances: readonly VrrpInstance[]): string[] {
@@ -125,6 +158,9 @@ function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicIn
     ...(instance.interface === publicInterface ? [] : ['    track_interface {', `        ${publicInterface}`, '    }']),
     '    track_file {',
     `        ${HEALTH_TRACK}`,
+    '    }',
+    '    track_script {',
+    `        ${HEARTBEAT_CHECK}`,
     '    }',
     '    virtual_ipaddress {',
     ...instance.addresses.map((address) => `        ${address}`),
