@@ -165,6 +165,16 @@ export async function startPairAgent(pair: PairLab, vr: VrName): Promise<LabProc
   return agent;
 }
 
+/** Starts both agents, vr1 first, and waits until vr1 (the higher priority) alone is primary. */
+export async function startPairAgents(pair: PairLab, timeoutMs: number): Promise<void> {
+  await startPairAgent(pair, 'vr1');
+  await startPairAgent(pair, 'vr2');
+  await waitForPrimary(pair, 'vr1', timeoutMs);
+}
+
+/** The commands a pair lab runs. */
+export const PAIR_LAB_COMMANDS = ['ip', 'nft', 'radvd', 'ping', 'keepalived', 'python3'];
+
 /** Whether a VR holds the guest network's shared link-local address, which only the primary does. */
 export async function holdsGateway(pair: PairLab, vr: VrName): Promise<boolean> {
   const { stdout } = await pair.lab.exec(vr, ['ip', '-6', '-j', 'addr', 'show', 'dev', PAIR_IF.vmacGuest], { allowFailure: true });

@@ -1,21 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunLab } from './lab-guard.js';
 import { waitFor } from './netns.js';
-import {
-  createPairLab,
-  pairDesiredState,
-  startPairAgent,
-  startRaCapture,
-  waitForPrimary,
-  PAIR_GATEWAY,
-  PAIR_GUEST_PREFIX,
-  PAIR_IF,
-  PAIR_NS,
-  VRS,
-  type PairLab,
-  type PortRa,
-  type VrName,
-} from './pair-lab.js';
+import { createPairLab, pairDesiredState, startPairAgents, startRaCapture, PAIR_GATEWAY, PAIR_GUEST_PREFIX, PAIR_IF, PAIR_LAB_COMMANDS, PAIR_NS, VRS, type PairLab, type PortRa, type VrName } from './pair-lab.js';
 import { isInPrefix, readAddresses, readAllAddresses, waitForSlaacAddress } from './probes.js';
 import { pushDesired, simEventCount, waitForMessage } from './vr-lab.js';
 
@@ -27,7 +13,7 @@ import { pushDesired, simEventCount, waitForMessage } from './vr-lab.js';
  * lifetime 0 in the primary's RAs, and no RA at all from the backup.
  */
 
-const describeLab = canRunLab(['ip', 'nft', 'radvd', 'ping', 'keepalived', 'python3']) ? describe : describe.skip;
+const describeLab = canRunLab(PAIR_LAB_COMMANDS) ? describe : describe.skip;
 
 const START_MS = 40_000;
 const NEW_PREFIX = '2001:db8:200:2::/64';
@@ -42,9 +28,7 @@ describeLab('a redundant pair deprecating a prefix', () => {
   beforeAll(async () => {
     pair = await createPairLab({ withSimulators: true });
     readRas = await startRaCapture(pair);
-    await startPairAgent(pair, 'vr1');
-    await startPairAgent(pair, 'vr2');
-    await waitForPrimary(pair, 'vr1', START_MS);
+    await startPairAgents(pair, START_MS);
     // Before both agents have started the first one up may be primary for a moment: the RAs count from here.
     settledAt = Date.now();
     oldGuestAddress = (await waitForSlaacAddress(pair.lab, PAIR_NS.guest, PAIR_IF.guestNic, PAIR_GUEST_PREFIX, START_MS)).address;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunLab } from './lab-guard.js';
 import { isPidAlive, waitFor } from './netns.js';
-import { createPairLab, holdsGateway, startPairAgent, waitForPrimary, VRS, type PairLab } from './pair-lab.js';
+import { createPairLab, holdsGateway, startPairAgent, startPairAgents, waitForPrimary, PAIR_LAB_COMMANDS, VRS, type PairLab } from './pair-lab.js';
 
 /**
  * The agent's liveness in a pair: keepalived checks the agent's heartbeat
@@ -11,7 +11,7 @@ import { createPairLab, holdsGateway, startPairAgent, waitForPrimary, VRS, type 
  * causes no transition at all.
  */
 
-const describeLab = canRunLab(['ip', 'nft', 'radvd', 'ping', 'keepalived', 'python3']) ? describe : describe.skip;
+const describeLab = canRunLab(PAIR_LAB_COMMANDS) ? describe : describe.skip;
 
 const START_MS = 40_000;
 // The grace period (6 s) and keepalived's check (every 1 s), with room for a loaded 2-core machine.
@@ -35,9 +35,7 @@ describeLab('a redundant pair and its agents', () => {
 
   beforeAll(async () => {
     pair = await createPairLab();
-    await startPairAgent(pair, 'vr1');
-    await startPairAgent(pair, 'vr2');
-    await waitForPrimary(pair, 'vr1', START_MS);
+    await startPairAgents(pair, START_MS);
   }, 120_000);
 
   afterAll(async () => {
