@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, runCommand, waitFor, type LabProcess } from './netns.js';
 import { agentNode, bundlePath, waitForSimEvent, type SimulatorRun } from './vr-lab.js';
@@ -50,6 +50,8 @@ export interface PairLabOptions {
   readonly stateSync?: boolean;
   /** A simulator per VR: the agents start from the persisted state and take what the simulator pushes later (generation 2 on). */
   readonly withSimulators?: boolean;
+  /** Each VR runs `source: cloudstack` from these merged databags (by name), with the sync link in its agent.json. */
+  readonly databags?: (vr: VrName) => Record<string, unknown>;
 }
 
 const SIM_PORT = 7443;
@@ -105,7 +107,10 @@ export async function createPairLab(options: PairLabOptions = {}): Promise<PairL
     await lab.setLinkUp(PAIR_NS.guest, PAIR_IF.guestNic);
     chmodSync(lab.tempDir, 0o711);
     const agentDir = { vr1: join(lab.tempDir, 'vr1'), vr2: join(lab.tempDir, 'vr2') };
-    for (const vr of VRS) writeAgentFiles(lab, vr, agentDir[vr], pairDesiredState(vr, options), options.withSimulators === true);
+    for (const vr of VRS) {
+      writeAgentFiles(lab, vr, agentDir[vr], pairDesiredState(vr, options), options.withSimulators === true);
+      if (options.databags) writeDatabagSource(agentDir[vr], vr, options.databags(vr));
+    }
     const simulators = options.withSimulators ? { vr1: await startSimulator(lab, 'vr1'), vr2: await startSimulator(lab, 'vr2') } : null;
     return { lab, agents: { vr1: null, vr2: null }, agentDir, simulators };
   } catch (error) {
@@ -155,6 +160,24 @@ function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown, hasSi
   };
   writeFileSync(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
   for (const file of ['run/radvd.pid', 'run/keepalived.pid', 'run/keepalived-vrrp.pid', 'run/conntrackd.pid']) lab.trackPidFile(vr, join(dir, file));
+}
+
+// source cloudstack: the databags instead of the persisted state, and the sync link CloudStack does not send.
+function writeDatabagSource(dir: string, vr: VrName, databags: Record<string, unknown>): void {
+  const other: VrName = vr === 'vr1' ? 'vr2' : 'vr1';
+  mkdirSync(join(dir, 'cloudstack'), { recursive: true });
+  for (const [name, bag] of Object.entries(databags)) writeFileSync(join(dir, 'cloudstack', `${name}.json`), JSON.stringify(bag, null, 2));
+  rmSync(join(dir, 'state/desired.json'));
+  const configPath = join(dir, 'agent.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  config.source = 'cloudstack';
+  config.cloudstack = {
+    databagDir: join(dir, 'cloudstack'),
+    reportFile: join(dir, 'run/cloudstack-report.json'),
+    settleMs: 100,
+    pair: { peer: { interface: PAIR_IF.sync, localAddress: `${SYNC_ADDRESS[vr]}/64`, address: SYNC_ADDRESS[other] } },
+  };
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
 }
 
 /** Starts one VR's agent. */
