@@ -50,6 +50,8 @@ export interface PairLabOptions {
   readonly stateSync?: boolean;
   /** A simulator per VR: the agents start from the persisted state and take what the simulator pushes later (generation 2 on). */
   readonly withSimulators?: boolean;
+  /** The agents' RFC 9096 window (default the agent's 2 h). */
+  readonly deprecationWindowSeconds?: number;
   /** Each VR runs `source: cloudstack` from these merged databags (by name), with the sync link in its agent.json. */
   readonly databags?: (vr: VrName) => Record<string, unknown>;
 }
@@ -108,7 +110,7 @@ export async function createPairLab(options: PairLabOptions = {}): Promise<PairL
     chmodSync(lab.tempDir, 0o711);
     const agentDir = { vr1: join(lab.tempDir, 'vr1'), vr2: join(lab.tempDir, 'vr2') };
     for (const vr of VRS) {
-      writeAgentFiles(lab, vr, agentDir[vr], pairDesiredState(vr, options), options.withSimulators === true);
+      writeAgentFiles(lab, vr, agentDir[vr], pairDesiredState(vr, options), options);
       if (options.databags) writeDatabagSource(agentDir[vr], vr, options.databags(vr));
     }
     const simulators = options.withSimulators ? { vr1: await startSimulator(lab, 'vr1'), vr2: await startSimulator(lab, 'vr2') } : null;
@@ -140,11 +142,12 @@ async function startSimulator(lab: Lab, vr: VrName): Promise<SimulatorRun> {
   return run;
 }
 
-function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown, hasSimulator: boolean): void {
+function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown, options: PairLabOptions): void {
   mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o711 });
   writeFileSync(join(dir, 'state/desired.json'), `${JSON.stringify({ generation: 1, spec })}\n`, { mode: 0o600 });
   const config = {
-    ...(hasSimulator ? { management: { urls: [`ws://[::1]:${SIM_PORT}`], heartbeatSeconds: 5, backoffInitialSeconds: 0.2, backoffMaxSeconds: 2 } } : {}),
+    ...(options.deprecationWindowSeconds === undefined ? {} : { deprecationWindowSeconds: options.deprecationWindowSeconds }),
+    ...(options.withSimulators ? { management: { urls: [`ws://[::1]:${SIM_PORT}`], heartbeatSeconds: 5, backoffInitialSeconds: 0.2, backoffMaxSeconds: 2 } } : {}),
     paths: {
       stateDir: join(dir, 'state'),
       runtimeDir: join(dir, 'run'),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunLab } from './lab-guard.js';
 import { waitFor } from './netns.js';
-import { createPairLab, pairDesiredState, startPairAgents, startRaCapture, PAIR_GATEWAY, PAIR_GUEST_PREFIX, PAIR_IF, PAIR_LAB_COMMANDS, PAIR_NS, VRS, type PairLab, type PortRa, type VrName } from './pair-lab.js';
+import { createPairLab, holdsGateway, pairDesiredState, startPairAgents, startRaCapture, PAIR_GATEWAY, PAIR_GUEST_PREFIX, PAIR_IF, PAIR_LAB_COMMANDS, PAIR_NS, VRS, type PairLab, type PortRa, type VrName } from './pair-lab.js';
 import { isInPrefix, readAddresses, readAllAddresses, waitForSlaacAddress } from './probes.js';
 import { pushDesired, simEventCount, waitForMessage } from './vr-lab.js';
 
@@ -18,6 +18,8 @@ const describeLab = canRunLab(PAIR_LAB_COMMANDS) ? describe : describe.skip;
 const START_MS = 40_000;
 const NEW_PREFIX = '2001:db8:200:2::/64';
 const NEW_GATEWAY = '2001:db8:200:2::1';
+// Long enough for the checks below, short enough to see the window end.
+const WINDOW_SECONDS = 40;
 
 describeLab('a redundant pair deprecating a prefix', () => {
   let pair: PairLab;
@@ -26,7 +28,7 @@ describeLab('a redundant pair deprecating a prefix', () => {
   let settledAt: number;
 
   beforeAll(async () => {
-    pair = await createPairLab({ withSimulators: true });
+    pair = await createPairLab({ withSimulators: true, deprecationWindowSeconds: WINDOW_SECONDS });
     readRas = await startRaCapture(pair);
     await startPairAgents(pair, START_MS);
     // Before both agents have started the first one up may be primary for a moment: the RAs count from here.
@@ -38,7 +40,7 @@ describeLab('a redundant pair deprecating a prefix', () => {
     await pair?.lab.cleanup();
   }, 60_000);
 
-  it('keeps the old gateway on the primary alone, and the guest takes the old prefix as deprecated', async () => {
+  it('keeps the old gateway on the primary alone for the window, the guest takes the old prefix as deprecated, and the gateway goes at its end', async () => {
     const pushedAt = Date.now();
     for (const vr of VRS) {
       const renumbered = pairDesiredState(vr);
@@ -75,5 +77,10 @@ describeLab('a redundant pair deprecating a prefix', () => {
     await new Promise((resolve) => setTimeout(resolve, 6000));
     expect(await oldOn('vr2')).toEqual([]);
     expect(await oldOn('vr1')).toEqual([`${PAIR_IF.vmacGuest} ${PAIR_GATEWAY}`]);
-  }, 90_000);
+    // The window ends: keepalived, reloaded, takes the old gateway away, and the primary stays primary.
+    await waitFor(async () => (await oldOn('vr1')).length === 0 || undefined, { timeoutMs: (WINDOW_SECONDS + 20) * 1000, what: 'the old gateway to go at the end of the window' });
+    expect(await holdsGateway(pair, 'vr1')).toBe(true);
+    expect(await holdsGateway(pair, 'vr2')).toBe(false);
+    expect(await oldOn('vr2')).toEqual([]);
+  }, 150_000);
 });
