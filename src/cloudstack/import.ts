@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { digestText } from '../model/digest.js';
+import type { CloudStackPairConfig } from '../schema/agent-config.js';
 import { DesiredState } from '../schema/desired-state.js';
 import { parseDesiredState } from '../schema/desired-state-parser.js';
 import type { FieldError, Parsed } from '../schema/validation.js';
@@ -7,7 +8,6 @@ import { parseDatabags, type CmdlineBag, type Databags, type RawDatabags } from 
 import { fieldError, Provenance } from './provenance.js';
 import { translatePair } from './pair.js';
 import { translateFirewall } from './rules.js';
-import type { CloudStackPairConfig } from '../schema/agent-config.js';
 import { lengthOf, networkOf, translateTiers, type PublicFromTier } from './tiers.js';
 
 /**

@@ -1,10 +1,10 @@
+import type { z } from 'zod';
 import { digestText } from '../model/digest.js';
 import type { CloudStackPairConfig } from '../schema/agent-config.js';
+import type { DesiredState } from '../schema/desired-state.js';
 import type { FieldError } from '../schema/validation.js';
 import type { CmdlineBag } from './databags.js';
 import { fieldError, type Provenance } from './provenance.js';
-import type { z } from 'zod';
-import type { DesiredState } from '../schema/desired-state.js';
 
 type DesiredSpec = z.input<typeof DesiredState>;
 
