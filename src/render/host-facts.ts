@@ -96,11 +96,6 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
   };
 }
 
-// A guest link with a VRRP instance of the pair: one a network of the state still uses.
-function isPairLink(state: DesiredState, ifname: string): boolean {
-  return state.redundancy !== undefined && state.guestNetworks.some((network) => network.interface === ifname);
-}
-
 /** The route of each routed prefix that names a next hop; a plain CIDR of schemaVersion 1 routes nothing. */
 export function renderRoutedRoutes(state: DesiredState): RoutedRoute[] {
   return state.guestNetworks.flatMap((network) =>
@@ -108,4 +103,9 @@ export function renderRoutedRoutes(state: DesiredState): RoutedRoute[] {
       routed.nextHop === null ? [] : [{ destination: formatPrefix(routed.prefix), gateway: routed.nextHop, interface: network.interface }],
     ),
   );
+}
+
+// A guest link with a VRRP instance of the pair: one a network of the state still uses.
+function isPairLink(state: DesiredState, ifname: string): boolean {
+  return state.redundancy !== undefined && state.guestNetworks.some((network) => network.interface === ifname);
 }
