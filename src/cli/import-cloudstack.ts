@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DATABAG_NAMES, databagFile, parseDatabagTexts, type DatabagName } from '../cloudstack/databags.js';
-import { digestSpec, importCloudStack } from '../cloudstack/import.js';
-import type { FieldError, Parsed } from '../schema/validation.js';
+import { digestSpec, importCloudStack, type ImportOptions } from '../cloudstack/import.js';
+import { AgentConfig } from '../schema/agent-config.js';
+import { formatJsonPath, type FieldError, type Parsed } from '../schema/validation.js';
 import type { CloudStackImport } from '../cloudstack/import.js';
 
 /**
@@ -26,10 +27,41 @@ export async function readDatabagTexts(dir: string): Promise<Record<DatabagName,
   return Object.fromEntries(entries) as Record<DatabagName, string | null>;
 }
 
-/** The import of a directory: its files read, parsed, translated and validated. */
-export async function importDirectory(dir: string): Promise<Parsed<CloudStackImport>> {
+/** Where the agent reads its config unless told otherwise (the daemon's default). */
+export const DEFAULT_AGENT_CONFIG = '/etc/vr6-agent/agent.json';
+
+/**
+ * The import of a directory: its files read, parsed, translated and
+ * validated, with what the agent config at `agentConfigPath` adds (a
+ * redundant pair's sync link), so the CLI gives the very state the agent
+ * takes. An absent config adds nothing; one that does not parse is an error.
+ */
+export async function importDirectory(dir: string, agentConfigPath: string = DEFAULT_AGENT_CONFIG): Promise<Parsed<CloudStackImport>> {
+  const options = await readImportOptions(agentConfigPath);
+  if (!options.ok) return options;
   const texts = parseDatabagTexts(await readDatabagTexts(dir));
-  return texts.ok ? importCloudStack(texts.value) : texts;
+  return texts.ok ? importCloudStack(texts.value, options.value) : texts;
+}
+
+async function readImportOptions(path: string): Promise<Parsed<ImportOptions>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, value: {} };
+    throw error;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, errors: [{ path: `${path}: $`, message: `is not JSON: ${(error as Error).message}` }] };
+  }
+  const parsed = AgentConfig.safeParse(value);
+  if (!parsed.success) {
+    return { ok: false, errors: parsed.error.issues.map((issue) => ({ path: `${path}: ${formatJsonPath(issue.path)}`, message: issue.message })) };
+  }
+  return { ok: true, value: { pair: parsed.data.cloudstack.pair } };
 }
 
 /** Each error as one line: `<file>: <path>: <message>`. */
@@ -77,8 +109,8 @@ export function judgeReport(report: ReportView, specDigest: string): CheckVerdic
  * update_config.py runs, so that a refused or failed IPv6 state fails the VR
  * configuration as CloudStack's own failures do (docs/cloudstack.md).
  */
-export async function checkDirectory(dir: string, reportFile: string, timeoutMs: number, now: () => number): Promise<CheckVerdict> {
-  const imported = await importDirectory(dir);
+export async function checkDirectory(dir: string, reportFile: string, agentConfigPath: string, timeoutMs: number, now: () => number): Promise<CheckVerdict> {
+  const imported = await importDirectory(dir, agentConfigPath);
   if (!imported.ok) return { isOk: false, message: formatImportErrors(imported.errors).trimEnd() };
   const digest = digestSpec(imported.value.spec);
   const deadline = now() + timeoutMs;

@@ -10,7 +10,7 @@ import { formatBgpTable } from './bgp-format.js';
 import { AgentUnreachableError, sendControlRequest } from './control-client.js';
 import { formatAgentError, formatLogLevel, formatPlan, formatReconcile, formatStatus } from './format.js';
 import { formatJournalLine } from './journal-format.js';
-import { checkDirectory, DEFAULT_REPORT_FILE, formatImportErrors, importDirectory } from './import-cloudstack.js';
+import { checkDirectory, DEFAULT_AGENT_CONFIG, DEFAULT_REPORT_FILE, formatImportErrors, importDirectory } from './import-cloudstack.js';
 
 /** vr6ctl's exit codes; docs/cli.md promises them to scripts. */
 export const EXIT = {
@@ -49,8 +49,10 @@ commands:
   reconcile                       reconcile now and report the result
   logs [-f] [-n LINES] [--since TIME]
                                   the agent's journal, pretty-printed (--json: raw JSON lines)
-  import-cloudstack DIR           the desired state CloudStack's merged databags in DIR give (no agent needed)
-  cloudstack-check [--report FILE] DIR
+  import-cloudstack [--config FILE] DIR
+                                  the desired state CloudStack's merged databags in DIR give (no agent needed);
+                                  a redundant router's sync link comes from the agent config (default ${DEFAULT_AGENT_CONFIG})
+  cloudstack-check [--report FILE] [--config FILE] DIR
                                   wait (--timeout) until the agent reports DIR's state applied; exit 1 if refused or failed
   log-level ${LOG_LEVELS.join('|')}
                                   change the log level until the agent restarts
@@ -68,6 +70,7 @@ interface CliOptions {
   readonly since: string | undefined;
   readonly unit: string;
   readonly reportFile: string;
+  readonly agentConfig: string;
 }
 
 /** Runs vr6ctl with `argv` (without node and the script); resolves with the exit code. */
@@ -85,7 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const { command, args, options } = parsed;
   if (command === 'logs') return runLogs(options, io);
-  if (command === 'import-cloudstack') return runImportCloudStack(args, io);
+  if (command === 'import-cloudstack') return runImportCloudStack(args, options, io);
   if (command === 'cloudstack-check') return runCloudStackCheck(args, options, io);
   try {
     const request = await buildRequest(command, args, io);
@@ -118,6 +121,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
       since: { type: 'string' },
       unit: { type: 'string' },
       report: { type: 'string' },
+      config: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -139,6 +143,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
       since: values.since,
       unit: values.unit ?? 'vr6-agent',
       reportFile: values.report ?? DEFAULT_REPORT_FILE,
+      agentConfig: values.config ?? DEFAULT_AGENT_CONFIG,
     },
   };
 }
@@ -236,12 +241,12 @@ function runLogs(options: CliOptions, io: CliIo): Promise<number> {
 }
 
 // Local: reads the databags itself, so it works with the agent stopped and on a copy of /etc/cloudstack.
-async function runImportCloudStack(args: readonly string[], io: CliIo): Promise<number> {
+async function runImportCloudStack(args: readonly string[], options: CliOptions, io: CliIo): Promise<number> {
   if (args.length !== 1) {
     io.writeError(`vr6ctl: import-cloudstack takes one directory\n${USAGE}`);
     return EXIT.usage;
   }
-  const result = await importDirectory(args[0]!);
+  const result = await importDirectory(args[0]!, options.agentConfig);
   if (!result.ok) {
     io.writeError(formatImportErrors(result.errors));
     return EXIT.failed;
@@ -255,7 +260,7 @@ async function runCloudStackCheck(args: readonly string[], options: CliOptions, 
     io.writeError(`vr6ctl: cloudstack-check takes one directory\n${USAGE}`);
     return EXIT.usage;
   }
-  const verdict = await checkDirectory(args[0]!, options.reportFile, options.timeoutMs, io.now);
+  const verdict = await checkDirectory(args[0]!, options.reportFile, options.agentConfig, options.timeoutMs, io.now);
   if (verdict.isOk) return EXIT.ok;
   io.writeError(`vr6ctl: ${verdict.message}\n`);
   return EXIT.failed;

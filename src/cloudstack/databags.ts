@@ -13,8 +13,8 @@ import { formatJsonPath, type FieldError, type Parsed } from '../schema/validati
 export const DATABAG_NAMES = ['cmdline', 'ips', 'guestnetwork', 'networkacl', 'ipv6firewallrules', 'bgppeers', 'staticroutes'] as const;
 export type DatabagName = (typeof DATABAG_NAMES)[number];
 
-/** The file a databag is merged into. */
-export function databagFile(name: DatabagName): string {
+/** The file a databag is merged into (`agent` names the agent's own agent.json). */
+export function databagFile(name: DatabagName | 'agent'): string {
   return `${name}.json`;
 }
 
@@ -43,7 +43,7 @@ export const CmdlineBag = z.looseObject({
     redundant_router: Flag.optional(),
     router_pr: Whole.optional(),
     advert_int: Whole.optional(),
-    router_id: Text.optional(),
+    router_id: Whole.optional(),
   }),
 });
 export type CmdlineBag = z.output<typeof CmdlineBag>;

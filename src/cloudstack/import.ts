@@ -1,10 +1,12 @@
 import type { z } from 'zod';
 import { digestText } from '../model/digest.js';
+import type { CloudStackPairConfig } from '../schema/agent-config.js';
 import { DesiredState } from '../schema/desired-state.js';
 import { parseDesiredState } from '../schema/desired-state-parser.js';
 import type { FieldError, Parsed } from '../schema/validation.js';
 import { parseDatabags, type CmdlineBag, type Databags, type RawDatabags } from './databags.js';
 import { fieldError, Provenance } from './provenance.js';
+import { translatePair } from './pair.js';
 import { translateFirewall } from './rules.js';
 import { lengthOf, networkOf, translateTiers, type PublicFromTier } from './tiers.js';
 
@@ -29,16 +31,21 @@ const PUBLIC_INTERFACE = { router: 'eth2', vpcrouter: 'eth1' } as const;
 // merge.py's processCL: a router's eth0 is its guest NIC.
 const ISOLATED_GUEST = 'eth0';
 
+/** What the agent config adds to the databags (`cloudstack` in agent.json): a redundant pair's sync link. */
+export interface ImportOptions {
+  readonly pair?: CloudStackPairConfig | undefined;
+}
+
 /**
  * Translates the databags and validates the result as a push is validated.
  * Every error names a databag file and a JSON path in it; an error the
  * desired-state schema finds is named by the field it came from.
  */
-export function importCloudStack(raw: RawDatabags): Parsed<CloudStackImport> {
+export function importCloudStack(raw: RawDatabags, options: ImportOptions = {}): Parsed<CloudStackImport> {
   const bags = parseDatabags(raw);
   if (!bags.ok) return bags;
   const provenance = new Provenance();
-  const translated = translateDatabags(bags.value, provenance);
+  const translated = translateDatabags(bags.value, provenance, options);
   if (!translated.ok) return translated;
   const parsed = parseDesiredState(translated.value);
   if (!parsed.ok) return { ok: false, errors: parsed.errors.map((error) => provenance.locate(error)) };
@@ -55,19 +62,20 @@ export function digestSpec(spec: DesiredSpec): string {
 }
 
 /** The desired state's spec from parsed databags, before its own validation; `provenance` learns where each part came from. */
-export function translateDatabags(bags: Databags, provenance: Provenance): Parsed<DesiredSpec> {
+export function translateDatabags(bags: Databags, provenance: Provenance, options: ImportOptions = {}): Parsed<DesiredSpec> {
   const config = bags.cmdline.config;
   const type = config.type;
   if (type !== 'router' && type !== 'vpcrouter') {
     return { ok: false, errors: [fieldError('cmdline', ['config', 'type'], `is "${type}": only a router or a vpcrouter has guest networks`)] };
   }
-  const errors: FieldError[] = [...refuseRedundancy(config), ...refuseIpv6StaticRoutes(bags)];
+  const errors: FieldError[] = refuseIpv6StaticRoutes(bags);
   const source = publicSource(bags, type);
   provenance.record(['router', 'id'], 'cmdline', ['config', 'name']);
-  const spec: DesiredSpec =
+  const single: DesiredSpec =
     type === 'router'
       ? { schemaVersion: 1, router: { id: config.name, kind: 'isolated' }, ...translateIsolated(bags, source.interface, provenance) }
       : { schemaVersion: 1, router: { id: config.name, kind: 'vpc' }, ...translateVpc(bags, source.interface, provenance, errors) };
+  const spec = translatePair(single, config, options.pair, provenance, errors);
   const routing = translateBgp(bags, source.ipv4, provenance, errors);
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: routing === null ? spec : { ...spec, routing } };
@@ -143,17 +151,6 @@ function publicOfTier(interfaceName: string, tier: PublicFromTier | null, proven
   provenance.record(['public', 'gateway'], 'guestnetwork', [tier.device, tier.index, 'router_ip6_gateway']);
   provenance.record(['public', 'expectedPrefix'], 'guestnetwork', [tier.device, tier.index, 'router_ip6_cidr']);
   return staticPublic(interfaceName, tier.address, lengthOf(tier.prefix) ?? 64, tier.gateway);
-}
-
-/**
- * A redundant pair needs the desired state's redundancy section (VRRP: one
- * primary holds the gateways and sends the RAs), which this version lacks:
- * both VRs would claim every gateway address. docs/cloudstack.md lists the
- * fields for that mapping.
- */
-function refuseRedundancy(config: CmdlineBag['config']): FieldError[] {
-  if (config.redundant_router !== true) return [];
-  return [fieldError('cmdline', ['config', 'redundant_router'], 'is true: a redundant pair needs a redundancy section (VRRP) that this agent version lacks, or both routers would claim every IPv6 gateway')];
 }
 
 function refuseIpv6StaticRoutes(bags: Databags): FieldError[] {

@@ -1,9 +1,12 @@
 import { formatJsonPath, type FieldError } from '../schema/validation.js';
 import { databagFile, type DatabagName } from './databags.js';
 
-/** Where in a databag a part of the translated desired state came from. */
+/** A file a part of the translated state comes from: a databag, or the agent's own config (`agent.json`) for what CloudStack does not send. */
+export type OriginFile = DatabagName | 'agent';
+
+/** Where in a databag (or the agent config) a part of the translated desired state came from. */
 export interface Origin {
-  readonly databag: DatabagName;
+  readonly databag: OriginFile;
   readonly path: readonly PropertyKey[];
 }
 
@@ -21,9 +24,16 @@ export class Provenance {
   private keyed: Map<string, Origin> | null = null;
 
   /** Records that the part at `specPath` of the desired state came from `origin`. */
-  record(specPath: readonly PropertyKey[], databag: DatabagName, path: readonly PropertyKey[]): void {
+  record(specPath: readonly PropertyKey[], databag: OriginFile, path: readonly PropertyKey[]): void {
     this.records.push({ specPath, origin: { databag, path } });
     this.keyed = null;
+  }
+
+  /** Records that `toPath` came from wherever `fromPath` was recorded to come from (nothing when it was not). */
+  copy(fromPath: readonly PropertyKey[], toPath: readonly PropertyKey[]): void {
+    const key = formatJsonPath(fromPath);
+    const found = this.records.find((record) => formatJsonPath(record.specPath) === key);
+    if (found !== undefined) this.record(toPath, found.origin.databag, found.origin.path);
   }
 
   /** The error of the desired-state schema, renamed to the databag field it came from; its own path stays in the message. */
@@ -47,6 +57,6 @@ function parentPath(path: string): string {
 }
 
 /** An error at a databag field. */
-export function fieldError(databag: DatabagName, path: readonly PropertyKey[], message: string): FieldError {
+export function fieldError(databag: OriginFile, path: readonly PropertyKey[], message: string): FieldError {
   return { path: `${databagFile(databag)}: ${formatJsonPath(path)}`, message };
 }

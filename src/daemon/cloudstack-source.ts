@@ -122,7 +122,7 @@ export class CloudStackSource {
     }
     this.candidate = null;
     this.settled = key;
-    const imported = importCloudStack(parsed.value);
+    const imported = importCloudStack(parsed.value, { pair: this.config.pair });
     if (!imported.ok) return this.reporter.refused(imported.errors);
     await this.hand(imported.value.spec);
   }

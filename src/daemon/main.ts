@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { SystemHost } from '../host/system-host.js';
+import { fileLayoutOf } from '../model/file-layout.js';
 import { AddressMonitor } from '../observe/address-monitor.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import { CONTROL_SOCKET_NAME } from '../schema/control-protocol.js';
@@ -12,6 +13,7 @@ import { readStatus, renderStatusLine, runControlCommand, type ControlContext, t
 import { ControlSocketServer } from './control-socket.js';
 import { sweepLeftoverFiles } from './leftover-files.js';
 import { sweepLeftoverMonitors } from './leftover-processes.js';
+import { startHeartbeat } from './heartbeat.js';
 import { createAgentLogger } from './logger.js';
 import { isLoopHealthy, readWatchdogMs, SystemdNotifier } from './systemd-notify.js';
 
@@ -67,6 +69,8 @@ async function main(): Promise<void> {
   // Ping from now on, not from READY=1: if systemd's watchdog runs during a
   // slow first reconcile, a healthy start must not be killed, a hung one must.
   const watchdog = watchdogMs === null ? null : startWatchdog(agent, notifier, watchdogMs, config.resyncSeconds, log);
+  // Before the first reconcile: a restarted agent must be heard again well within keepalived's grace.
+  const heartbeat = await startHeartbeat(host, fileLayoutOf(config).keepalived.heartbeat, agent, watchdogMs, config.resyncSeconds, log);
   monitor.start();
   await agent.start();
   await source?.start();
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
     clearInterval(resync);
     if (statusTimer) clearInterval(statusTimer);
     if (watchdog) clearInterval(watchdog);
+    clearInterval(heartbeat);
     await notifier.notify({ STOPPING: '1', STATUS: 'stopping' });
     monitor.stop();
     source?.stop();

@@ -7,7 +7,9 @@ import type { AgentConfig } from '../schema/agent-config.js';
 import type { DesiredState } from '../schema/desired-state.js';
 import type { RedundancyReport, VrrpTransition } from '../schema/protocol.js';
 import { virtualLinkLocalOf, vmacInterfaceOf } from '../schema/redundancy.js';
+import { HEARTBEAT_GRACE_SECONDS } from '../render/keepalived-conf.js';
 import { BgpPoll } from './bgp-sessions.js';
+import { isHeartbeatLapsed } from './heartbeat.js';
 import { readRadvdPid } from '../observe/read-host.js';
 
 /** How many transitions the report keeps. */
@@ -131,6 +133,8 @@ export class VrrpRole {
       case 'fault': {
         const health = (await this.host.readFile(fileLayoutOf(this.config).keepalived.health).catch(() => null))?.trim();
         if (health !== undefined && health !== '0') return 'the agent cannot apply the desired state (health file)';
+        const heartbeat = await this.host.readFile(fileLayoutOf(this.config).keepalived.heartbeat).catch(() => null);
+        if (isHeartbeatLapsed(heartbeat, Date.now())) return `the agent was stopped or stuck: its heartbeat grew older than ${HEARTBEAT_GRACE_SECONDS} s`;
         return this.lastFaultInstance === null ? 'keepalived reported a fault' : `link ${this.lastFaultInstance} or the public link it tracks is down`;
       }
       case 'primary':

@@ -46,6 +46,8 @@ export interface KeepalivedFiles {
   readonly vrrpPidFile: string;
   /** What the agent tells keepalived of its health: "0" healthy, anything else puts the pair's instances in FAULT. */
   readonly health: string;
+  /** Rewritten every second by a live agent whose loop runs; keepalived faults a pair's instances when it grows old (docs/redundancy.md). */
+  readonly heartbeat: string;
   /** The FIFO keepalived writes each VRRP transition to. */
   readonly notifyFifo: string;
   /** conntrackd's config, the pid file the agent writes for it, its lock file and control socket (each unique per instance). */
@@ -63,6 +65,7 @@ export function keepalivedFilesOf(runtimeDir: string): KeepalivedFiles {
     pidFile: `${runtimeDir}/keepalived.pid`,
     vrrpPidFile: `${runtimeDir}/keepalived-vrrp.pid`,
     health: `${runtimeDir}/vrrp-health`,
+    heartbeat: `${runtimeDir}/agent-heartbeat`,
     notifyFifo: `${runtimeDir}/vrrp-notify.fifo`,
     conntrackdConfig: `${runtimeDir}/conntrackd.conf`,
     conntrackdPidFile: `${runtimeDir}/conntrackd.pid`,

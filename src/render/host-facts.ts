@@ -69,7 +69,8 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
   // it would answer neighbour solicitations on the backup too.
   const addresses: OwnedAddress[] = [
     ...(state.redundancy ? [] : state.guestNetworks.map((network) => ({ interface: network.interface, address: gatewayOf(network), prefixLength: 64 }))),
-    ...deprecated.map((d) => ({ interface: d.interface, address: d.gateway, prefixLength: 64 })),
+    // In a pair keepalived holds a deprecated gateway on a link of the pair too (renderKeepalivedConf).
+    ...deprecated.filter((d) => !isPairLink(state, d.interface)).map((d) => ({ interface: d.interface, address: d.gateway, prefixLength: 64 })),
     ...(peer ? [{ interface: peer.interface, address: peer.localAddress.address, prefixLength: peer.localAddress.length }] : []),
     // Each VR of a pair has its own address on a shared link: bgpd's source towards the upstream there.
     ...state.sharedNetworks.map((network) => ({ interface: network.interface, address: network.address, prefixLength: 64 })),
@@ -92,7 +93,7 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     chainFingerprints: new Map(ruleset.chains.map((chain) => [chain.name, renderChainFingerprint(chain)])),
     radvdConf: renderRadvdConf(state, deprecated),
     frr: renderFrrConf(state, deprecated),
-    keepalived: renderKeepalivedConf(state, keepalivedFiles),
+    keepalived: renderKeepalivedConf(state, keepalivedFiles, deprecated),
     conntrackdConf: renderConntrackdConf(state, keepalivedFiles),
   };
 }
@@ -111,4 +112,9 @@ export function renderRoutedRoutes(state: DesiredState): RoutedRoute[] {
       routed.nextHop === null ? [] : [{ destination: formatPrefix(routed.prefix), gateway: routed.nextHop, interface: network.interface }],
     ),
   );
+}
+
+// A guest link with a VRRP instance of the pair: one a network of the state still uses.
+function isPairLink(state: DesiredState, ifname: string): boolean {
+  return state.redundancy !== undefined && state.guestNetworks.some((network) => network.interface === ifname);
 }

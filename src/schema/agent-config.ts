@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Identifier } from './fields.js';
+import { RedundancyPeer } from './redundancy.js';
 
 /**
  * The agent's own configuration (/etc/vr6-agent/agent.json): where to find the
@@ -17,6 +18,18 @@ export type LogLevel = z.output<typeof LogLevel>;
 
 const ManagementUrl = z.string().regex(/^(wss?):\/\/[^\s]+$/, { message: 'must be a ws:// or wss:// URL' });
 
+/**
+ * What a redundant router's pair needs that CloudStack's databags do not say:
+ * the dedicated sync link between the two VRs (CloudStack syncs its IPv4
+ * conntrack over the guest link and has no link of its own for it), and
+ * optionally a VRRP id chosen by the operator.
+ */
+export const CloudStackPairConfig = z.strictObject({
+  peer: RedundancyPeer,
+  vrrpId: z.number().int().min(1).max(255).optional().meta({ description: "overrides the VRRP id taken from the databags, e.g. when two pairs' ids meet on a shared public link" }),
+});
+export type CloudStackPairConfig = z.output<typeof CloudStackPairConfig>;
+
 /** Where the cloudstack source finds the merged databags and leaves its report (docs/cloudstack.md). */
 export const CloudStackSourceConfig = z.strictObject({
   databagDir: AbsolutePath.default('/etc/cloudstack').meta({ description: 'the merged databags, <type>.json, as update_config.py writes them' }),
@@ -29,6 +42,7 @@ export const CloudStackSourceConfig = z.strictObject({
   settleMs: z.number().int().min(0).max(60000).default(300).meta({ description: 'a changed databag is believed when two reads this far apart agree' }),
   retryMs: z.number().int().min(10).max(60000).default(200).meta({ description: 'the wait before reading again a databag caught half-written' }),
   retries: z.number().int().min(0).max(1000).default(25).meta({ description: 'how often a databag that is not JSON is read again before it is reported' }),
+  pair: CloudStackPairConfig.optional().meta({ description: 'a redundant router: what CloudStack does not send (docs/cloudstack.md#redundant-routers)' }),
 });
 export type CloudStackSourceConfig = z.output<typeof CloudStackSourceConfig>;
 

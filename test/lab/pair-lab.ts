@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, runCommand, waitFor, type LabProcess } from './netns.js';
-import { agentNode, bundlePath } from './vr-lab.js';
+import { agentNode, bundlePath, waitForSimEvent, type SimulatorRun } from './vr-lab.js';
 
 /**
  * A redundant pair in namespaces: two VRs whose public and guest links are
@@ -40,7 +40,23 @@ export interface PairLab {
   readonly lab: Lab;
   readonly agents: Record<VrName, LabProcess | null>;
   readonly agentDir: Record<VrName, string>;
+  /** With `withSimulators`: each VR's own management simulator, on its loopback, to push new states with (vr-lab's pushDesired). */
+  readonly simulators: Record<VrName, SimulatorRun> | null;
 }
+
+/** How the pair is built. */
+export interface PairLabOptions {
+  readonly intervalCs?: number;
+  readonly stateSync?: boolean;
+  /** A simulator per VR: the agents start from the persisted state and take what the simulator pushes later (generation 2 on). */
+  readonly withSimulators?: boolean;
+  /** The agents' RFC 9096 window (default the agent's 2 h). */
+  readonly deprecationWindowSeconds?: number;
+  /** Each VR runs `source: cloudstack` from these merged databags (by name), with the sync link in its agent.json. */
+  readonly databags?: (vr: VrName) => Record<string, unknown>;
+}
+
+const SIM_PORT = 7443;
 
 /** The desired state of one VR of the pair; the two differ in priority and the sync addresses. */
 export function pairDesiredState(vr: VrName, options: { intervalCs?: number; stateSync?: boolean } = {}): Record<string, any> {
@@ -70,7 +86,7 @@ export function pairDesiredState(vr: VrName, options: { intervalCs?: number; sta
 }
 
 /** Builds the namespaces and links, and writes each agent's config and persisted state; starts nothing. */
-export async function createPairLab(options: { intervalCs?: number; stateSync?: boolean } = {}): Promise<PairLab> {
+export async function createPairLab(options: PairLabOptions = {}): Promise<PairLab> {
   const lab = await Lab.create();
   try {
     for (const ns of [PAIR_NS.switch, PAIR_NS.upstream, PAIR_NS.guest, ...VRS]) await lab.addNamespace(ns);
@@ -93,8 +109,12 @@ export async function createPairLab(options: { intervalCs?: number; stateSync?: 
     await lab.setLinkUp(PAIR_NS.guest, PAIR_IF.guestNic);
     chmodSync(lab.tempDir, 0o711);
     const agentDir = { vr1: join(lab.tempDir, 'vr1'), vr2: join(lab.tempDir, 'vr2') };
-    for (const vr of VRS) writeAgentFiles(lab, vr, agentDir[vr], pairDesiredState(vr, options));
-    return { lab, agents: { vr1: null, vr2: null }, agentDir };
+    for (const vr of VRS) {
+      writeAgentFiles(lab, vr, agentDir[vr], pairDesiredState(vr, options), options);
+      if (options.databags) writeDatabagSource(agentDir[vr], vr, options.databags(vr));
+    }
+    const simulators = options.withSimulators ? { vr1: await startSimulator(lab, 'vr1'), vr2: await startSimulator(lab, 'vr2') } : null;
+    return { lab, agents: { vr1: null, vr2: null }, agentDir, simulators };
   } catch (error) {
     await lab.cleanup();
     throw error;
@@ -111,10 +131,23 @@ async function setUpUpstream(lab: Lab): Promise<void> {
   await lab.exec(up, ['ip', '-6', 'route', 'add', PAIR_GUEST_PREFIX, 'via', PAIR_PUBLIC_VIP, 'dev', 'up0']);
 }
 
-function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown): void {
+// Held until the first push, which is generation 2: the agent already holds the persisted generation 1.
+async function startSimulator(lab: Lab, vr: VrName): Promise<SimulatorRun> {
+  const desiredPath = join(lab.tempDir, `${vr}-sim-desired.json`);
+  writeFileSync(desiredPath, '{}\n');
+  const simLog = join(lab.tempDir, `${vr}-sim.log`);
+  const argv = [process.execPath, bundlePath('vr6-sim'), '--listen', `[::1]:${SIM_PORT}`, '--desired', desiredPath, '--hold', '--generation', '2'];
+  const run: SimulatorRun = { sim: await lab.spawn(vr, argv, { logPath: simLog }), simLog, desiredPath };
+  await waitForSimEvent(run, (e) => e.event === 'listening', `${vr}'s simulator to listen`, 5000);
+  return run;
+}
+
+function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown, options: PairLabOptions): void {
   mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o711 });
   writeFileSync(join(dir, 'state/desired.json'), `${JSON.stringify({ generation: 1, spec })}\n`, { mode: 0o600 });
   const config = {
+    ...(options.deprecationWindowSeconds === undefined ? {} : { deprecationWindowSeconds: options.deprecationWindowSeconds }),
+    ...(options.withSimulators ? { management: { urls: [`ws://[::1]:${SIM_PORT}`], heartbeatSeconds: 5, backoffInitialSeconds: 0.2, backoffMaxSeconds: 2 } } : {}),
     paths: {
       stateDir: join(dir, 'state'),
       runtimeDir: join(dir, 'run'),
@@ -132,6 +165,24 @@ function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown): void
   for (const file of ['run/radvd.pid', 'run/keepalived.pid', 'run/keepalived-vrrp.pid', 'run/conntrackd.pid']) lab.trackPidFile(vr, join(dir, file));
 }
 
+// source cloudstack: the databags instead of the persisted state, and the sync link CloudStack does not send.
+function writeDatabagSource(dir: string, vr: VrName, databags: Record<string, unknown>): void {
+  const other: VrName = vr === 'vr1' ? 'vr2' : 'vr1';
+  mkdirSync(join(dir, 'cloudstack'), { recursive: true });
+  for (const [name, bag] of Object.entries(databags)) writeFileSync(join(dir, 'cloudstack', `${name}.json`), JSON.stringify(bag, null, 2));
+  rmSync(join(dir, 'state/desired.json'));
+  const configPath = join(dir, 'agent.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  config.source = 'cloudstack';
+  config.cloudstack = {
+    databagDir: join(dir, 'cloudstack'),
+    reportFile: join(dir, 'run/cloudstack-report.json'),
+    settleMs: 100,
+    pair: { peer: { interface: PAIR_IF.sync, localAddress: `${SYNC_ADDRESS[vr]}/64`, address: SYNC_ADDRESS[other] } },
+  };
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+}
+
 /** Starts one VR's agent. */
 export async function startPairAgent(pair: PairLab, vr: VrName): Promise<LabProcess> {
   const logPath = join(pair.lab.tempDir, `${vr}-agent-${Date.now()}.log`);
@@ -139,6 +190,16 @@ export async function startPairAgent(pair: PairLab, vr: VrName): Promise<LabProc
   pair.agents[vr] = agent;
   return agent;
 }
+
+/** Starts both agents, vr1 first, and waits until vr1 (the higher priority) alone is primary. */
+export async function startPairAgents(pair: PairLab, timeoutMs: number): Promise<void> {
+  await startPairAgent(pair, 'vr1');
+  await startPairAgent(pair, 'vr2');
+  await waitForPrimary(pair, 'vr1', timeoutMs);
+}
+
+/** The commands a pair lab runs. */
+export const PAIR_LAB_COMMANDS = ['ip', 'nft', 'radvd', 'ping', 'keepalived', 'python3'];
 
 /** Whether a VR holds the guest network's shared link-local address, which only the primary does. */
 export async function holdsGateway(pair: PairLab, vr: VrName): Promise<boolean> {

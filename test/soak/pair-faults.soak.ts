@@ -9,6 +9,7 @@ import {
   readGuestRouter,
   startGuestPing,
   startPairAgent,
+  startPairAgents,
   startRaCapture,
   waitForPrimary,
   type PairLab,
@@ -35,9 +36,7 @@ describeLab('faults of a redundant pair', () => {
   beforeAll(async () => {
     pair = await createPairLab({ stateSync: true });
     readRas = await startRaCapture(pair);
-    await startPairAgent(pair, 'vr1');
-    await startPairAgent(pair, 'vr2');
-    await waitForPrimary(pair, 'vr1', RECOVERY_MS);
+    await startPairAgents(pair, RECOVERY_MS);
   }, 120_000);
 
   afterAll(async () => {

@@ -5,13 +5,19 @@ import { join } from 'node:path';
  * The project's CloudStack databag fixtures (test/fixtures/cloudstack/):
  * merged databags as /etc/cloudstack/ holds them, written in merge.py's
  * layout (sorted keys, two-space indent) for an isolated VR and a two-tier
- * VPC. Tests take a fresh copy and change it the way CloudStack would.
+ * VPC, and each as one VR of a redundant pair (`redundant_router`, as
+ * cs_cmdline.py merges it, with the boot parameters CloudStack adds for a
+ * pair: `advert_int`, `redundant_state`, and a VPC's `router_id` and
+ * `router_password`). Tests take a fresh copy and change it the way
+ * CloudStack would.
  */
 
 /** The fixture directories. */
 export const FIXTURE_DIRS = {
   isolated: join('test', 'fixtures', 'cloudstack', 'isolated'),
   vpc: join('test', 'fixtures', 'cloudstack', 'vpc'),
+  isolatedPair: join('test', 'fixtures', 'cloudstack', 'isolated-pair'),
+  vpcPair: join('test', 'fixtures', 'cloudstack', 'vpc-pair'),
 } as const;
 
 /** A fresh, mutable copy of a fixture's databags, by name. */

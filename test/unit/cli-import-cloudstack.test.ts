@@ -46,6 +46,21 @@ describe('vr6ctl import-cloudstack', () => {
     expect(again.err).toBe('cmdline.json: $.config.eth0ip6prelen: must be a /64: SLAAC needs a 64-bit interface identifier (as $.guestNetworks[0].prefix)\n');
   });
 
+  it("maps a redundant router with the sync link the agent config names, and refuses it without one", async () => {
+    const config = join(dir, 'agent.json');
+    const noConfig = capture();
+    expect(await runCli(['import-cloudstack', '--config', join(dir, 'absent.json'), FIXTURE_DIRS.vpcPair], noConfig)).toBe(EXIT.failed);
+    expect(noConfig.err).toMatch(/^cmdline\.json: \$\.config\.redundant_router: .*sync link/);
+    writeFileSync(config, JSON.stringify({ source: 'cloudstack', cloudstack: { pair: { peer: { interface: 'eth9', localAddress: 'fd00:5::1/64', address: 'fd00:5::2' } } } }));
+    const io = capture();
+    expect(await runCli(['import-cloudstack', '--config', config, FIXTURE_DIRS.vpcPair], io)).toBe(EXIT.ok);
+    expect(JSON.parse(io.out).redundancy).toMatchObject({ vrrpId: 55, peer: { interface: 'eth9', localAddress: 'fd00:5::1/64' } });
+    writeFileSync(config, JSON.stringify({ cloudstack: { pair: { peer: { interface: 'eth9' } } } }));
+    const bad = capture();
+    expect(await runCli(['import-cloudstack', '--config', config, FIXTURE_DIRS.vpcPair], bad)).toBe(EXIT.failed);
+    expect(bad.err).toContain(`${config}: $.cloudstack.pair.peer.localAddress: `);
+  });
+
   it('is a usage error without exactly one directory', async () => {
     expect(await runCli(['import-cloudstack'], capture())).toBe(EXIT.usage);
   });

@@ -168,14 +168,6 @@ describe('a VPC from its guest networks and network ACLs', () => {
     expect(refused(bags).map((e) => e.path)).toEqual(['networkacl.json: $.eth5.nic_ip6_cidr']);
   });
 
-  it('refuses a redundant router, naming the boot parameter, until the redundancy section exists', () => {
-    const bags = readFixture('vpc');
-    Object.assign(bags.cmdline.config, { redundant_router: 'true', router_pr: '100', advert_int: '1' });
-    const [error] = refused(bags);
-    expect(error!.path).toBe('cmdline.json: $.config.redundant_router');
-    expect(error!.message).toMatch(/redundancy section/);
-  });
-
   it('takes BGP peers with an IPv6 address, the VR as AS network_as_number, announcing every tier', () => {
     const bags = readFixture('vpc');
     bags.bgppeers.peers = [

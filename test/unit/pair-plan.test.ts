@@ -59,3 +59,24 @@ describe('planKeepalived', () => {
     expect(planKeepalived(rendered, observedWith({ config: null, pid: null, vrrpPid: null }), EMPTY_LEDGER, (ifname) => ifname !== 'eth2')).toEqual([]);
   });
 });
+
+describe('a prefix being deprecated in a pair', () => {
+  const state = DesiredState.parse(redundantInput());
+  const deprecation = (ifname: string) => ({ interface: ifname, prefix: { address: '2001:db8:200:9::', length: 64 }, gateway: '2001:db8:200:9::1', untilSeconds: 2e9 });
+
+  it('keeps its gateway in keepalived on a link of the pair, held by the primary only and not advertised, not on the parent', () => {
+    const host = renderHost(state, [deprecation('eth2')]);
+    expect(host.addresses.filter((a) => a.address === '2001:db8:200:9::1')).toEqual([]);
+    expect(host.keepalived!.instances.find((i) => i.interface === 'eth2')).toMatchObject({ deprecatedGateways: ['2001:db8:200:9::1/64'] });
+    expect(host.keepalived!.text).toMatch(/virtual_ipaddress_excluded \{\n {8}2001:db8:200:9::1\/64\n {4}\}/);
+    // radvd on the virtual-MAC interface advertises it with lifetimes 0: only the primary has the source address.
+    const block = host.radvdConf!.slice(host.radvdConf!.indexOf('interface vr6-eth2'));
+    expect(block.slice(block.indexOf('prefix 2001:db8:200:9::/64'))).toMatch(/^prefix 2001:db8:200:9::\/64\n\s*\{[^}]*AdvValidLifetime 0;\n\s*AdvPreferredLifetime 0;/);
+  });
+
+  it('leaves a link no network uses any more as for a single VR: keepalived has no instance there', () => {
+    const host = renderHost(state, [deprecation('eth7')]);
+    expect(host.addresses).toContainEqual({ interface: 'eth7', address: '2001:db8:200:9::1', prefixLength: 64 });
+    expect(host.keepalived!.text).not.toContain('2001:db8:200:9::1');
+  });
+});

@@ -1,0 +1,59 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isHeartbeatLapsed, startHeartbeat } from '../../src/daemon/heartbeat.js';
+import { MemoryHost } from '../support/memory-host.js';
+
+const PATH = '/run/vr6-agent/agent-heartbeat';
+const log = pino({ level: 'silent' });
+
+describe("the agent's heartbeat for keepalived", () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it('is written at once, and again every second while the loop runs', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const host = new MemoryHost();
+    const timer = await startHeartbeat(host, PATH, { lastLoopAt: Date.now() }, null, 5, log);
+    expect(host.files.get(PATH)).toBe('1000000 1000000\n');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(host.files.get(PATH)).toBe('1001000 1000000\n');
+    clearInterval(timer);
+  });
+
+  it('stops while the reconcile loop is stuck (two resyncs missed), so keepalived takes the role away', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const host = new MemoryHost();
+    const clock = { lastLoopAt: Date.now() };
+    const timer = await startHeartbeat(host, PATH, clock, null, 5, log);
+    await vi.advanceTimersByTimeAsync(12_000);
+    // The last write came while the loop had run within 10 s.
+    expect(host.files.get(PATH)).toBe('1009000 1008000\n');
+    clock.lastLoopAt = Date.now();
+    await vi.advanceTimersByTimeAsync(1000);
+    // The first beat after the gap records it: keepalived's fault is then explained by it.
+    expect(host.files.get(PATH)).toBe('1013000 1009000\n');
+    expect(isHeartbeatLapsed(host.files.get(PATH)!, Date.now())).toBe(false);
+    clearInterval(timer);
+  });
+
+  it('tells a fault that came of a lapsed heartbeat, now or just before the agent ran again', () => {
+    // Older than the 6 s grace now: the agent is still away.
+    expect(isHeartbeatLapsed('1000000 999000\n', 1_007_000)).toBe(true);
+    expect(isHeartbeatLapsed('1000000 999000\n', 1_005_000)).toBe(false);
+    // Written again after a 9 s gap: the fault keepalived reported meanwhile was the heartbeat's.
+    expect(isHeartbeatLapsed('1009000 1000000\n', 1_009_500)).toBe(true);
+    // A restart's gap (2.5 s) is within the grace; a gap long past no longer explains a fault.
+    expect(isHeartbeatLapsed('1002500 1000000\n', 1_003_000)).toBe(false);
+    expect(isHeartbeatLapsed('1009000 1000000\n', 1_060_000)).toBe(true);
+    expect(isHeartbeatLapsed(null, 1_000_000)).toBe(false);
+    expect(isHeartbeatLapsed('garbage', 1_000_000)).toBe(false);
+  });
+
+  it('continues the record of an earlier agent, so a restart shows its gap', async () => {
+    vi.useFakeTimers({ now: 1_003_000 });
+    const host = new MemoryHost();
+    host.files.set(PATH, '1000000 999000\n');
+    const timer = await startHeartbeat(host, PATH, { lastLoopAt: Date.now() }, null, 5, log);
+    expect(host.files.get(PATH)).toBe('1003000 1000000\n');
+    clearInterval(timer);
+  });
+});
