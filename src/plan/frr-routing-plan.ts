@@ -54,7 +54,7 @@ export function routingSettingOf(line: string): string {
   if (first === 'redistribute' || first === 'summary-address') return `${first} ${second}`;
   if (first === 'bgp' && second === 'route-map' && third === 'delay-timer') return 'bgp route-map delay-timer';
   if (first === 'network' || first === 'aggregate-address') return `${first} ${second}`;
-  if (first === 'match') return words.slice(0, -1).join(' ');
+  if (first === 'match' || first === 'set') return words.slice(0, -1).join(' ');
   if (first === 'route-map') return `route-map ${second} ${words[3]}`;
   if (first === 'detect-multiplier' || first === 'receive-interval' || first === 'transmit-interval') return first!;
   return words.join(' ');

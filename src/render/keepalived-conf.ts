@@ -1,6 +1,5 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
-import { eui64Address, parseIpv6Prefix } from '../schema/ipv6.js';
-import { virtualLinkLocalOf, virtualMacOf, vmacInterfaceOf, type Redundancy } from '../schema/redundancy.js';
+import { publicLinkLocalOf, virtualLinkLocalOf, virtualMacOf, vmacInterfaceOf, type Redundancy } from '../schema/redundancy.js';
 import type { KeepalivedFiles } from '../model/file-layout.js';
 import { GENERATED_HEADER } from '../model/ownership.js';
 
@@ -44,9 +43,7 @@ export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles
   if (redundancy === undefined) return null;
   const virtualMac = virtualMacOf(redundancy.vrrpId);
   const publicVip = redundancy.publicAddress;
-  // The public link is shared with other pairs: a link-local address of the virtual MAC's own
-  // (RFC 4291 §2.5.6, EUI-64) is unique there as the VRRP id is, where fe80::1 would clash.
-  const publicLinkLocal = eui64Address(parseIpv6Prefix('fe80::/64'), virtualMac);
+  const publicLinkLocal = publicLinkLocalOf(redundancy);
   const instances: VrrpInstance[] = [
     {
       interface: state.public.interface,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Identifier, InterfaceName, Ipv6Address, Ipv6InterfaceAddress } from './fields.js';
-import { formatPrefix, isInPrefix, isLinkLocal, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
+import { eui64Address, formatPrefix, isInPrefix, isLinkLocal, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
 import type { DeepReadonly } from './validation.js';
 
 /**
@@ -130,6 +130,16 @@ export function isVmacInterface(name: string): boolean {
 /** The RFC 5798 §7.3 virtual MAC of an IPv6 virtual router. */
 export function virtualMacOf(vrrpId: number): string {
   return `00:00:5e:00:02:${vrrpId.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * The pair's link-local address on the public link, which the primary holds
+ * beside the public address: one of the virtual MAC's own (RFC 4291 §2.5.6,
+ * EUI-64), unique on a link other pairs share as the VRRP id is, where
+ * fe80::1 would clash.
+ */
+export function publicLinkLocalOf(redundancy: Redundancy): string {
+  return eui64Address(LINK_LOCAL_64, virtualMacOf(redundancy.vrrpId));
 }
 
 /** A guest network's shared link-local gateway: its virtualGateways entry, or fe80::1. */

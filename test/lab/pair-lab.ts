@@ -25,11 +25,12 @@ export const PAIR_UPSTREAM = '2001:db8:100::1';
 /** A host behind the upstream, on its loopback: what the guest pings. */
 export const PAIR_INTERNET_HOST = '2001:db8:ffff::1';
 export const PAIR_VRRP_ID = 51;
+/** Each VR's own public address, from which it peers with the upstream. */
+export const PAIR_PUBLIC_ADDRESS: Record<'vr1' | 'vr2', string> = { vr1: '2001:db8:100::11', vr2: '2001:db8:100::12' };
 
 // make, vitest and the bench all run from the repository's root (a bench bundle has no import.meta).
 const ROOT = process.cwd();
 const PRIORITY: Record<VrName, number> = { vr1: 200, vr2: 100 };
-const PUBLIC_ADDRESS: Record<VrName, string> = { vr1: '2001:db8:100::11', vr2: '2001:db8:100::12' };
 const SYNC_ADDRESS: Record<VrName, string> = { vr1: 'fd00:5::1', vr2: 'fd00:5::2' };
 /** The switch's port facing each VR's guest link: a capture there tells which VR sent a frame. */
 export const GUEST_PORT: Record<VrName, string> = { vr1: 'g-vr1', vr2: 'g-vr2' };
@@ -42,13 +43,22 @@ export interface PairLab {
   readonly agentDir: Record<VrName, string>;
 }
 
+/** What a pair lab varies: VRRP's interval, state sync, and a section of each VR's state (routing, by VR). */
+export interface PairOptions {
+  readonly intervalCs?: number;
+  readonly stateSync?: boolean;
+  /** Each VR's `routing` section; without it, static routing and the upstream's static route to the guest prefix. */
+  readonly routing?: (vr: VrName) => Record<string, any>;
+}
+
 /** The desired state of one VR of the pair; the two differ in priority and the sync addresses. */
-export function pairDesiredState(vr: VrName, options: { intervalCs?: number; stateSync?: boolean } = {}): Record<string, any> {
+export function pairDesiredState(vr: VrName, options: PairOptions = {}): Record<string, any> {
   const other: VrName = vr === 'vr1' ? 'vr2' : 'vr1';
   return {
+    ...(options.routing ? { routing: options.routing(vr) } : {}),
     schemaVersion: 1,
     router: { id: `r-pair-${vr}`, kind: 'isolated' },
-    public: { interface: PAIR_IF.public, mode: 'static', address: `${PUBLIC_ADDRESS[vr]}/64`, gateway: PAIR_UPSTREAM, expectedPrefix: '2001:db8:100::/64' },
+    public: { interface: PAIR_IF.public, mode: 'static', address: `${PAIR_PUBLIC_ADDRESS[vr]}/64`, gateway: PAIR_UPSTREAM, expectedPrefix: '2001:db8:100::/64' },
     guestNetworks: [
       {
         id: 'net-1',
@@ -70,7 +80,7 @@ export function pairDesiredState(vr: VrName, options: { intervalCs?: number; sta
 }
 
 /** Builds the namespaces and links, and writes each agent's config and persisted state; starts nothing. */
-export async function createPairLab(options: { intervalCs?: number; stateSync?: boolean } = {}): Promise<PairLab> {
+export async function createPairLab(options: PairOptions = {}): Promise<PairLab> {
   const lab = await Lab.create();
   try {
     for (const ns of [PAIR_NS.switch, PAIR_NS.upstream, PAIR_NS.guest, ...VRS]) await lab.addNamespace(ns);
@@ -89,7 +99,7 @@ export async function createPairLab(options: { intervalCs?: number; stateSync?: 
       await port(vr, PAIR_IF.guest, GUEST_PORT[vr], 'brg');
     }
     await lab.addLink('vr1', PAIR_IF.sync, 'vr2', PAIR_IF.sync, { up: false });
-    await setUpUpstream(lab);
+    await setUpUpstream(lab, options.routing === undefined);
     await lab.setLinkUp(PAIR_NS.guest, PAIR_IF.guestNic);
     chmodSync(lab.tempDir, 0o711);
     const agentDir = { vr1: join(lab.tempDir, 'vr1'), vr2: join(lab.tempDir, 'vr2') };
@@ -101,14 +111,14 @@ export async function createPairLab(options: { intervalCs?: number; stateSync?: 
   }
 }
 
-async function setUpUpstream(lab: Lab): Promise<void> {
+async function setUpUpstream(lab: Lab, isGuestRouteStatic: boolean): Promise<void> {
   const up = PAIR_NS.upstream;
   await lab.sysctl(up, 'net.ipv6.conf.all.forwarding', 1);
   await lab.setLinkUp(up, 'up0');
   await lab.exec(up, ['ip', '-6', 'addr', 'add', `${PAIR_UPSTREAM}/64`, 'dev', 'up0', 'nodad']);
   await lab.exec(up, ['ip', '-6', 'addr', 'add', `${PAIR_INTERNET_HOST}/128`, 'dev', 'lo']);
-  // The upstream routes the guest prefix to the pair's shared address, as a zone's router would.
-  await lab.exec(up, ['ip', '-6', 'route', 'add', PAIR_GUEST_PREFIX, 'via', PAIR_PUBLIC_VIP, 'dev', 'up0']);
+  // The upstream routes the guest prefix to the pair's shared address, as a zone's router would; with BGP it learns it.
+  if (isGuestRouteStatic) await lab.exec(up, ['ip', '-6', 'route', 'add', PAIR_GUEST_PREFIX, 'via', PAIR_PUBLIC_VIP, 'dev', 'up0']);
 }
 
 function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown): void {
@@ -129,7 +139,8 @@ function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown): void
     logLevel: 'debug',
   };
   writeFileSync(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
-  for (const file of ['run/radvd.pid', 'run/keepalived.pid', 'run/keepalived-vrrp.pid', 'run/conntrackd.pid']) lab.trackPidFile(vr, join(dir, file));
+  const files = ['run/radvd.pid', 'run/keepalived.pid', 'run/keepalived-vrrp.pid', 'run/conntrackd.pid', 'frr/zebra.pid', 'frr/bgpd.pid', 'frr/bfdd.pid'];
+  for (const file of files) lab.trackPidFile(vr, join(dir, file));
 }
 
 /** Starts one VR's agent. */
@@ -174,6 +185,11 @@ export async function killEverythingIn(pair: PairLab, vr: VrName): Promise<numbe
 /** Takes a VR's guest link down or up at the switch, as a cut cable would. */
 export async function setGuestPort(pair: PairLab, vr: VrName, isUp: boolean): Promise<void> {
   await pair.lab.exec(PAIR_NS.switch, ['ip', 'link', 'set', GUEST_PORT[vr], isUp ? 'up' : 'down']);
+}
+
+/** Takes a VR's public link down or up at the switch: the VR loses its carrier, the upstream sees nothing go. */
+export async function setPublicPort(pair: PairLab, vr: VrName, isUp: boolean): Promise<void> {
+  await pair.lab.exec(PAIR_NS.switch, ['ip', 'link', 'set', PUBLIC_PORT[vr], isUp ? 'up' : 'down']);
 }
 
 /** The guest's default route and its router's neighbour entry, as text to compare. */

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunLab } from './lab-guard.js';
+import { waitFor } from './netns.js';
+import { startFrrPeer, type FrrPeer } from './frr-peer.js';
+import {
+  createPairLab,
+  killEverythingIn,
+  PAIR_NS,
+  PAIR_PUBLIC_ADDRESS,
+  PAIR_PUBLIC_VIP,
+  PAIR_UPSTREAM,
+  readPairStatus,
+  setGuestPort,
+  setPublicPort,
+  startGuestPing,
+  startPairAgent,
+  waitForPrimary,
+  type PairLab,
+  type VrName,
+} from './pair-lab.js';
+
+/**
+ * BGP in a redundant pair, asserted at a real upstream FRR that peers with
+ * both VRs from their own addresses: only the primary announces (the backup's
+ * session is up, with nothing received from it), and each way the primary can
+ * fail moves the announcement to the new primary; preemption moves it back.
+ * Each failover prints how long the upstream took to route through the new
+ * primary and the guest's longest ping gap, without BFD and with it.
+ */
+
+const describeLab = canRunLab(['ip', 'nft', 'radvd', 'ping', 'keepalived', 'vtysh', '/usr/lib/frr/zebra', '/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd']) ? describe : describe.skip;
+
+const VR_AS = 65001;
+const UPSTREAM_AS = 65000;
+const BLOCK = '2001:db8:200::/48';
+const HOLD_SECONDS = 9;
+const BFD_MS = 100;
+const START_MS = 60_000;
+// A silent link without BFD costs the upstream's hold time; the machine is shared.
+const MOVE_MS = (HOLD_SECONDS + 10) * 1000;
+// RFC 4291 §2.5.6: the EUI-64 link-local address of the virtual MAC 00:00:5e:00:02:33 (VRRP id 51).
+const PAIR_PUBLIC_LINK_LOCAL = 'fe80::200:5eff:fe00:233';
+// The guest's longest ping gap on a failover: VRRP's takeover at a 0.1 s interval, with room for a shared machine.
+const GAP_MS = 1500;
+const ROUTER_ID: Record<VrName, string> = { vr1: '192.0.2.1', vr2: '192.0.2.2' };
+
+function routing(hasBfd: boolean) {
+  return (vr: VrName) => ({
+    protocol: 'bgp',
+    bgp: {
+      localAs: VR_AS,
+      routerId: ROUTER_ID[vr],
+      peers: [
+        {
+          address: PAIR_UPSTREAM,
+          remoteAs: UPSTREAM_AS,
+          holdTimeSeconds: HOLD_SECONDS,
+          ...(hasBfd ? { bfd: { receiveIntervalMs: BFD_MS, transmitIntervalMs: BFD_MS } } : {}),
+        },
+      ],
+      announce: { aggregates: [BLOCK] },
+    },
+  });
+}
+
+describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
+  let pair: PairLab;
+  let peer: FrrPeer;
+  let ping: Awaited<ReturnType<typeof startGuestPing>>;
+  const label = hasBfd ? 'bfd' : 'no bfd';
+
+  /** The VRs the upstream holds a path for the block from, by their session's address. */
+  async function announcers(): Promise<string[]> {
+    return ((await peer.bgpRoutes()).get(BLOCK)?.paths ?? []).map((p) => p.peerId);
+  }
+
+  /** Waits until the upstream's only path for the block is `vr`'s; returns the ms since `sinceMs`. */
+  async function waitForAnnouncer(vr: VrName, sinceMs: number): Promise<number> {
+    const only = [PAIR_PUBLIC_ADDRESS[vr]];
+    await waitFor(async (note) => (note(await announcers()), JSON.stringify(await announcers()) === JSON.stringify(only)), { timeoutMs: MOVE_MS, what: `the upstream's only path to be ${vr}'s`, intervalMs: 20 });
+    return Date.now() - sinceMs;
+  }
+
+  async function waitForFlow(): Promise<void> {
+    await waitFor(async () => ping.repliesAfter(Date.now() - 300) > 5 || undefined, { timeoutMs: MOVE_MS, what: 'the guest pings to flow again' });
+  }
+
+  /** Waits until the upstream's sessions with both VRs are up, and with BFD their BFD sessions too. */
+  async function waitForSessions(): Promise<void> {
+    for (const vr of ['vr1', 'vr2'] as const) await peer.waitForNeighborState(PAIR_PUBLIC_ADDRESS[vr], 'Established', START_MS);
+    if (!hasBfd) return;
+    await waitFor(
+      async () => {
+        const sessions = JSON.parse(await peer.vtysh(['-c', 'show bfd peers json'])) as { peer: string; status: string }[];
+        return Object.values(PAIR_PUBLIC_ADDRESS).every((address) => sessions.some((s) => s.peer === address && s.status === 'up')) || undefined;
+      },
+      { timeoutMs: START_MS, what: 'the upstream’s BFD sessions with both VRs to be up' },
+    );
+  }
+
+  /** Fails vr1 with `fail`, measures the move to vr2, restores with `restore`, measures the move back. */
+  async function failAndBack(name: string, fail: () => Promise<void>, restore: () => Promise<void>): Promise<void> {
+    await waitForSessions();
+    const failedAt = Date.now();
+    await fail();
+    const routeMs = await waitForAnnouncer('vr2', failedAt);
+    await waitForFlow();
+    const gapMs = ping.longestGapMs(failedAt, Date.now());
+    const backAt = Date.now();
+    await restore();
+    await waitForPrimary(pair, 'vr1', START_MS);
+    const backRouteMs = await waitForAnnouncer('vr1', backAt);
+    await waitForFlow();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const backGapMs = ping.longestGapMs(backAt, Date.now());
+    console.log(`pair-bgp ${label} ${name}: route from the new primary after ${routeMs} ms, guest gap ${gapMs} ms; failback route ${backRouteMs} ms, gap ${backGapMs} ms`);
+    expect(gapMs).toBeLessThan(GAP_MS);
+  }
+
+  beforeAll(async () => {
+    pair = await createPairLab({ routing: routing(hasBfd) });
+    await startPairAgent(pair, 'vr1');
+    await startPairAgent(pair, 'vr2');
+    peer = await startFrrPeer(pair.lab, PAIR_NS.upstream, {
+      localAs: UPSTREAM_AS,
+      routerId: '192.0.2.254',
+      neighbors: (['vr1', 'vr2'] as const).map((vr) => ({ address: PAIR_PUBLIC_ADDRESS[vr], remoteAs: VR_AS, ...(hasBfd ? { bfdIntervalMs: BFD_MS } : {}) })),
+    });
+    await waitForPrimary(pair, 'vr1', START_MS);
+    await waitForAnnouncer('vr1', Date.now());
+    ping = await startGuestPing(pair);
+    await waitForFlow();
+  }, 120_000);
+
+  afterAll(async () => pair?.lab.cleanup(), 60_000);
+
+  it('has only the primary’s announcement, with the backup’s session up and nothing received from it', async () => {
+    for (const vr of ['vr1', 'vr2'] as const) await peer.waitForNeighborState(PAIR_PUBLIC_ADDRESS[vr], 'Established', START_MS);
+    const paths = (await peer.bgpRoutes()).get(BLOCK)!.paths;
+    expect(paths.map((p) => p.peerId)).toEqual([PAIR_PUBLIC_ADDRESS.vr1]);
+    // The pair's addresses, not vr1's own: whoever is primary answers for them.
+    expect(paths[0]!.nextHops).toEqual([
+      { ip: PAIR_PUBLIC_VIP, scope: 'global' },
+      { ip: PAIR_PUBLIC_LINK_LOCAL, scope: 'link-local' },
+    ]);
+    expect((await peer.kernelRoutes()).filter((r) => r.prefix === BLOCK)).toEqual([{ prefix: BLOCK, gateways: [PAIR_PUBLIC_LINK_LOCAL], devices: ['up0'] }]);
+    // bgpd runs the rendered policy as rendered: the agents' next reconciles change nothing.
+    for (const vr of ['vr1', 'vr2'] as const) {
+      const status = await waitFor(async () => ((s) => (s.applied?.isConverged ? s : undefined))(await readPairStatus(pair, vr)), { timeoutMs: 15_000, what: `${vr}'s agent to converge` });
+      expect(status.applied).toMatchObject({ errors: [], remaining: [] });
+      expect(status.applied.components.frr?.steps ?? 0).toBe(0);
+    }
+    const backup = (await peer.neighbor(PAIR_PUBLIC_ADDRESS.vr2)).raw;
+    expect(backup.addressFamilyInfo?.ipv6Unicast?.acceptedPrefixCounter).toBe(0);
+  }, 90_000);
+
+  it('moves the announcement when every process of the primary is SIGKILLed, and back by preemption', async () => {
+    await failAndBack(
+      'sigkill',
+      async () => void (await killEverythingIn(pair, 'vr1')),
+      async () => void (await startPairAgent(pair, 'vr1')),
+    );
+  }, 120_000);
+
+  it('moves the announcement when the primary loses its guest link, and back', async () => {
+    await failAndBack(
+      'guest-link-down',
+      () => setGuestPort(pair, 'vr1', false),
+      () => setGuestPort(pair, 'vr1', true),
+    );
+  }, 120_000);
+
+  it('moves the announcement when the primary’s public link is cut, and back', async () => {
+    await failAndBack(
+      'public-link-cut',
+      () => setPublicPort(pair, 'vr1', false),
+      () => setPublicPort(pair, 'vr1', true),
+    );
+  }, 120_000);
+});

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { renderBgpLines } from '../../src/render/frr-bgp.js';
+import { DesiredState } from '../../src/schema/desired-state.js';
+import { bgpInput, redundantInput } from '../support/states.js';
+
+/** bgpInput's VR as one of a pair. */
+function pairBgpInput(): Record<string, any> {
+  return { ...redundantInput(), routing: bgpInput().routing };
+}
+
+describe('what a VR of a pair renders', () => {
+  it('announces with the pair’s addresses as next hop, global and link-local, and a single VR with its own', () => {
+    const announceMap = (input: Record<string, any>) =>
+      renderBgpLines(DesiredState.parse(input))
+        .filter(({ context }) => context[0] === 'route-map VR6-ANNOUNCE permit 10')
+        .map(({ line }) => line);
+    expect(announceMap(pairBgpInput())).toEqual([
+      'match ipv6 address prefix-list VR6-ANNOUNCE',
+      'set ipv6 next-hop global 2001:db8:100::100',
+      // RFC 4291 §2.5.6: the EUI-64 address of the virtual MAC 00:00:5e:00:02:33.
+      'set ipv6 next-hop local fe80::200:5eff:fe00:233',
+    ]);
+    expect(announceMap(bgpInput())).toEqual(['match ipv6 address prefix-list VR6-ANNOUNCE']);
+  });
+});
