@@ -62,7 +62,7 @@ export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles
     '',
     ...renderGlobals(state.router.id, files),
     ...renderTrackFile(files),
-    ...renderSyncGroup(instances),
+    ...renderSyncGroup(state, instances),
     ...instances.flatMap((instance) => renderInstance(instance, redundancy, state.public.interface)),
   ].join('\n');
   return { text, instances, virtualMac, raSources };
@@ -91,7 +91,18 @@ function renderTrackFile(files: KeepalivedFiles): string[] {
   return [`vrrp_track_file ${HEALTH_TRACK} {`, `    file ${files.health}`, '    weight 0', '}', ''];
 }
 
-function renderSyncGroup(instances: readonly VrrpInstance[]): string[] {
+/**
+ * Whether the pair's instances are a sync group: only with two or more. A
+ * pair with no guest network yet (a VPC before its first tier) has the
+ * public instance alone, and keepalived 2.2.7 refuses a group of one
+ * (`keepalived -t` exits 5); the one instance fails over by itself.
+ */
+export function isSyncGrouped(state: Pick<DesiredState, 'guestNetworks'>): boolean {
+  return state.guestNetworks.length > 0;
+}
+
+function renderSyncGroup(state: DesiredState, instances: readonly VrrpInstance[]): string[] {
+  if (!isSyncGrouped(state)) return [];
   return [`vrrp_sync_group ${VRRP_GROUP} {`, '    group {', ...instances.map((i) => `        ${i.interface}`), '    }', '}', ''];
 }
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderBgpLines } from '../../src/render/frr-bgp.js';
+import { renderKeepalivedConf } from '../../src/render/keepalived-conf.js';
+import { keepalivedFilesOf } from '../../src/model/file-layout.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { bgpInput, redundantInput } from '../support/states.js';
 
@@ -21,5 +23,20 @@ describe('what a VR of a pair renders', () => {
       'set ipv6 next-hop local fe80::200:5eff:fe00:233',
     ]);
     expect(announceMap(bgpInput())).toEqual(['match ipv6 address prefix-list VR6-ANNOUNCE']);
+  });
+});
+
+describe('keepalived.conf of a pair', () => {
+  const render = (input: Record<string, any>) => renderKeepalivedConf(DesiredState.parse(input), keepalivedFilesOf('/run/vr6-agent'))!.text;
+
+  it('makes no sync group of the public instance alone, which keepalived -t refuses (a VPC pair before its first tier)', () => {
+    const text = render({ ...redundantInput(), guestNetworks: [] });
+    expect(text.match(/^vrrp_instance \S+/gm)).toEqual(['vrrp_instance eth1']);
+    expect(text).not.toContain('vrrp_sync_group');
+  });
+
+  it('puts the public and every guest instance in one sync group', () => {
+    const text = render(redundantInput());
+    expect(text).toContain('vrrp_sync_group vr6 {\n    group {\n        eth1\n        eth2\n    }\n}');
   });
 });
