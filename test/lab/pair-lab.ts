@@ -49,6 +49,8 @@ export interface PairOptions {
   readonly stateSync?: boolean;
   /** Each VR's `routing` section; without it, static routing and the upstream's static route to the guest prefix. */
   readonly routing?: (vr: VrName) => Record<string, any>;
+  /** The guest network's routed prefixes (schemaVersion 2). */
+  readonly routedPrefixes?: readonly { readonly prefix: string; readonly nextHop: string }[];
 }
 
 /** The desired state of one VR of the pair; the two differ in priority and the sync addresses. */
@@ -56,7 +58,7 @@ export function pairDesiredState(vr: VrName, options: PairOptions = {}): Record<
   const other: VrName = vr === 'vr1' ? 'vr2' : 'vr1';
   return {
     ...(options.routing ? { routing: options.routing(vr) } : {}),
-    schemaVersion: 1,
+    schemaVersion: options.routedPrefixes ? 2 : 1,
     router: { id: `r-pair-${vr}`, kind: 'isolated' },
     public: { interface: PAIR_IF.public, mode: 'static', address: `${PAIR_PUBLIC_ADDRESS[vr]}/64`, gateway: PAIR_UPSTREAM, expectedPrefix: '2001:db8:100::/64' },
     guestNetworks: [
@@ -65,7 +67,9 @@ export function pairDesiredState(vr: VrName, options: PairOptions = {}): Record<
         interface: PAIR_IF.guest,
         prefix: PAIR_GUEST_PREFIX,
         ra: { minIntervalSeconds: 3, maxIntervalSeconds: 4, routerLifetimeSeconds: 12 },
-        firewall: { defaultEgress: 'allow', ingress: [], egress: [] },
+        // Echo requests in, to the guest and its routed prefixes.
+        firewall: { defaultEgress: 'allow', ingress: options.routedPrefixes ? [{ protocol: 'icmpv6', icmp: { type: 128 } }] : [], egress: [] },
+        ...(options.routedPrefixes ? { routedPrefixes: options.routedPrefixes } : {}),
       },
     ],
     redundancy: {
@@ -233,10 +237,21 @@ function longestSilenceMs(arrivals: readonly number[], fromMs: number, toMs: num
   return Math.round(Math.max(...times.slice(1).map((t, i) => t - times[i]!), 0));
 }
 
-/** A guest pinging the internet host every 10 ms; `gaps` gives the longest silence between replies in a window. */
-export async function startGuestPing(pair: PairLab): Promise<{ longestGapMs(fromMs: number, toMs: number): number; repliesAfter(ms: number): number }> {
-  const logPath = join(pair.lab.tempDir, `ping-${Date.now()}.log`);
-  await pair.lab.spawn(PAIR_NS.guest, ['ping', '-6', '-D', '-n', '-i', '0.01', PAIR_INTERNET_HOST], { logPath });
+/** A ping every 10 ms: the longest silence between replies in a window, and the replies since a time. */
+export interface LabPing {
+  longestGapMs(fromMs: number, toMs: number): number;
+  repliesAfter(ms: number): number;
+}
+
+/** A guest pinging the internet host every 10 ms. */
+export async function startGuestPing(pair: PairLab): Promise<LabPing> {
+  return startPing(pair, PAIR_NS.guest, PAIR_INTERNET_HOST);
+}
+
+/** Pings `target` from namespace `ns` every 10 ms. */
+export async function startPing(pair: PairLab, ns: string, target: string): Promise<LabPing> {
+  const logPath = join(pair.lab.tempDir, `ping-${ns}-${Date.now()}.log`);
+  await pair.lab.spawn(ns, ['ping', '-6', '-D', '-n', '-i', '0.01', target], { logPath });
   const replies = () =>
     readFileSync(logPath, 'utf8')
       .split('\n')

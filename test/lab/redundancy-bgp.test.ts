@@ -13,6 +13,9 @@ import {
   setGuestPort,
   setPublicPort,
   startGuestPing,
+  startPing,
+  PAIR_IF,
+  type LabPing,
   startPairAgent,
   waitForPrimary,
   type PairLab,
@@ -42,6 +45,10 @@ const MOVE_MS = (HOLD_SECONDS + 10) * 1000;
 const PAIR_PUBLIC_LINK_LOCAL = 'fe80::200:5eff:fe00:233';
 // The guest's longest ping gap on a failover: VRRP's takeover at a 0.1 s interval, with room for a shared machine.
 const GAP_MS = 1500;
+// A routed prefix inside the block (which alone is announced), whose next hop is the guest: it holds an address of it on lo.
+const ROUTED = '2001:db8:200:100::/56';
+const ROUTED_HOST = '2001:db8:200:100::1';
+const ROUTED_NEXT_HOP = '2001:db8:200:1::50';
 const ROUTER_ID: Record<VrName, string> = { vr1: '192.0.2.1', vr2: '192.0.2.2' };
 
 function routing(hasBfd: boolean) {
@@ -66,7 +73,9 @@ function routing(hasBfd: boolean) {
 describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
   let pair: PairLab;
   let peer: FrrPeer;
-  let ping: Awaited<ReturnType<typeof startGuestPing>>;
+  let ping: LabPing;
+  /** The upstream pinging the routed prefix: across the pair to the guest, its next hop. */
+  let routedPing: LabPing;
   const label = hasBfd ? 'bfd' : 'no bfd';
 
   /** The VRs the upstream holds a path for the block from, by their session's address. */
@@ -83,6 +92,7 @@ describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
 
   async function waitForFlow(): Promise<void> {
     await waitFor(async () => ping.repliesAfter(Date.now() - 300) > 5 || undefined, { timeoutMs: MOVE_MS, what: 'the guest pings to flow again' });
+    await waitFor(async () => routedPing.repliesAfter(Date.now() - 300) > 5 || undefined, { timeoutMs: MOVE_MS, what: 'the pings to the routed prefix to flow again' });
   }
 
   /** Waits until the upstream's sessions with both VRs are up, and with BFD their BFD sessions too. */
@@ -106,6 +116,7 @@ describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
     const routeMs = await waitForAnnouncer('vr2', failedAt);
     await waitForFlow();
     const gapMs = ping.longestGapMs(failedAt, Date.now());
+    const routedGapMs = routedPing.longestGapMs(failedAt, Date.now());
     const backAt = Date.now();
     await restore();
     await waitForPrimary(pair, 'vr1', START_MS);
@@ -113,12 +124,19 @@ describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
     await waitForFlow();
     await new Promise((resolve) => setTimeout(resolve, 500));
     const backGapMs = ping.longestGapMs(backAt, Date.now());
-    console.log(`pair-bgp ${label} ${name}: route from the new primary after ${routeMs} ms, guest gap ${gapMs} ms; failback route ${backRouteMs} ms, gap ${backGapMs} ms`);
+    const backRoutedGapMs = routedPing.longestGapMs(backAt, Date.now());
+    console.log(
+      `pair-bgp ${label} ${name}: route from the new primary after ${routeMs} ms, guest gap ${gapMs} ms, routed-prefix gap ${routedGapMs} ms; ` +
+        `failback route ${backRouteMs} ms, gap ${backGapMs} ms, routed-prefix gap ${backRoutedGapMs} ms`,
+    );
     expect(gapMs).toBeLessThan(GAP_MS);
+    expect(routedGapMs).toBeLessThan(GAP_MS);
   }
 
   beforeAll(async () => {
-    pair = await createPairLab({ routing: routing(hasBfd) });
+    pair = await createPairLab({ routing: routing(hasBfd), routedPrefixes: [{ prefix: ROUTED, nextHop: ROUTED_NEXT_HOP }] });
+    await pair.lab.exec(PAIR_NS.guest, ['ip', '-6', 'addr', 'add', `${ROUTED_NEXT_HOP}/64`, 'dev', PAIR_IF.guestNic, 'nodad']);
+    await pair.lab.exec(PAIR_NS.guest, ['ip', '-6', 'addr', 'add', `${ROUTED_HOST}/128`, 'dev', 'lo']);
     await startPairAgent(pair, 'vr1');
     await startPairAgent(pair, 'vr2');
     peer = await startFrrPeer(pair.lab, PAIR_NS.upstream, {
@@ -128,7 +146,10 @@ describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
     });
     await waitForPrimary(pair, 'vr1', START_MS);
     await waitForAnnouncer('vr1', Date.now());
+    // ping gives up at once while its destination has no route.
+    await peer.waitForRoute(BLOCK, true, START_MS);
     ping = await startGuestPing(pair);
+    routedPing = await startPing(pair, PAIR_NS.upstream, ROUTED_HOST);
     await waitForFlow();
   }, 120_000);
 
@@ -149,6 +170,11 @@ describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
       const status = await waitFor(async () => ((s) => (s.applied?.isConverged ? s : undefined))(await readPairStatus(pair, vr)), { timeoutMs: 15_000, what: `${vr}'s agent to converge` });
       expect(status.applied).toMatchObject({ errors: [], remaining: [] });
       expect(status.applied.components.frr?.steps ?? 0).toBe(0);
+    }
+    // The routed prefix's route is on the guest link in both VRs, onlink: the /64 is only on the primary's virtual-MAC interface.
+    for (const vr of ['vr1', 'vr2'] as const) {
+      const routes = JSON.parse((await pair.lab.exec(vr, ['ip', '-6', '-j', 'route', 'show', ROUTED])).stdout) as Record<string, unknown>[];
+      expect(routes).toMatchObject([{ dst: ROUTED, gateway: ROUTED_NEXT_HOP, dev: PAIR_IF.guest, flags: ['onlink'] }]);
     }
     const backup = (await peer.neighbor(PAIR_PUBLIC_ADDRESS.vr2)).raw;
     expect(backup.addressFamilyInfo?.ipv6Unicast?.acceptedPrefixCounter).toBe(0);
