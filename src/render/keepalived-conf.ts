@@ -1,5 +1,5 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
-import { publicLinkLocalOf, virtualLinkLocalOf, virtualMacOf, vmacInterfaceOf, type Redundancy } from '../schema/redundancy.js';
+import { preemptDelayOf, publicLinkLocalOf, virtualLinkLocalOf, virtualMacOf, vmacInterfaceOf, type Redundancy } from '../schema/redundancy.js';
 import type { KeepalivedFiles } from '../model/file-layout.js';
 import { GENERATED_HEADER } from '../model/ownership.js';
 
@@ -63,7 +63,7 @@ export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles
     ...renderGlobals(state.router.id, files),
     ...renderTrackFile(files),
     ...renderSyncGroup(state, instances),
-    ...instances.flatMap((instance) => renderInstance(instance, redundancy, state.public.interface)),
+    ...instances.flatMap((instance) => renderInstance(instance, redundancy, state.public.interface, state.routing.protocol)),
   ].join('\n');
   return { text, instances, virtualMac, raSources };
 }
@@ -106,7 +106,13 @@ function renderSyncGroup(state: DesiredState, instances: readonly VrrpInstance[]
   return [`vrrp_sync_group ${VRRP_GROUP} {`, '    group {', ...instances.map((i) => `        ${i.interface}`), '    }', '}', ''];
 }
 
-function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicInterface: string): string[] {
+function renderPreempt(redundancy: Redundancy, routingProtocol: string): string[] {
+  if (!redundancy.preempt) return ['    nopreempt'];
+  const delay = preemptDelayOf(redundancy, routingProtocol);
+  return delay === 0 ? [] : [`    preempt_delay ${delay}`];
+}
+
+function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicInterface: string, routingProtocol: string): string[] {
   return [
     `vrrp_instance ${instance.interface} {`,
     // Every VR starts as backup and is elected (RFC 5798 §6.4.1); nopreempt needs a BACKUP start.
@@ -115,7 +121,7 @@ function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicIn
     `    virtual_router_id ${redundancy.vrrpId}`,
     `    priority ${redundancy.priority}`,
     `    advert_int ${renderSeconds(redundancy.advertisementIntervalCentiseconds)}`,
-    ...(redundancy.preempt ? [] : ['    nopreempt']),
+    ...renderPreempt(redundancy, routingProtocol),
     `    use_vmac ${instance.vmacInterface}`,
     // A guest instance also fails when the public link does: a primary cut off upstream is no gateway.
     ...(instance.interface === publicInterface ? [] : ['    track_interface {', `        ${publicInterface}`, '    }']),

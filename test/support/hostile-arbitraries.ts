@@ -237,6 +237,7 @@ export const redundancySection: fc.Arbitrary<Record<string, unknown>> = fc
     priority: fc.integer({ min: 1, max: 254 }),
     advertisementIntervalCentiseconds: fc.oneof(fc.constantFrom(1, 10, 100, 4095), fc.integer({ min: 1, max: 4095 })),
     preempt: fc.boolean(),
+    preemptDelaySeconds: fc.option(fc.oneof(fc.constantFrom(0, 1000), fc.integer({ min: 0, max: 1000 })), { nil: undefined }),
     // Mostly a link of its own; now and then one the state already uses, which is refused.
     syncInterface: fc.oneof({ arbitrary: fc.constant('eth9'), weight: 4 }, { arbitrary: fc.constantFrom(...INTERFACE_POOL), weight: 1 }),
     host: hex(0xffff),

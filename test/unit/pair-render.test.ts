@@ -35,6 +35,16 @@ describe('keepalived.conf of a pair', () => {
     expect(text).not.toContain('vrrp_sync_group');
   });
 
+  it('delays preemption by 10 s with BGP, by nothing without, by what the state says when it says', () => {
+    const delays = (input: Record<string, any>) => [...render(input).matchAll(/^\s+(preempt_delay \d+|nopreempt)$/gm)].map((m) => m[1]);
+    const withBgp = pairBgpInput();
+    expect(delays(withBgp)).toEqual(['preempt_delay 10', 'preempt_delay 10']);
+    expect(delays(redundantInput())).toEqual([]);
+    expect(delays({ ...withBgp, redundancy: { ...withBgp.redundancy, preemptDelaySeconds: 0 } })).toEqual([]);
+    expect(delays({ ...redundantInput(), redundancy: { ...redundantInput().redundancy, preemptDelaySeconds: 30 } })).toEqual(['preempt_delay 30', 'preempt_delay 30']);
+    expect(delays({ ...withBgp, redundancy: { ...withBgp.redundancy, preempt: false } })).toEqual(['nopreempt', 'nopreempt']);
+  });
+
   it('puts the public and every guest instance in one sync group', () => {
     const text = render(redundantInput());
     expect(text).toContain('vrrp_sync_group vr6 {\n    group {\n        eth1\n        eth2\n    }\n}');
