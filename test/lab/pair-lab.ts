@@ -49,8 +49,23 @@ export interface PairOptions {
   readonly stateSync?: boolean;
   /** Each VR's `routing` section; without it, static routing and the upstream's static route to the guest prefix. */
   readonly routing?: (vr: VrName) => Record<string, any>;
+  /** false: no guest network at all (a VPC pair before its first tier). */
+  readonly hasGuestNetwork?: boolean;
   /** The guest network's routed prefixes (schemaVersion 2). */
   readonly routedPrefixes?: readonly { readonly prefix: string; readonly nextHop: string }[];
+}
+
+/** The pair's guest network, the same on both VRs. */
+function pairGuestNetwork(options: PairOptions): Record<string, any> {
+  return {
+    id: 'net-1',
+    interface: PAIR_IF.guest,
+    prefix: PAIR_GUEST_PREFIX,
+    ra: { minIntervalSeconds: 3, maxIntervalSeconds: 4, routerLifetimeSeconds: 12 },
+    // Echo requests in, to the guest and its routed prefixes.
+    firewall: { defaultEgress: 'allow', ingress: options.routedPrefixes ? [{ protocol: 'icmpv6', icmp: { type: 128 } }] : [], egress: [] },
+    ...(options.routedPrefixes ? { routedPrefixes: options.routedPrefixes } : {}),
+  };
 }
 
 /** The desired state of one VR of the pair; the two differ in priority and the sync addresses. */
@@ -61,17 +76,7 @@ export function pairDesiredState(vr: VrName, options: PairOptions = {}): Record<
     schemaVersion: options.routedPrefixes ? 2 : 1,
     router: { id: `r-pair-${vr}`, kind: 'isolated' },
     public: { interface: PAIR_IF.public, mode: 'static', address: `${PAIR_PUBLIC_ADDRESS[vr]}/64`, gateway: PAIR_UPSTREAM, expectedPrefix: '2001:db8:100::/64' },
-    guestNetworks: [
-      {
-        id: 'net-1',
-        interface: PAIR_IF.guest,
-        prefix: PAIR_GUEST_PREFIX,
-        ra: { minIntervalSeconds: 3, maxIntervalSeconds: 4, routerLifetimeSeconds: 12 },
-        // Echo requests in, to the guest and its routed prefixes.
-        firewall: { defaultEgress: 'allow', ingress: options.routedPrefixes ? [{ protocol: 'icmpv6', icmp: { type: 128 } }] : [], egress: [] },
-        ...(options.routedPrefixes ? { routedPrefixes: options.routedPrefixes } : {}),
-      },
-    ],
+    guestNetworks: options.hasGuestNetwork === false ? [] : [pairGuestNetwork(options)],
     redundancy: {
       vrrpId: PAIR_VRRP_ID,
       priority: PRIORITY[vr],
@@ -153,6 +158,12 @@ export async function startPairAgent(pair: PairLab, vr: VrName): Promise<LabProc
   const agent = await pair.lab.spawn(vr, [agentNode(), bundlePath('vr6-agent'), '--config', join(pair.agentDir[vr], 'agent.json')], { logPath });
   pair.agents[vr] = agent;
   return agent;
+}
+
+/** Whether a VR holds the pair's public address on its virtual-MAC interface, which only the primary does. */
+export async function holdsPublicAddress(pair: PairLab, vr: VrName): Promise<boolean> {
+  const { stdout } = await pair.lab.exec(vr, ['ip', '-6', '-j', 'addr', 'show', 'dev', `vr6-${PAIR_IF.public}`], { allowFailure: true });
+  return stdout.includes(`"${PAIR_PUBLIC_VIP}"`);
 }
 
 /** Whether a VR holds the guest network's shared link-local address, which only the primary does. */
