@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { formatFrrLines } from '../../src/model/frr-config.js';
+import { parseRoutingRunning } from '../../src/observe/frr-running.js';
+import { planRoutingChange } from '../../src/plan/frr-routing-plan.js';
 import { renderBgpLines } from '../../src/render/frr-bgp.js';
 import { renderKeepalivedConf } from '../../src/render/keepalived-conf.js';
 import { keepalivedFilesOf } from '../../src/model/file-layout.js';
@@ -48,5 +51,20 @@ describe('keepalived.conf of a pair', () => {
   it('puts the public and every guest instance in one sync group', () => {
     const text = render(redundantInput());
     expect(text).toContain('vrrp_sync_group vr6 {\n    group {\n        eth1\n        eth2\n    }\n}');
+  });
+});
+
+describe('the routing plan of a VR that joins or leaves a pair', () => {
+  const linesOf = (input: Record<string, any>) => renderBgpLines(DesiredState.parse(input));
+  const runningAfter = (lines: ReturnType<typeof linesOf>) => parseRoutingRunning([`Building configuration...\n!\n${formatFrrLines(lines).join('\n')}\n!\nend\n`]);
+  const commandsOf = (from: Record<string, any>, to: Record<string, any>) => planRoutingChange(linesOf(to), runningAfter(linesOf(from))).commands.split('\n').filter((line) => line !== '');
+
+  it('sets and unsets the pair’s next hops in the announce route-map alone, and a changed address replaces the line', () => {
+    const entry = ['route-map VR6-ANNOUNCE permit 10'];
+    expect(commandsOf(bgpInput(), pairBgpInput())).toEqual([...entry, ' set ipv6 next-hop global 2001:db8:100::100', ' set ipv6 next-hop local fe80::200:5eff:fe00:233', 'exit']);
+    expect(commandsOf(pairBgpInput(), bgpInput())).toEqual([...entry, ' no set ipv6 next-hop global 2001:db8:100::100', ' no set ipv6 next-hop local fe80::200:5eff:fe00:233', 'exit']);
+    const moved = pairBgpInput();
+    moved.redundancy.publicAddress = '2001:db8:100::200/64';
+    expect(commandsOf(pairBgpInput(), moved)).toEqual([...entry, ' set ipv6 next-hop global 2001:db8:100::200', 'exit']);
   });
 });
