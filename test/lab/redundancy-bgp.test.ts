@@ -5,6 +5,7 @@ import { startFrrPeer, type FrrPeer } from './frr-peer.js';
 import {
   createPairLab,
   killEverythingIn,
+  PAIR_IF,
   PAIR_NS,
   PAIR_PUBLIC_ADDRESS,
   PAIR_PUBLIC_VIP,
@@ -13,11 +14,10 @@ import {
   setGuestPort,
   setPublicPort,
   startGuestPing,
-  startPing,
-  PAIR_IF,
-  type LabPing,
   startPairAgent,
+  startPing,
   waitForPrimary,
+  type LabPing,
   type PairLab,
   type VrName,
 } from './pair-lab.js';
@@ -89,8 +89,12 @@ describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
 
   /** Waits until the upstream's only path for the block is `vr`'s; returns the ms since `sinceMs`. */
   async function waitForAnnouncer(vr: VrName, sinceMs: number): Promise<number> {
-    const only = [PAIR_PUBLIC_ADDRESS[vr]];
-    await waitFor(async (note) => (note(await announcers()), JSON.stringify(await announcers()) === JSON.stringify(only)), { timeoutMs: MOVE_MS, what: `the upstream's only path to be ${vr}'s`, intervalMs: 20 });
+    const isOnly = async (note: (observation: unknown) => void) => {
+      const paths = await announcers();
+      note(paths);
+      return paths.length === 1 && paths[0] === PAIR_PUBLIC_ADDRESS[vr];
+    };
+    await waitFor(isOnly, { timeoutMs: MOVE_MS, what: `the upstream's only path to be ${vr}'s`, intervalMs: 20 });
     return Date.now() - sinceMs;
   }
 
@@ -126,7 +130,6 @@ describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
     await waitForPrimary(pair, 'vr1', START_MS);
     const backRouteMs = await waitForAnnouncer('vr1', backAt);
     await waitForFlow();
-    await new Promise((resolve) => setTimeout(resolve, 500));
     const backGapMs = ping.longestGapMs(backAt, Date.now());
     const backRoutedGapMs = routedPing.longestGapMs(backAt, Date.now());
     console.log(
@@ -173,7 +176,11 @@ describeLab.each([false, true])('BGP in a redundant pair, BFD %s', (hasBfd) => {
     expect((await peer.kernelRoutes()).filter((r) => r.prefix === BLOCK)).toEqual([{ prefix: BLOCK, gateways: [PAIR_PUBLIC_LINK_LOCAL], devices: ['up0'] }]);
     // bgpd runs the rendered policy as rendered: the agents' next reconciles change nothing.
     for (const vr of ['vr1', 'vr2'] as const) {
-      const status = await waitFor(async () => ((s) => (s.applied?.isConverged ? s : undefined))(await readPairStatus(pair, vr)), { timeoutMs: 15_000, what: `${vr}'s agent to converge` });
+      const converged = async () => {
+        const status = await readPairStatus(pair, vr);
+        return status.applied?.isConverged === true ? status : undefined;
+      };
+      const status = await waitFor(converged, { timeoutMs: 15_000, what: `${vr}'s agent to converge` });
       expect(status.applied).toMatchObject({ errors: [], remaining: [] });
       expect(status.applied.components.frr?.steps ?? 0).toBe(0);
     }
