@@ -24,7 +24,7 @@ const LINGER_TIMEOUT_MS = 10_000;
  * one; the batch stops at the first failure and exits non-zero.
  */
 async function runRouteBatch(verb: 'replace' | 'del', routes: Extract<Step, { kind: 'replaceRoutedRoutes' }>['routes'], { host, config }: ApplyContext): Promise<void> {
-  const lines = routes.map((route) => `route ${verb} ${route.destination} via ${route.gateway} dev ${route.interface} proto ${ROUTE_PROTOCOL}\n`);
+  const lines = routes.map((route) => `route ${verb} ${route.destination} via ${route.gateway} dev ${route.interface}${verb === 'replace' && route.isOnLink ? ' onlink' : ''} proto ${ROUTE_PROTOCOL}\n`);
   await host.exec([config.commands.ip, '-6', '-batch', '-'], { input: lines.join('') });
 }
 

@@ -7,7 +7,7 @@ import type { AgentConfig } from '../schema/agent-config.js';
 import type { DesiredState } from '../schema/desired-state.js';
 import type { RedundancyReport, VrrpTransition } from '../schema/protocol.js';
 import { virtualLinkLocalOf, vmacInterfaceOf } from '../schema/redundancy.js';
-import { HEARTBEAT_GRACE_SECONDS } from '../render/keepalived-conf.js';
+import { HEARTBEAT_GRACE_SECONDS, isSyncGrouped } from '../render/keepalived-conf.js';
 import { BgpPoll } from './bgp-sessions.js';
 import { isHeartbeatLapsed } from './heartbeat.js';
 import { readRadvdPid } from '../observe/read-host.js';
@@ -113,10 +113,10 @@ export class VrrpRole {
   private async onLine(text: string): Promise<void> {
     const line = parseVrrpNotifyLine(text);
     if (line === null) return;
-    if (line.kind === 'instance') {
-      if (line.state === 'fault') this.lastFaultInstance = line.name;
-      return;
-    }
+    if (line.kind === 'instance' && line.state === 'fault') this.lastFaultInstance = line.name;
+    // Without a sync group (one instance: renderKeepalivedConf) the instance's transitions are the pair's.
+    const isPairLine = line.kind === 'group' || (this.state !== null && !isSyncGrouped(this.state));
+    if (!isPairLine) return;
     const transition: VrrpTransition = { at: new Date().toISOString(), from: this.lastGroupState, to: line.state, cause: await this.causeOf(line) };
     this.lastGroupState = line.state;
     if (line.state !== 'fault') this.lastFaultInstance = null;

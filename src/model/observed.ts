@@ -37,6 +37,8 @@ export interface ObservedRoute {
   readonly gateway: string | null;
   readonly interface: string | null;
   readonly protocol: string;
+  /** The route says its gateway is on the link (`onlink`), whatever prefixes the link holds. */
+  readonly isOnLink: boolean;
 }
 
 /**

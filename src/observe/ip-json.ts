@@ -82,6 +82,7 @@ export function parseRoutes(json: unknown): ObservedRoute[] {
         gateway: text(route.gateway),
         interface: text(route.dev),
         protocol: text(route.protocol) ?? 'unspec',
+        isOnLink: Array.isArray(route.flags) && route.flags.includes('onlink'),
       },
     ];
   });

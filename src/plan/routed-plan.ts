@@ -36,12 +36,12 @@ export function planRoutedRoutes(rendered: RenderedHost, observed: readonly Obse
       warnings.push(`routed prefix ${want.destination} already has a route of protocol ${foreign.protocol} via ${foreign.gateway} dev ${foreign.interface}, which the agent did not make; its own waits`);
       continue;
     }
-    if (ours === undefined || ours.gateway !== want.gateway || ours.interface !== want.interface) replaces.push(want);
+    if (ours === undefined || ours.gateway !== want.gateway || ours.interface !== want.interface || ours.isOnLink !== want.isOnLink) replaces.push(want);
   }
   const wanted = new Set(rendered.routedRoutes.map((route) => route.destination));
   const removes: RoutedRoute[] = observed
     .filter((route) => route.protocol === ROUTE_PROTOCOL && !wanted.has(route.destination) && route.gateway !== null && route.interface !== null)
-    .map((route) => ({ destination: route.destination, gateway: route.gateway!, interface: route.interface! }));
+    .map((route) => ({ destination: route.destination, gateway: route.gateway!, interface: route.interface!, isOnLink: route.isOnLink }));
   const steps: Step[] = [
     ...(removes.length > 0 ? [{ kind: 'removeRoutedRoutes', routes: removes } as const] : []),
     ...(replaces.length > 0 ? [{ kind: 'replaceRoutedRoutes', routes: replaces } as const] : []),

@@ -4,6 +4,7 @@ import type { BfdSettings, BgpPeer, BgpSettings } from '../schema/routing.js';
 import { BGP_ADDRESS_FAMILY, BGP_POLICY, NEXT_HOP_POLICY_PREFIX, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT } from '../model/frr-words.js';
 import { digestText } from '../model/digest.js';
 import type { FrrConfigLine } from '../model/observed.js';
+import { publicLinkLocalOf } from '../schema/redundancy.js';
 
 /**
  * bgpd's and bfdd's share of frr.conf, as lines under their headers in the
@@ -33,7 +34,7 @@ export function renderBgpLines(state: DesiredState): FrrConfigLine[] {
     // 1 s, not 0: on FRR 8.4, 0 turns route-map updates off altogether (docs/research/bgp.md).
     top(`bgp route-map delay-timer ${ROUTE_MAP_DELAY_SECONDS}`),
     ...renderPrefixLists(state, bgp).map(top),
-    ...renderRouteMaps(),
+    ...renderRouteMaps(state),
     ...renderNextHopRouteMaps(state),
     ...renderBfdProfiles(bgp.peers),
     // A peer further away is reached by the default route, usually the one the upstream's RAs give; zebra's
@@ -93,9 +94,28 @@ function renderPrefixLists(state: DesiredState, bgp: BgpSettings): string[] {
   ];
 }
 
-function renderRouteMaps(): FrrConfigLine[] {
-  const match = (name: string): FrrConfigLine => ({ context: [`route-map ${name} permit 10`], line: `match ipv6 address prefix-list ${name}` });
-  return [match(BGP_POLICY.announce), match(BGP_POLICY.acceptDefault), { context: [], line: `route-map ${BGP_POLICY.acceptNothing} deny 10` }];
+function renderRouteMaps(state: DesiredState): FrrConfigLine[] {
+  const entry = (name: string) => [`route-map ${name} permit 10`];
+  const match = (name: string): FrrConfigLine => ({ context: entry(name), line: `match ipv6 address prefix-list ${name}` });
+  return [
+    match(BGP_POLICY.announce),
+    ...renderPairNextHops(state).map((line) => ({ context: entry(BGP_POLICY.announce), line })),
+    match(BGP_POLICY.acceptDefault),
+    { context: [], line: `route-map ${BGP_POLICY.acceptNothing} deny 10` },
+  ];
+}
+
+/**
+ * In a pair, what the primary announces names the pair's addresses as next
+ * hop, global and link-local, not this VR's own (RFC 4271 §5.1.3: a next
+ * hop on the shared link). An upstream that still holds a path of a VR that
+ * is gone (its session waits for the hold timer) then sends to whichever VR
+ * is primary now, and the guests' traffic does not wait for BGP.
+ */
+function renderPairNextHops(state: DesiredState): string[] {
+  const redundancy = state.redundancy;
+  if (redundancy === undefined) return [];
+  return [`set ipv6 next-hop global ${redundancy.publicAddress.address}`, `set ipv6 next-hop local ${publicLinkLocalOf(redundancy)}`];
 }
 
 /** A shared network's routed prefix as bgpd originates it: the prefix, its instance and the route-map that sets it as next hop. */

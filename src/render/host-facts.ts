@@ -24,6 +24,14 @@ export interface RoutedRoute {
   readonly destination: string;
   readonly gateway: string;
   readonly interface: string;
+  /**
+   * `onlink`: in a pair the guest /64 is on the primary's virtual-MAC
+   * interface only, so the kernel would refuse a next hop on the parent as
+   * unreachable (and the backup holds the /64 nowhere). The route stays on
+   * the parent, where the next hop is, in both VRs and through every
+   * failover.
+   */
+  readonly isOnLink: boolean;
 }
 
 /** Everything the host should be for a desired state, as plain data. */
@@ -109,7 +117,7 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
 export function renderRoutedRoutes(state: DesiredState): RoutedRoute[] {
   return [...state.guestNetworks, ...state.sharedNetworks].flatMap((network) =>
     network.routedPrefixes.flatMap((routed) =>
-      routed.nextHop === null ? [] : [{ destination: formatPrefix(routed.prefix), gateway: routed.nextHop, interface: network.interface }],
+      routed.nextHop === null ? [] : [{ destination: formatPrefix(routed.prefix), gateway: routed.nextHop, interface: network.interface, isOnLink: state.redundancy !== undefined }],
     ),
   );
 }

@@ -1,6 +1,5 @@
 import { gatewayOf, type DesiredState } from '../schema/desired-state.js';
-import { eui64Address, parseIpv6Prefix } from '../schema/ipv6.js';
-import { virtualLinkLocalOf, virtualMacOf, vmacInterfaceOf, type Redundancy } from '../schema/redundancy.js';
+import { preemptDelayOf, publicLinkLocalOf, virtualLinkLocalOf, virtualMacOf, vmacInterfaceOf, type Redundancy } from '../schema/redundancy.js';
 import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import type { KeepalivedFiles } from '../model/file-layout.js';
 import { GENERATED_HEADER } from '../model/ownership.js';
@@ -66,9 +65,7 @@ export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles
   if (redundancy === undefined) return null;
   const virtualMac = virtualMacOf(redundancy.vrrpId);
   const publicVip = redundancy.publicAddress;
-  // The public link is shared with other pairs: a link-local address of the virtual MAC's own
-  // (RFC 4291 §2.5.6, EUI-64) is unique there as the VRRP id is, where fe80::1 would clash.
-  const publicLinkLocal = eui64Address(parseIpv6Prefix('fe80::/64'), virtualMac);
+  const publicLinkLocal = publicLinkLocalOf(redundancy);
   const instances: VrrpInstance[] = [
     {
       interface: state.public.interface,
@@ -90,8 +87,8 @@ export function renderKeepalivedConf(state: DesiredState, files: KeepalivedFiles
     ...renderGlobals(state.router.id, files),
     ...renderTrackFile(files),
     ...renderHeartbeatCheck(files),
-    ...renderSyncGroup(instances),
-    ...instances.flatMap((instance) => renderInstance(instance, redundancy, state.public.interface)),
+    ...renderSyncGroup(state, instances),
+    ...instances.flatMap((instance) => renderInstance(instance, redundancy, state.public.interface, state.routing.protocol)),
   ].join('\n');
   return { text, instances, virtualMac, raSources };
 }
@@ -139,11 +136,28 @@ function renderHeartbeatCheck(files: KeepalivedFiles): string[] {
   ];
 }
 
-function renderSyncGroup(instances: readonly VrrpInstance[]): string[] {
+/**
+ * Whether the pair's instances are a sync group: only with two or more. A
+ * pair with no guest network yet (a VPC before its first tier) has the
+ * public instance alone, and keepalived 2.2.7 refuses a group of one
+ * (`keepalived -t` exits 5); the one instance fails over by itself.
+ */
+export function isSyncGrouped(state: Pick<DesiredState, 'guestNetworks'>): boolean {
+  return state.guestNetworks.length > 0;
+}
+
+function renderSyncGroup(state: DesiredState, instances: readonly VrrpInstance[]): string[] {
+  if (!isSyncGrouped(state)) return [];
   return [`vrrp_sync_group ${VRRP_GROUP} {`, '    group {', ...instances.map((i) => `        ${i.interface}`), '    }', '}', ''];
 }
 
-function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicInterface: string): string[] {
+function renderPreempt(redundancy: Redundancy, routingProtocol: string): string[] {
+  if (!redundancy.preempt) return ['    nopreempt'];
+  const delay = preemptDelayOf(redundancy, routingProtocol);
+  return delay === 0 ? [] : [`    preempt_delay ${delay}`];
+}
+
+function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicInterface: string, routingProtocol: string): string[] {
   return [
     `vrrp_instance ${instance.interface} {`,
     // Every VR starts as backup and is elected (RFC 5798 §6.4.1); nopreempt needs a BACKUP start.
@@ -152,7 +166,7 @@ function renderInstance(instance: VrrpInstance, redundancy: Redundancy, publicIn
     `    virtual_router_id ${redundancy.vrrpId}`,
     `    priority ${redundancy.priority}`,
     `    advert_int ${renderSeconds(redundancy.advertisementIntervalCentiseconds)}`,
-    ...(redundancy.preempt ? [] : ['    nopreempt']),
+    ...renderPreempt(redundancy, routingProtocol),
     `    use_vmac ${instance.vmacInterface}`,
     // A guest instance also fails when the public link does: a primary cut off upstream is no gateway.
     ...(instance.interface === publicInterface ? [] : ['    track_interface {', `        ${publicInterface}`, '    }']),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Identifier, InterfaceName, Ipv6Address, Ipv6InterfaceAddress } from './fields.js';
-import { formatPrefix, isInPrefix, isLinkLocal, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
+import { eui64Address, formatPrefix, isInPrefix, isLinkLocal, parseIpv6Prefix, type Ipv6Prefix } from './ipv6.js';
 import type { DeepReadonly } from './validation.js';
 
 /**
@@ -16,6 +16,10 @@ import type { DeepReadonly } from './validation.js';
 const OWNER_PRIORITY = 255;
 // RFC 5798 §5.2.7: Max Advertise Interval is a 12-bit count of centiseconds.
 const INTERVAL_CS = { min: 1, max: 4095 };
+// keepalived's range for preempt_delay (keepalived.conf(5)).
+const PREEMPT_DELAY_MAX_SECONDS = 1000;
+// Measured in the lab (docs/redundancy.md#bgp): a returning VR's BGP session takes up to about 4 s to come up.
+const BGP_PREEMPT_DELAY_SECONDS = 10;
 // The link-local address guests take as their default router unless told otherwise.
 const DEFAULT_LINK_LOCAL = 'fe80::1';
 // keepalived names the macvlan it creates; Linux names are at most 15 bytes (IFNAMSIZ - 1).
@@ -52,6 +56,13 @@ export const Redundancy = z.strictObject({
     .default(10)
     .meta({ description: 'VRRP advertisement interval, 1-4095 cs (RFC 5798 §5.2.7); the backup takes over after about 3.6 of them' }),
   preempt: z.boolean().default(true).meta({ description: 'a higher-priority VR takes the primary role back when it returns (RFC 5798 §6.4.3)' }),
+  preemptDelaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(PREEMPT_DELAY_MAX_SECONDS)
+    .optional()
+    .meta({ description: `seconds a returning higher-priority VR stays backup before it takes the role back, 0-${PREEMPT_DELAY_MAX_SECONDS}; absent: ${BGP_PREEMPT_DELAY_SECONDS} with BGP routing (its sessions come up first), else 0` }),
   peer: RedundancyPeer,
   publicAddress: Ipv6InterfaceAddress.meta({ description: "the pair's shared public address the upstream routes the guest prefixes to, e.g. 2001:db8:100::100/64" }),
   virtualGateways: z
@@ -127,9 +138,28 @@ export function isVmacInterface(name: string): boolean {
   return name.startsWith(VMAC_PREFIX);
 }
 
+/**
+ * How long a returning higher-priority VR stays backup: the state's value,
+ * or with BGP routing long enough for its sessions to come up, so that the
+ * upstream learns its announcement as the other VR withdraws; else none.
+ */
+export function preemptDelayOf(redundancy: Redundancy, routingProtocol: string): number {
+  return redundancy.preemptDelaySeconds ?? (routingProtocol === 'bgp' ? BGP_PREEMPT_DELAY_SECONDS : 0);
+}
+
 /** The RFC 5798 §7.3 virtual MAC of an IPv6 virtual router. */
 export function virtualMacOf(vrrpId: number): string {
   return `00:00:5e:00:02:${vrrpId.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * The pair's link-local address on the public link, which the primary holds
+ * beside the public address: one of the virtual MAC's own (RFC 4291 §2.5.6,
+ * EUI-64), unique on a link other pairs share as the VRRP id is, where
+ * fe80::1 would clash.
+ */
+export function publicLinkLocalOf(redundancy: Redundancy): string {
+  return eui64Address(LINK_LOCAL_64, virtualMacOf(redundancy.vrrpId));
 }
 
 /** A guest network's shared link-local gateway: its virtualGateways entry, or fe80::1. */

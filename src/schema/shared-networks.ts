@@ -56,6 +56,11 @@ export function refineSharedNetworks(state: SharedState, publicPrefix: Ipv6Prefi
     issue(['sharedNetworks'], 'needs schemaVersion 2: its routedPrefixes take the object form {prefix, nextHop}');
     return;
   }
+  if (state.redundancy !== undefined) {
+    // In a pair the announcements name the pair's addresses as next hop (docs/redundancy.md, BGP), which would
+    // override the instance's; and neither the pair's split of roles nor its failover is measured on a shared link.
+    issue(['sharedNetworks'], "is not offered in a redundant pair: the pair's announcements name the pair's addresses as next hop, not the instance's");
+  }
   const bgp = state.routing.protocol === 'bgp' ? state.routing.bgp : undefined;
   if (bgp === undefined) issue(['sharedNetworks'], 'needs routing.protocol bgp: a shared network is announced to the upstream over BGP, with the instance as next hop');
   state.sharedNetworks.forEach((network, i) => {

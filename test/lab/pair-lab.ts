@@ -25,11 +25,12 @@ export const PAIR_UPSTREAM = '2001:db8:100::1';
 /** A host behind the upstream, on its loopback: what the guest pings. */
 export const PAIR_INTERNET_HOST = '2001:db8:ffff::1';
 export const PAIR_VRRP_ID = 51;
+/** Each VR's own public address, from which it peers with the upstream. */
+export const PAIR_PUBLIC_ADDRESS: Record<'vr1' | 'vr2', string> = { vr1: '2001:db8:100::11', vr2: '2001:db8:100::12' };
 
 // make, vitest and the bench all run from the repository's root (a bench bundle has no import.meta).
 const ROOT = process.cwd();
 const PRIORITY: Record<VrName, number> = { vr1: 200, vr2: 100 };
-const PUBLIC_ADDRESS: Record<VrName, string> = { vr1: '2001:db8:100::11', vr2: '2001:db8:100::12' };
 const SYNC_ADDRESS: Record<VrName, string> = { vr1: 'fd00:5::1', vr2: 'fd00:5::2' };
 /** The switch's port facing each VR's guest link: a capture there tells which VR sent a frame. */
 export const GUEST_PORT: Record<VrName, string> = { vr1: 'g-vr1', vr2: 'g-vr2' };
@@ -44,7 +45,7 @@ export interface PairLab {
   readonly simulators: Record<VrName, SimulatorRun> | null;
 }
 
-/** How the pair is built. */
+/** How the pair is built: VRRP's interval, state sync, where the agents' states come from, and a section of each VR's state. */
 export interface PairLabOptions {
   readonly intervalCs?: number;
   readonly stateSync?: boolean;
@@ -54,26 +55,38 @@ export interface PairLabOptions {
   readonly deprecationWindowSeconds?: number;
   /** Each VR runs `source: cloudstack` from these merged databags (by name), with the sync link in its agent.json. */
   readonly databags?: (vr: VrName) => Record<string, unknown>;
+  /** Each VR's `routing` section; without it, static routing and the upstream's static route to the guest prefix. */
+  readonly routing?: (vr: VrName) => Record<string, any>;
+  /** false: no guest network at all (a VPC pair before its first tier). */
+  readonly hasGuestNetwork?: boolean;
+  /** The guest network's routed prefixes (schemaVersion 2). */
+  readonly routedPrefixes?: readonly { readonly prefix: string; readonly nextHop: string }[];
 }
 
 const SIM_PORT = 7443;
 
+/** The pair's guest network, the same on both VRs. */
+function pairGuestNetwork(options: PairLabOptions): Record<string, any> {
+  return {
+    id: 'net-1',
+    interface: PAIR_IF.guest,
+    prefix: PAIR_GUEST_PREFIX,
+    ra: { minIntervalSeconds: 3, maxIntervalSeconds: 4, routerLifetimeSeconds: 12 },
+    // Echo requests in, to the guest and its routed prefixes.
+    firewall: { defaultEgress: 'allow', ingress: options.routedPrefixes ? [{ protocol: 'icmpv6', icmp: { type: 128 } }] : [], egress: [] },
+    ...(options.routedPrefixes ? { routedPrefixes: options.routedPrefixes } : {}),
+  };
+}
+
 /** The desired state of one VR of the pair; the two differ in priority and the sync addresses. */
-export function pairDesiredState(vr: VrName, options: { intervalCs?: number; stateSync?: boolean } = {}): Record<string, any> {
+export function pairDesiredState(vr: VrName, options: PairLabOptions = {}): Record<string, any> {
   const other: VrName = vr === 'vr1' ? 'vr2' : 'vr1';
   return {
-    schemaVersion: 1,
+    ...(options.routing ? { routing: options.routing(vr) } : {}),
+    schemaVersion: options.routedPrefixes ? 2 : 1,
     router: { id: `r-pair-${vr}`, kind: 'isolated' },
-    public: { interface: PAIR_IF.public, mode: 'static', address: `${PUBLIC_ADDRESS[vr]}/64`, gateway: PAIR_UPSTREAM, expectedPrefix: '2001:db8:100::/64' },
-    guestNetworks: [
-      {
-        id: 'net-1',
-        interface: PAIR_IF.guest,
-        prefix: PAIR_GUEST_PREFIX,
-        ra: { minIntervalSeconds: 3, maxIntervalSeconds: 4, routerLifetimeSeconds: 12 },
-        firewall: { defaultEgress: 'allow', ingress: [], egress: [] },
-      },
-    ],
+    public: { interface: PAIR_IF.public, mode: 'static', address: `${PAIR_PUBLIC_ADDRESS[vr]}/64`, gateway: PAIR_UPSTREAM, expectedPrefix: '2001:db8:100::/64' },
+    guestNetworks: options.hasGuestNetwork === false ? [] : [pairGuestNetwork(options)],
     redundancy: {
       vrrpId: PAIR_VRRP_ID,
       priority: PRIORITY[vr],
@@ -105,7 +118,7 @@ export async function createPairLab(options: PairLabOptions = {}): Promise<PairL
       await port(vr, PAIR_IF.guest, GUEST_PORT[vr], 'brg');
     }
     await lab.addLink('vr1', PAIR_IF.sync, 'vr2', PAIR_IF.sync, { up: false });
-    await setUpUpstream(lab);
+    await setUpUpstream(lab, options.routing === undefined);
     await lab.setLinkUp(PAIR_NS.guest, PAIR_IF.guestNic);
     chmodSync(lab.tempDir, 0o711);
     const agentDir = { vr1: join(lab.tempDir, 'vr1'), vr2: join(lab.tempDir, 'vr2') };
@@ -121,14 +134,14 @@ export async function createPairLab(options: PairLabOptions = {}): Promise<PairL
   }
 }
 
-async function setUpUpstream(lab: Lab): Promise<void> {
+async function setUpUpstream(lab: Lab, isGuestRouteStatic: boolean): Promise<void> {
   const up = PAIR_NS.upstream;
   await lab.sysctl(up, 'net.ipv6.conf.all.forwarding', 1);
   await lab.setLinkUp(up, 'up0');
   await lab.exec(up, ['ip', '-6', 'addr', 'add', `${PAIR_UPSTREAM}/64`, 'dev', 'up0', 'nodad']);
   await lab.exec(up, ['ip', '-6', 'addr', 'add', `${PAIR_INTERNET_HOST}/128`, 'dev', 'lo']);
-  // The upstream routes the guest prefix to the pair's shared address, as a zone's router would.
-  await lab.exec(up, ['ip', '-6', 'route', 'add', PAIR_GUEST_PREFIX, 'via', PAIR_PUBLIC_VIP, 'dev', 'up0']);
+  // The upstream routes the guest prefix to the pair's shared address, as a zone's router would; with BGP it learns it.
+  if (isGuestRouteStatic) await lab.exec(up, ['ip', '-6', 'route', 'add', PAIR_GUEST_PREFIX, 'via', PAIR_PUBLIC_VIP, 'dev', 'up0']);
 }
 
 // Held until the first push, which is generation 2: the agent already holds the persisted generation 1.
@@ -162,7 +175,8 @@ function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown, optio
     logLevel: 'debug',
   };
   writeFileSync(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
-  for (const file of ['run/radvd.pid', 'run/keepalived.pid', 'run/keepalived-vrrp.pid', 'run/conntrackd.pid']) lab.trackPidFile(vr, join(dir, file));
+  const files = ['run/radvd.pid', 'run/keepalived.pid', 'run/keepalived-vrrp.pid', 'run/conntrackd.pid', 'frr/zebra.pid', 'frr/bgpd.pid', 'frr/bfdd.pid'];
+  for (const file of files) lab.trackPidFile(vr, join(dir, file));
 }
 
 // source cloudstack: the databags instead of the persisted state, and the sync link CloudStack does not send.
@@ -201,6 +215,12 @@ export async function startPairAgents(pair: PairLab, timeoutMs: number): Promise
 /** The commands a pair lab runs. */
 export const PAIR_LAB_COMMANDS = ['ip', 'nft', 'radvd', 'ping', 'keepalived', 'python3'];
 
+/** Whether a VR holds the pair's public address on its virtual-MAC interface, which only the primary does. */
+export async function holdsPublicAddress(pair: PairLab, vr: VrName): Promise<boolean> {
+  const { stdout } = await pair.lab.exec(vr, ['ip', '-6', '-j', 'addr', 'show', 'dev', `vr6-${PAIR_IF.public}`], { allowFailure: true });
+  return stdout.includes(`"${PAIR_PUBLIC_VIP}"`);
+}
+
 /** Whether a VR holds the guest network's shared link-local address, which only the primary does. */
 export async function holdsGateway(pair: PairLab, vr: VrName): Promise<boolean> {
   const { stdout } = await pair.lab.exec(vr, ['ip', '-6', '-j', 'addr', 'show', 'dev', PAIR_IF.vmacGuest], { allowFailure: true });
@@ -235,6 +255,11 @@ export async function killEverythingIn(pair: PairLab, vr: VrName): Promise<numbe
 /** Takes a VR's guest link down or up at the switch, as a cut cable would. */
 export async function setGuestPort(pair: PairLab, vr: VrName, isUp: boolean): Promise<void> {
   await pair.lab.exec(PAIR_NS.switch, ['ip', 'link', 'set', GUEST_PORT[vr], isUp ? 'up' : 'down']);
+}
+
+/** Takes a VR's public link down or up at the switch: the VR loses its carrier, the upstream sees nothing go. */
+export async function setPublicPort(pair: PairLab, vr: VrName, isUp: boolean): Promise<void> {
+  await pair.lab.exec(PAIR_NS.switch, ['ip', 'link', 'set', PUBLIC_PORT[vr], isUp ? 'up' : 'down']);
 }
 
 /** The guest's default route and its router's neighbour entry, as text to compare. */
@@ -278,10 +303,21 @@ function longestSilenceMs(arrivals: readonly number[], fromMs: number, toMs: num
   return Math.round(Math.max(...times.slice(1).map((t, i) => t - times[i]!), 0));
 }
 
-/** A guest pinging the internet host every 10 ms; `gaps` gives the longest silence between replies in a window. */
-export async function startGuestPing(pair: PairLab): Promise<{ longestGapMs(fromMs: number, toMs: number): number; repliesAfter(ms: number): number }> {
-  const logPath = join(pair.lab.tempDir, `ping-${Date.now()}.log`);
-  await pair.lab.spawn(PAIR_NS.guest, ['ping', '-6', '-D', '-n', '-i', '0.01', PAIR_INTERNET_HOST], { logPath });
+/** A ping every 10 ms: the longest silence between replies in a window, and the replies since a time. */
+export interface LabPing {
+  longestGapMs(fromMs: number, toMs: number): number;
+  repliesAfter(ms: number): number;
+}
+
+/** A guest pinging the internet host every 10 ms. */
+export async function startGuestPing(pair: PairLab): Promise<LabPing> {
+  return startPing(pair, PAIR_NS.guest, PAIR_INTERNET_HOST);
+}
+
+/** Pings `target` from namespace `ns` every 10 ms. */
+export async function startPing(pair: PairLab, ns: string, target: string): Promise<LabPing> {
+  const logPath = join(pair.lab.tempDir, `ping-${ns}-${Date.now()}.log`);
+  await pair.lab.spawn(ns, ['ping', '-6', '-D', '-n', '-i', '0.01', target], { logPath });
   const replies = () =>
     readFileSync(logPath, 'utf8')
       .split('\n')

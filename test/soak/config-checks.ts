@@ -5,7 +5,7 @@ import { join } from 'node:path';
 /**
  * The real tools' verdict on rendered configs, in batches where the tool
  * allows it: what the agent itself runs before a config goes live
- * (`nft -j -c`, `radvd -c`, `vtysh -C`). A refused batch is checked one
+ * (`nft -j -c`, `radvd -c`, `vtysh -C`, `keepalived -t`). A refused batch is checked one
  * config at a time, so each refusal names its config.
  */
 
@@ -22,7 +22,8 @@ interface ToolCheck {
   readonly batchSize: number;
   /** Joins configs into the content of one file. */
   readonly join: (configs: readonly string[]) => string;
-  readonly argv: (path: string) => string[];
+  /** The command that checks the file at `path`, which holds `configs`. */
+  readonly argv: (path: string, configs: readonly string[]) => string[];
 }
 
 // Each document adds, deletes and re-adds our table: several in one transaction stay independent.
@@ -43,10 +44,27 @@ function vtyshCheck(work: string): ToolCheck {
   return { tool: 'vtysh', batchSize: 50, join: (confs) => confs.join('\n'), argv: (path) => ['vtysh', '--config_dir', work, '-C', '-f', path] };
 }
 
+/**
+ * `keepalived -t` wants each interface the config names to exist: it runs in
+ * an empty network namespace of its own, where they are made as bridges
+ * (this kernel has no dummy driver). The names go to the shell as arguments,
+ * never into its script. One config per run: each needs its own interfaces.
+ */
+const KEEPALIVED: ToolCheck = {
+  tool: 'keepalived',
+  batchSize: 1,
+  join: (confs) => confs.join('\n'),
+  argv: (path, [conf]) => {
+    const names = [...new Set([...(conf ?? '').matchAll(/^\s*interface (\S+)$/gm)].map((m) => m[1]!))];
+    const script = 'for name in "$@"; do ip link add name "$name" type bridge || exit 9; done; exec keepalived -t -f "$0"';
+    return ['unshare', '--net', 'sh', '-c', script, path, ...names];
+  },
+};
+
 function runCheck(check: ToolCheck, work: string, configs: readonly string[]): { ok: boolean; output: string } {
   const path = join(work, `check-${check.tool}.conf`);
   writeFileSync(path, check.join(configs), { mode: 0o644 });
-  const [command, ...args] = check.argv(path);
+  const [command, ...args] = check.argv(path, configs);
   const result = spawnSync(command!, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };
 }
@@ -77,6 +95,7 @@ export interface RenderedConfigs {
   readonly nft: Set<string>;
   readonly radvd: Set<string>;
   readonly vtysh: Set<string>;
+  readonly keepalived: Set<string>;
 }
 
 /** Checks every config with its tool; `work` is a scratch directory. */
@@ -85,6 +104,7 @@ export function checkRenderedConfigs(configs: RenderedConfigs, work: string): { 
     checkAll(NFT, work, [...configs.nft]),
     checkAll(RADVD, work, [...configs.radvd]),
     checkAll(vtyshCheck(work), work, [...configs.vtysh]),
+    checkAll(KEEPALIVED, work, [...configs.keepalived]),
   ];
   return { runs: results.reduce((sum, r) => sum + r.runs, 0), refusals: results.flatMap((r) => r.refusals) };
 }

@@ -13,6 +13,8 @@ import { Agent } from '../../src/daemon/agent.js';
 import { MemoryHost } from '../support/memory-host.js';
 import { deriveDeprecatedPrefixes } from '../../src/daemon/deprecations.js';
 import { renderFrrConf } from '../../src/render/frr-conf.js';
+import { renderKeepalivedConf } from '../../src/render/keepalived-conf.js';
+import { keepalivedFilesOf } from '../../src/model/file-layout.js';
 import { renderRadvdConf } from '../../src/render/radvd-conf.js';
 import { renderRuleset } from '../../src/render/ruleset.js';
 import { renderRulesetDocument } from '../../src/render/ruleset-document.js';
@@ -21,7 +23,7 @@ import type { AckMessage, AgentMessage } from '../../src/schema/protocol.js';
 import { parseServerFrame } from '../../src/transport/management-client.js';
 import { canRunLab } from '../lab/lab-guard.js';
 import { agentConfigIn } from '../support/agent-config.js';
-import { INTERFACE_POOL, serverFrame, type ServerFrame } from '../support/hostile-arbitraries.js';
+import { INTERFACE_POOL, redundancySection, serverFrame, type ServerFrame } from '../support/hostile-arbitraries.js';
 import { isolatedInput } from '../support/states.js';
 import { freshSeed, readSeed } from '../support/seed.js';
 import { reportFigures, trialCount } from './campaign.js';
@@ -33,8 +35,9 @@ import { checkRenderedConfigs, type RenderedConfigs } from './config-checks.js';
  * path (the transport's frame parser, then Agent.handleMessage on the
  * in-memory host). Every frame gets its verdict without a crash; every
  * refused one leaves the host and the persisted state as they were; every
- * accepted state renders an nft document, a radvd.conf and an frr.conf that
- * the real nft -c, radvd -c and vtysh -C accept. Then oversized and deeply
+ * accepted state renders an nft document, a radvd.conf, an frr.conf and
+ * (for one of a pair) a keepalived.conf that the real nft -c, radvd -c,
+ * vtysh -C and keepalived -t accept. Then oversized and deeply
  * nested frames reach a real ManagementClient in a process of its own,
  * whose memory is measured.
  *
@@ -119,9 +122,11 @@ function addRenderedConfigs(configs: RenderedConfigs, state: DesiredState, previ
   const radvd = renderRadvdConf({ ...state, raBackend: 'radvd' }, deprecated);
   if (radvd !== null) configs.radvd.add(radvd);
   configs.vtysh.add(renderFrrConf({ ...state, raBackend: 'frr' }, deprecated)!.text);
+  const keepalived = renderKeepalivedConf(state, keepalivedFilesOf(work));
+  if (keepalived !== null) configs.keepalived.add(keepalived.text);
 }
 
-const runsLab = canRunLab(['nft', 'radvd', 'vtysh', 'unshare']);
+const runsLab = canRunLab(['nft', 'radvd', 'vtysh', 'keepalived', 'ip', 'unshare']);
 
 (runsLab ? describe : describe.skip)('hostile input (campaign 4)', () => {
   it(`fuzzes the protocol and the desired state (${TRIALS} frames, SEED=${SEED})`, async () => {
@@ -133,15 +138,29 @@ const runsLab = canRunLab(['nft', 'radvd', 'vtysh', 'unshare']);
     const c = await startCampaignAgent();
     const counts = new Map<Verdict, number>();
     const problems: string[] = [];
-    const configs: RenderedConfigs = { nft: new Set(), radvd: new Set(), vtysh: new Set() };
+    const configs: RenderedConfigs = { nft: new Set(), radvd: new Set(), vtysh: new Set(), keepalived: new Set() };
     let previous: DesiredState | null = null;
-    for (const frame of fc.sample(serverFrame, { numRuns: TRIALS, seed: SEED })) {
+    let previousPair: DesiredState | null = null;
+    // Each accepted state also as one VR of a pair, rendered for the tools but not pushed: the in-memory host runs no keepalived.
+    const sections = fc.sample(redundancySection, { numRuns: TRIALS, seed: SEED });
+    const pairVariants = { accepted: 0, refused: 0 };
+    for (const [i, frame] of fc.sample(serverFrame, { numRuns: TRIALS, seed: SEED }).entries()) {
       const { verdict, spec } = await pushFrame(c, frame, problems);
       counts.set(verdict, (counts.get(verdict) ?? 0) + 1);
       if (verdict !== 'accepted') continue;
       const state = DesiredState.parse(spec);
       addRenderedConfigs(configs, state, previous);
       previous = state;
+      const pair = DesiredState.safeParse({ ...(spec as object), redundancy: sections[i] });
+      if (!pair.success) {
+        pairVariants.refused++;
+        if (process.env.SOAK_PAIR_REFUSALS) console.log(pair.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+        if (pair.error.issues.some((issue) => issue.path.length === 0)) problems.push(`pair variant refused without a path: ${pair.error.message}`);
+        continue;
+      }
+      pairVariants.accepted++;
+      addRenderedConfigs(configs, pair.data, previousPair);
+      previousPair = pair.data;
     }
     c.agent.stop();
     const checked = checkRenderedConfigs(configs, work);
@@ -154,7 +173,8 @@ const runsLab = canRunLab(['nft', 'radvd', 'vtysh', 'unshare']);
       'stale/duplicate': (counts.get('stale') ?? 0) + (counts.get('duplicate') ?? 0),
       'invalid frames': counts.get('invalid') ?? 0,
       reconciles: counts.get('reconcile') ?? 0,
-      'configs checked (nft/radvd/vtysh)': `${configs.nft.size}/${configs.radvd.size}/${configs.vtysh.size}`,
+      'pair variants accepted/refused': `${pairVariants.accepted}/${pairVariants.refused}`,
+      'configs checked (nft/radvd/vtysh/keepalived)': `${configs.nft.size}/${configs.radvd.size}/${configs.vtysh.size}/${configs.keepalived.size}`,
       'tool runs': checked.runs,
       'refused by a tool': checked.refusals.length,
       'rule breaks': problems.length,

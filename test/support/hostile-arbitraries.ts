@@ -225,6 +225,32 @@ function routingFor(count: number) {
     }));
 }
 
+/**
+ * A redundancy section for a state of {@link desiredStateShaped}: the sync
+ * link mostly its own (sometimes one of the pool's, which a guest or the
+ * public link may use, and is then refused), a shared public address on the public /64, and sometimes a
+ * link-local gateway of its own for guest network `net-0`.
+ */
+export const redundancySection: fc.Arbitrary<Record<string, unknown>> = fc
+  .record({
+    vrrpId: fc.integer({ min: 1, max: 255 }),
+    priority: fc.integer({ min: 1, max: 254 }),
+    advertisementIntervalCentiseconds: fc.oneof(fc.constantFrom(1, 10, 100, 4095), fc.integer({ min: 1, max: 4095 })),
+    preempt: fc.boolean(),
+    preemptDelaySeconds: fc.option(fc.oneof(fc.constantFrom(0, 1000), fc.integer({ min: 0, max: 1000 })), { nil: undefined }),
+    // Mostly a link of its own; now and then one the state already uses, which is refused.
+    syncInterface: fc.oneof({ arbitrary: fc.constant('eth9'), weight: 4 }, { arbitrary: fc.constantFrom(...INTERFACE_POOL), weight: 1 }),
+    host: hex(0xffff),
+    gateway: fc.option(hex(0xffff).map((n) => `fe80::${n}`), { nil: undefined }),
+    stateSync: fc.boolean(),
+  })
+  .map(({ syncInterface, host, gateway, ...rest }) => ({
+    ...rest,
+    peer: { interface: syncInterface, localAddress: 'fd00:5::1/64', address: 'fd00:5::2' },
+    publicAddress: `2001:db8:ffff:1::1:${host}/64`,
+    virtualGateways: gateway === undefined ? [] : [{ networkId: 'net-0', linkLocal: gateway }],
+  }));
+
 /** A desired state shaped like schema v1: most are accepted, some break a cross-field rule. */
 export const desiredStateShaped: fc.Arbitrary<Record<string, unknown>> = fc
   .record({

@@ -1,4 +1,5 @@
 import { ExecError } from '../../src/host/host.js';
+import { isInPrefix } from '../../src/schema/ipv6.js';
 
 /** A link of the fake machine. */
 export interface MemoryLink {
@@ -19,6 +20,7 @@ export interface MemoryPrefixRoute {
   gateway: string;
   interface: string;
   protocol: string;
+  isOnLink?: boolean;
 }
 
 /** A neighbour table entry of the fake machine; state as the kernel names it (REACHABLE, STALE, FAILED…). */
@@ -88,8 +90,11 @@ export class MemoryKernel {
       return '';
     }
     this.writes.push(`ip ${line}`);
-    const prefixRoute = /^-6 route (replace|del) (\S+\/\d+) via (\S+) dev (\S+) proto (\d+)$/.exec(line);
-    if (prefixRoute) return this.mutatePrefixRoute(prefixRoute[1]!, { destination: prefixRoute[2]!, gateway: prefixRoute[3]!, interface: prefixRoute[4]!, protocol: prefixRoute[5]! });
+    const prefixRoute = /^-6 route (replace|del) (\S+\/\d+) via (\S+) dev (\S+)( onlink)? proto (\d+)$/.exec(line);
+    if (prefixRoute) {
+      const [, verb, destination, gateway, ifname, onlink, protocol] = prefixRoute;
+      return this.mutatePrefixRoute(verb!, { destination: destination!, gateway: gateway!, interface: ifname!, protocol: protocol!, isOnLink: onlink !== undefined });
+    }
     const link = /^link set dev (\S+) up$/.exec(line);
     if (link) return this.mutateLink(link[1]!);
     const addr = /^-6 addr (replace|del) ([^/]+)\/(\d+) dev (\S+)$/.exec(line);
@@ -121,7 +126,7 @@ export class MemoryKernel {
       const defaults = this.routes.map((r) => ({ dst: 'default', gateway: r.gateway, dev: r.interface, protocol: r.protocol }));
       // The connected /64 of each address, as the kernel adds it: no gateway.
       const connected = this.addresses.map((a) => ({ dst: `${a.address}/${a.prefixLength}`, dev: a.interface, protocol: 'kernel' }));
-      const viaHops = this.prefixRoutes.map((r) => ({ dst: r.destination, gateway: r.gateway, dev: r.interface, protocol: r.protocol }));
+      const viaHops = this.prefixRoutes.map((r) => ({ dst: r.destination, gateway: r.gateway, dev: r.interface, protocol: r.protocol, flags: r.isOnLink ? ['onlink'] : [] }));
       return JSON.stringify([...viaHops, ...connected, ...defaults]);
     }
     if (command === 'neigh show') {
@@ -140,8 +145,16 @@ export class MemoryKernel {
   }
 
   // As the kernel: replace matches on the destination alone (one table, one metric), del on the whole route.
+  private isOnPrefixOf(ifname: string, gateway: string): boolean {
+    return this.addresses.some((a) => a.interface === ifname && isInPrefix(gateway, { address: a.address, length: a.prefixLength }));
+  }
+
   private mutatePrefixRoute(verb: string, route: MemoryPrefixRoute): string {
     if (!this.links.has(route.interface)) throw new ExecError(['ip', 'route'], 1, `Cannot find device "${route.interface}"`);
+    // As the kernel: a gateway must be link-local or inside a prefix of the device, unless the route says onlink.
+    if (verb === 'replace' && !route.isOnLink && !route.gateway.startsWith('fe80:') && !this.isOnPrefixOf(route.interface, route.gateway)) {
+      throw new ExecError(['ip', 'route'], 2, 'Error: Nexthop has invalid gateway.');
+    }
     if (verb === 'del') {
       const before = this.prefixRoutes.length;
       this.prefixRoutes = this.prefixRoutes.filter((r) => !(r.destination === route.destination && r.gateway === route.gateway && r.interface === route.interface && r.protocol === route.protocol));

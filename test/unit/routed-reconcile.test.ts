@@ -4,7 +4,7 @@ import { MemoryHost } from '../support/memory-host.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { agentConfigIn } from '../support/agent-config.js';
-import { vpcInput } from '../support/states.js';
+import { redundantInput, vpcInput } from '../support/states.js';
 
 const config = agentConfigIn('/vr');
 const silent = pino({ level: 'silent' });
@@ -105,5 +105,21 @@ describe('routed prefixes on the in-memory host', () => {
     input.guestNetworks[0].routedPrefixes = ['2001:db8:1000::/56'];
     const { host } = await convergedOn(DesiredState.parse(input));
     expect(host.prefixRoutes).toEqual([]);
+  });
+});
+
+describe('routed prefixes in a redundant pair', () => {
+  it('routes on the guest link with onlink, where the pair keeps no /64 (it is on the primary’s virtual-MAC interface), and a second run changes nothing', async () => {
+    const input = redundantInput();
+    input.schemaVersion = 2;
+    input.guestNetworks[0].routedPrefixes = [{ prefix: '2001:db8:300::/56', nextHop: '2001:db8:200:1::10' }];
+    const state = DesiredState.parse(input);
+    const host = new MemoryHost(['eth1', 'eth2', 'eth9']);
+    const reconciler = new Reconciler(host, config, silent);
+    await reconciler.load();
+    await reconciler.reconcile(state);
+    expect(host.prefixRoutes).toEqual([{ destination: '2001:db8:300::/56', gateway: '2001:db8:200:1::10', interface: 'eth2', protocol: '118', isOnLink: true }]);
+    const again = await reconciler.reconcile(state);
+    expect(again.applied.filter((step) => step.includes('RoutedRoutes'))).toEqual([]);
   });
 });

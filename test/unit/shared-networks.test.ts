@@ -115,6 +115,12 @@ describe('shared networks: the desired state', () => {
     expect(errorsOf(input)).toContainEqual(at('$.sharedNetworks[0].interface', "is the redundant pair's sync link (redundancy.peer.interface)"));
   });
 
+  it('refuses shared networks in a redundant pair, whose announcements name the pair as next hop', () => {
+    const input = sharedInput();
+    input.redundancy = redundantInput().redundancy;
+    expect(errorsOf(input)).toContainEqual(at('$.sharedNetworks', "is not offered in a redundant pair: the pair's announcements name the pair's addresses as next hop, not the instance's"));
+  });
+
   it('refuses more than 16', () => {
     const input = sharedInput();
     input.sharedNetworks = Array.from({ length: 17 }, () => input.sharedNetworks[0]);
@@ -137,7 +143,7 @@ describe('shared networks: the render', () => {
 
   it('routes the prefix to the instance on the shared link, puts the VR’s address there, and has no chains for it', () => {
     const host = renderHost(state);
-    expect(host.routedRoutes).toEqual([{ destination: '2001:db8:600::/56', gateway: '2001:db8:500::a', interface: 'eth5' }]);
+    expect(host.routedRoutes).toEqual([{ destination: '2001:db8:600::/56', gateway: '2001:db8:500::a', interface: 'eth5', isOnLink: false }]);
     expect(host.addresses).toContainEqual({ interface: 'eth5', address: '2001:db8:500::2', prefixLength: 64 });
     expect(host.interfaces).toContain('eth5');
     const chain = (name: string) => host.ruleset.chains.find((c) => c.name === name)!;
