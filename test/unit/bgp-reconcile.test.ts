@@ -1,9 +1,7 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
-import { agentConfigIn } from '../support/agent-config.js';
-import { MemoryHost } from '../support/memory-host.js';
+import { reconcileAfterRestart, startOnMemoryHost as start } from '../support/memory-agent.js';
+import type { MemoryHost } from '../support/memory-host.js';
 import { bgpInput } from '../support/states.js';
 
 /**
@@ -11,9 +9,6 @@ import { bgpInput } from '../support/states.js';
  * of them. test/lab/bgp.test.ts proves the same against real daemons and a
  * real upstream peer.
  */
-
-const config = agentConfigIn('/vr');
-const silent = pino({ level: 'silent' });
 
 function bgpState(edit: (input: Record<string, any>) => void = () => undefined): DesiredState {
   const input = bgpInput();
@@ -23,14 +18,6 @@ function bgpState(edit: (input: Record<string, any>) => void = () => undefined):
 
 const withBfdPeer = (input: Record<string, any>) =>
   input.routing.bgp.peers.push({ address: '2001:db8:fe::2', remoteAs: 65002, multihopTtl: 2, bfd: { receiveIntervalMs: 100, transmitIntervalMs: 100 } });
-
-async function start(state: DesiredState) {
-  const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-  const reconciler = new Reconciler(host, config, silent);
-  await reconciler.load();
-  const first = await reconciler.reconcile(state);
-  return { host, reconciler, first };
-}
 
 const bgpdConfig = (host: MemoryHost) => host.routing.printRunningConfig('bgpd');
 
@@ -69,9 +56,7 @@ describe('BGP on the in-memory host', () => {
     const { host } = await start(state);
     const pids = [...host.daemonPids('bgpd'), ...host.daemonPids('bfdd')];
     const mark = host.writes.length;
-    const restarted = new Reconciler(host, config, silent);
-    await restarted.load();
-    const result = await restarted.reconcile(state);
+    const { result } = await reconcileAfterRestart(host, state);
     expect(result.components.frr).toEqual({ status: 'ok', steps: 0 });
     expect([...host.daemonPids('bgpd'), ...host.daemonPids('bfdd')]).toEqual(pids);
     expect(host.writes.slice(mark).filter((write) => /bgpd|bfdd|vtysh -f/.test(write))).toEqual([]);

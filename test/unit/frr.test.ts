@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { startOnMemoryHost } from '../support/memory-agent.js';
 import { MemoryHost } from '../support/memory-host.js';
 import { parseFrrRunningConfig } from '../../src/observe/frr-running.js';
 import { fileLayoutOf } from '../../src/model/file-layout.js';
@@ -110,13 +111,7 @@ describe('the commands that bring zebra to the rendered settings', () => {
 });
 
 describe('the FRR backend on the in-memory host', () => {
-  async function start(state: DesiredState) {
-    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-    const reconciler = new Reconciler(host, config, silent);
-    await reconciler.load();
-    const first = await reconciler.reconcile(state);
-    return { host, reconciler, first };
-  }
+  const start = startOnMemoryHost;
 
   it('starts zebra from the rendered frr.conf, and a second run changes nothing', async () => {
     const state = frrState();

@@ -1,9 +1,7 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
-import { agentConfigIn } from '../support/agent-config.js';
-import { MemoryHost } from '../support/memory-host.js';
+import { reconcileAfterRestart, startOnMemoryHost as start } from '../support/memory-agent.js';
+import type { MemoryHost } from '../support/memory-host.js';
 import { ospfInput } from '../support/states.js';
 
 /**
@@ -13,21 +11,10 @@ import { ospfInput } from '../support/states.js';
  * upstream router.
  */
 
-const config = agentConfigIn('/vr');
-const silent = pino({ level: 'silent' });
-
 function ospfState(edit: (input: Record<string, any>) => void = () => undefined): DesiredState {
   const input = ospfInput();
   edit(input);
   return DesiredState.parse(input);
-}
-
-async function start(state: DesiredState) {
-  const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-  const reconciler = new Reconciler(host, config, silent);
-  await reconciler.load();
-  const first = await reconciler.reconcile(state);
-  return { host, reconciler, first };
 }
 
 const ospf6dConfig = (host: MemoryHost) => host.ospf6.printRunningConfig();
@@ -57,9 +44,7 @@ describe('OSPFv3 on the in-memory host', () => {
     const { host } = await start(state);
     const pids = [...host.daemonPids('zebra'), ...host.daemonPids('ospf6d')];
     const mark = host.writes.length;
-    const restarted = new Reconciler(host, config, silent);
-    await restarted.load();
-    const result = await restarted.reconcile(state);
+    const { result } = await reconcileAfterRestart(host, state);
     expect(result.components.frr).toEqual({ status: 'ok', steps: 0 });
     expect([...host.daemonPids('zebra'), ...host.daemonPids('ospf6d')]).toEqual(pids);
     expect(host.writes.slice(mark).filter((write) => /ospf6d|vtysh -f/.test(write))).toEqual([]);
