@@ -106,7 +106,7 @@ export function renderBaseChains(state: DesiredState, deprecated: readonly Depre
       name: 'input',
       base: { type: 'filter', hook: 'input', prio: 0, policy: 'drop' },
       rules: [
-        ...renderInputRules(state.public.interface, networks, links),
+        ...renderInputRules(state.public.interface, networks, links, state.sharedNetworks.map((network) => network.interface)),
         ...renderRoutingPeerRules(state.routing, state.public.interface, state.sharedNetworks),
         ...renderRedundancyRules(state, links),
       ],
@@ -141,13 +141,13 @@ function baseChainsKey(state: DesiredState, deprecated: readonly DeprecatedPrefi
  * guest interfaces that enable them and nowhere else. Anything not accepted
  * by then, the public side's new connections included, meets the drop policy.
  */
-function renderInputRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch): NftRule[] {
+function renderInputRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch, sharedInterfaces: readonly string[]): NftRule[] {
   return [
     renderLoopbackRule(),
     // The VR answers what it accepts, so a forged source would make it reflect
     // replies at the victim (BCP 38; docs/firewall.md, Input). ND and
     // MLD come from link-local sources, DAD probes from :: (RFC 4862 §5.4.2).
-    ...renderAntiSpoofingRules(publicInterface, networks, links, LINK_SOURCES),
+    ...renderAntiSpoofingRules([...links(publicInterface), ...sharedInterfaces], networks, links, LINK_SOURCES),
     ...renderInputBaselineRules(),
     ...networks.flatMap((network) => renderServiceRules(network, links)),
   ];
@@ -182,7 +182,7 @@ function renderServiceRules(network: GuestNetwork, links: LinkMatch): NftRule[] 
 function renderForwardRules(publicInterface: string, networks: readonly GuestNetwork[], links: LinkMatch, sharedInterfaces: readonly string[]): NftRule[] {
   return [
     ...networks.flatMap((network) => renderUsageRules(network, links)),
-    ...renderAntiSpoofingRules(publicInterface, networks, links),
+    ...renderAntiSpoofingRules([...links(publicInterface), ...sharedInterfaces], networks, links),
     ...renderConntrackRules(),
     ...renderForwardIcmpRules(),
     ...renderDispatchRule('iifname', networks, links, egressChainName),
@@ -193,13 +193,15 @@ function renderForwardRules(publicInterface: string, networks: readonly GuestNet
 
 /**
  * BCP 38 (RFC 2827, RFC 3704 §2.1, ingress filtering): a guest may send only
- * from its own prefix, and nothing from upstream may claim a guest's source.
+ * from its own prefix, and nothing from upstream (the public link, and the
+ * shared links, whose routers may send to the guests too) may claim a
+ * guest's source.
  * No link-local or unspecified source needs an exception: a router never
  * forwards those (RFC 4291 §2.5.6, §2.5.2), and the kernel does not. `iifname` matches by name, so the
  * rule loads before the interface exists.
  */
 function renderAntiSpoofingRules(
-  publicInterface: string,
+  upstreamInterfaces: readonly string[],
   networks: readonly GuestNetwork[],
   links: LinkMatch,
   linkSources: readonly Ipv6Prefix[] = [],
@@ -215,7 +217,7 @@ function renderAntiSpoofingRules(
   if (networks.length === 0) return fromGuests;
   const fromUpstream = {
     expr: [
-      renderMetaMatch('iifname', renderValueOrSet(links(publicInterface))),
+      renderMetaMatch('iifname', renderValueOrSet(upstreamInterfaces)),
       ...renderAddressMatch('saddr', networks.flatMap(sourcesOf)),
       ...COUNTED_DROP,
     ],

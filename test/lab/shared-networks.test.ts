@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunLab } from './lab-guard.js';
+import { addSourceCapture, probeEcho, readRuleCounters, readSourceCapture, removeSourceCapture } from './flow-probes.js';
 import { ping, waitForSlaacAddress } from './probes.js';
+import { RULESET_TABLE } from '../../src/model/ownership.js';
 import { startFrrPeer, type FrrPeer } from './frr-peer.js';
 import { GUEST_BLOCK, IF, NS, TIER1 } from './topology.js';
 import { waitFor } from './netns.js';
@@ -123,6 +125,26 @@ describeLab('shared networks: a third-party next hop over BGP', () => {
     expect((await snmp6(vrLab, INSTANCE.a.ns)).echoReplies - aBefore.echoReplies).toBeGreaterThanOrEqual(5);
     // Each request out by the shared link, each reply back through the upstream: two forwarded per ping.
     expect((await snmp6(vrLab, NS.vr)).forwarded - vrBefore.forwarded).toBeGreaterThanOrEqual(10);
+  }, 30_000);
+
+  it("drops what arrives by the shared link claiming a guest's source, as from the public link", async () => {
+    const guest = (await waitForSlaacAddress(vrLab.lab, NS.g1, IF.guest, TIER1, 15_000)).address;
+    const spoofed = '2001:db8:200:1::bad'; // inside the guest's /64, sent from an instance on the shared link through the VR
+    const a = INSTANCE.a.ns;
+    await vrLab.lab.exec(a, ['ip', '-6', 'addr', 'add', `${spoofed}/128`, 'dev', 'lo']);
+    await vrLab.lab.exec(a, ['ip', '-6', 'route', 'add', TIER1, 'via', SHARED.vr, 'dev', 'eth0']);
+    await addSourceCapture(vrLab.lab, NS.g1, [spoofed]);
+    try {
+      const counter = async () => (await readRuleCounters(vrLab.lab, NS.vr, RULESET_TABLE.name, 'forward')).get('anti-spoofing upstream') ?? 0;
+      const before = await counter();
+      expect(await probeEcho(vrLab.lab, a, guest, { source: spoofed, timeoutMs: 1000 })).toBe(false);
+      expect((await counter()) - before).toBeGreaterThanOrEqual(1);
+      expect(await readSourceCapture(vrLab.lab, NS.g1, spoofed)).toBe(0);
+    } finally {
+      await removeSourceCapture(vrLab.lab, NS.g1);
+      await vrLab.lab.exec(a, ['ip', '-6', 'route', 'del', TIER1, 'via', SHARED.vr, 'dev', 'eth0'], { allowFailure: true });
+      await vrLab.lab.exec(a, ['ip', '-6', 'addr', 'del', `${spoofed}/128`, 'dev', 'lo'], { allowFailure: true });
+    }
   }, 30_000);
 
   it('moves the /56 to B with one UPDATE and no withdraw, losing at most one 10 ms ping; then only B answers', async () => {

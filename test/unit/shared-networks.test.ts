@@ -149,9 +149,10 @@ describe('shared networks: the render', () => {
     const chain = (name: string) => host.ruleset.chains.find((c) => c.name === name)!;
     const naming = (name: string) => chain(name).rules.filter((rule) => JSON.stringify(rule).includes('"eth5"')).map((rule) => rule.comment);
     // In: BGP from the upstream's address on the shared link, nothing else. Through: only guests' packets that passed
-    // their egress check, to the routed prefixes the VR has routes for, as they would go upstream.
-    expect(naming('input')).toEqual(['bgp peer 2001:db8:500::1']);
-    expect(naming('forward')).toEqual(['upstream']);
+    // their egress check, to the routed prefixes the VR has routes for, as they would go upstream. From it, as from the
+    // public link, nothing that claims a guest's source (BCP 38): its router may send to the guests too.
+    expect(naming('input')).toEqual(['anti-spoofing upstream', 'bgp peer 2001:db8:500::1']);
+    expect(naming('forward')).toEqual(['anti-spoofing upstream', 'upstream']);
     expect(host.ruleset.chains.map((c) => c.name).filter((name) => name.includes('eth5'))).toEqual([]);
     expect(host.radvdConf ?? '').not.toContain('eth5');
   });
