@@ -1,4 +1,5 @@
 import type { DesiredState } from '../schema/desired-state.js';
+import type { SharedNetwork } from '../schema/shared-networks.js';
 import { formatPrefix, isInPrefix } from '../schema/ipv6.js';
 import type { BfdSettings, BgpPeer, BgpSettings } from '../schema/routing.js';
 import { BGP_ADDRESS_FAMILY, BGP_POLICY, NEXT_HOP_POLICY_PREFIX, OWNED_BFD_PROFILE_PREFIX, RESOLVE_VIA_DEFAULT } from '../model/frr-words.js';
@@ -13,7 +14,9 @@ import { publicLinkLocalOf } from '../schema/redundancy.js';
  *
  * Each peer gets a prefix-list and a route-map in both directions (RFC 8212):
  * out, the one announce list, which names exactly the aggregates (and, when
- * asked, the guest /64s); in, nothing or the default route only. The filter
+ * asked, the guest /64s and routed prefixes), or for a peer on a shared link
+ * that list and the link's own routed prefixes; in, nothing or the default
+ * route only. The filter
  * is the prefix-list, applied at once on a change; the route-map is the
  * policy hook FRR re-evaluates after `bgp route-map delay-timer`.
  *
@@ -45,7 +48,7 @@ export function renderBgpLines(state: DesiredState): FrrConfigLine[] {
     inRouter('no bgp default ipv4-unicast'),
     ...bgp.peers.flatMap((peer) => renderPeer(peer).map(inRouter)),
     ...renderAnnouncements(state, bgp).map(inFamily),
-    ...bgp.peers.flatMap((peer) => renderPeerFamily(peer).map(inFamily)),
+    ...bgp.peers.flatMap((peer) => renderPeerFamily(peer, announcePolicyOf(state, peer)).map(inFamily)),
   ];
 }
 
@@ -80,14 +83,17 @@ function renderPrefixLists(state: DesiredState, bgp: BgpSettings): string[] {
     ...bgp.announce.aggregates.map(formatPrefix),
     ...(bgp.announce.guestPrefixes ? announcedNetworks(state, bgp) : []),
     ...announcedRoutedPrefixes(state, bgp),
-    ...sharedAnnouncements(state).map(({ prefix }) => prefix),
   ];
   const list = (name: string, seq: number, rest: string) => `ipv6 prefix-list ${name} seq ${seq} ${rest}`;
-  return [
+  const permits = (name: string, prefixes: readonly string[]) => [
     // Exact matches only: a more specific prefix inside an aggregate is never sent by accident.
-    ...announced.map((prefix, i) => list(BGP_POLICY.announce, (i + 1) * 10, `permit ${prefix}`)),
+    ...prefixes.map((prefix, i) => list(name, (i + 1) * 10, `permit ${prefix}`)),
     // Stated, so the list exists (and denies) even when it announces nothing.
-    list(BGP_POLICY.announce, 100_000, 'deny any'),
+    list(name, 100_000, 'deny any'),
+  ];
+  return [
+    ...permits(BGP_POLICY.announce, announced),
+    ...state.sharedNetworks.flatMap((network) => permits(sharedAnnouncePolicy(network), [...announced, ...sharedAnnouncements(network).map(({ prefix }) => prefix)])),
     list(BGP_POLICY.acceptDefault, 10, 'permit ::/0'),
     list(BGP_POLICY.acceptDefault, 100_000, 'deny any'),
     list(BGP_POLICY.acceptNothing, 100_000, 'deny any'),
@@ -100,9 +106,29 @@ function renderRouteMaps(state: DesiredState): FrrConfigLine[] {
   return [
     match(BGP_POLICY.announce),
     ...renderPairNextHops(state).map((line) => ({ context: entry(BGP_POLICY.announce), line })),
+    ...state.sharedNetworks.map((network) => match(sharedAnnouncePolicy(network))),
     match(BGP_POLICY.acceptDefault),
     { context: [], line: `route-map ${BGP_POLICY.acceptNothing} deny 10` },
   ];
+}
+
+/**
+ * The announce policy of the peers on a shared link: the one announce list
+ * and the link's own routed prefixes. Those go to those peers alone: bgpd
+ * keeps the instance as next hop only towards a peer on the instance's
+ * subnet (RFC 4271 §5.1.3), and puts itself in its place towards any other,
+ * which would then route the prefix to the VR, which does not forward it
+ * there. Named by a digest of the network's id, which may hold characters
+ * FRR's words take otherwise.
+ */
+function sharedAnnouncePolicy(network: SharedNetwork): string {
+  return `${BGP_POLICY.announce}-${digestText(network.id).slice(0, 12)}`;
+}
+
+/** A peer's announce policy: its shared link's, when it is on one, else the one announce list. */
+function announcePolicyOf(state: DesiredState, peer: BgpPeer): string {
+  const shared = state.sharedNetworks.find((network) => isInPrefix(peer.address, network.prefix));
+  return shared === undefined ? BGP_POLICY.announce : sharedAnnouncePolicy(shared);
 }
 
 /**
@@ -133,18 +159,16 @@ interface SharedAnnouncement {
  * prefix and next hop, so a move is a new route-map and one `network`
  * command, which bgpd applies at once, not after its route-map delay timer.
  */
-function sharedAnnouncements(state: DesiredState): SharedAnnouncement[] {
-  return state.sharedNetworks.flatMap((network) =>
-    network.routedPrefixes.flatMap((routed) => {
-      if (routed.nextHop === null) return [];
-      const prefix = formatPrefix(routed.prefix);
-      return [{ prefix, nextHop: routed.nextHop, routeMap: `${NEXT_HOP_POLICY_PREFIX}${digestText(`${prefix} ${routed.nextHop}`).slice(0, 16)}` }];
-    }),
-  );
+function sharedAnnouncements(network: SharedNetwork): SharedAnnouncement[] {
+  return network.routedPrefixes.flatMap((routed) => {
+    if (routed.nextHop === null) return [];
+    const prefix = formatPrefix(routed.prefix);
+    return [{ prefix, nextHop: routed.nextHop, routeMap: `${NEXT_HOP_POLICY_PREFIX}${digestText(`${prefix} ${routed.nextHop}`).slice(0, 16)}` }];
+  });
 }
 
 function renderNextHopRouteMaps(state: DesiredState): FrrConfigLine[] {
-  return sharedAnnouncements(state).map(({ nextHop, routeMap }) => ({ context: [`route-map ${routeMap} permit 10`], line: `set ipv6 next-hop global ${nextHop}` }));
+  return state.sharedNetworks.flatMap(sharedAnnouncements).map(({ nextHop, routeMap }) => ({ context: [`route-map ${routeMap} permit 10`], line: `set ipv6 next-hop global ${nextHop}` }));
 }
 
 /** A BFD profile's name says its timers, so a change of timers is a new profile and never an edit bfdd has no undo for. */
@@ -187,21 +211,21 @@ function renderAnnouncements(state: DesiredState, bgp: BgpSettings): string[] {
   return [
     ...announcedNetworks(state, bgp).map((prefix) => `network ${prefix}`),
     ...announcedRoutedPrefixes(state, bgp).map((prefix) => `network ${prefix}`),
-    ...sharedAnnouncements(state).map(({ prefix, routeMap }) => `network ${prefix} route-map ${routeMap}`),
+    ...state.sharedNetworks.flatMap(sharedAnnouncements).map(({ prefix, routeMap }) => `network ${prefix} route-map ${routeMap}`),
     ...bgp.announce.aggregates.map((aggregate) => `aggregate-address ${formatPrefix(aggregate)}${mode}`),
   ];
 }
 
 /** A peer's address-family lines, in the order bgpd prints them. */
-function renderPeerFamily(peer: BgpPeer): string[] {
+function renderPeerFamily(peer: BgpPeer, announce: string): string[] {
   const n = `neighbor ${peer.address}`;
   const accept = peer.accept === 'default-route' ? BGP_POLICY.acceptDefault : BGP_POLICY.acceptNothing;
   return [
     `${n} activate`,
     `${n} maximum-prefix ${peer.maxPrefixes}`,
     `${n} prefix-list ${accept} in`,
-    `${n} prefix-list ${BGP_POLICY.announce} out`,
+    `${n} prefix-list ${announce} out`,
     `${n} route-map ${accept} in`,
-    `${n} route-map ${BGP_POLICY.announce} out`,
+    `${n} route-map ${announce} out`,
   ];
 }

@@ -6,7 +6,7 @@ import { addSourceCapture, probeEcho, readRuleCounters, readSourceCapture, remov
 import { ping, waitForSlaacAddress } from './probes.js';
 import { RULESET_TABLE } from '../../src/model/ownership.js';
 import { startFrrPeer, type FrrPeer } from './frr-peer.js';
-import { GUEST_BLOCK, IF, NS, TIER1 } from './topology.js';
+import { GUEST_BLOCK, IF, NS, TIER1, UPSTREAM_ADDRESS } from './topology.js';
 import { waitFor } from './netns.js';
 import { labDesiredState, pushDesired, simEventCount, startAgent, startVrLab, waitForMessage, type VrLab } from './vr-lab.js';
 
@@ -41,7 +41,11 @@ function sharedState(nextHop: string | null): Record<string, any> {
     bgp: {
       localAs: VR_AS,
       routerId: '192.0.2.1',
-      peers: [{ address: SHARED.gateway, remoteAs: UPSTREAM_AS, description: 'upstream-shared', holdTimeSeconds: 9 }],
+      // The same upstream on both links: the shared link's session gets the routed /56, the public one only the block.
+      peers: [
+        { address: SHARED.gateway, remoteAs: UPSTREAM_AS, description: 'upstream-shared', holdTimeSeconds: 9 },
+        { address: UPSTREAM_ADDRESS, remoteAs: UPSTREAM_AS, description: 'upstream-public', holdTimeSeconds: 9 },
+      ],
       announce: { aggregates: [GUEST_BLOCK] },
     },
   };
@@ -96,6 +100,10 @@ describeLab('shared networks: a third-party next hop over BGP', () => {
     expect(applied.errors).toEqual([]);
     // bgpd prints back what the agent configured (the route-maps, `network … route-map …`): the plan ends empty.
     expect(applied.isConverged).toBe(true);
+    // The upstream's second session, on the public link, to the VR's SLAAC address there.
+    const observed = await waitForMessage(vrLab, 'observed', (m) => m.publicAddress?.source === 'slaac', 15_000);
+    await upstream.setNeighbor({ address: observed.publicAddress!.address, remoteAs: VR_AS });
+    await upstream.waitForNeighborState(observed.publicAddress!.address, 'Established', 30_000);
   }, 120_000);
 
   afterAll(async () => vrLab?.lab.cleanup());
@@ -108,6 +116,18 @@ describeLab('shared networks: a third-party next hop over BGP', () => {
     expect(best.nextHops.find((hop) => hop.scope === 'global')?.ip).toBe(INSTANCE.a.address);
     const kernel = (await upstream.kernelRoutes()).find((route) => route.prefix === ROUTED);
     expect(kernel).toEqual({ prefix: ROUTED, gateways: [INSTANCE.a.address], devices: [SHARED.bridge] });
+  }, 40_000);
+
+  it('sends the /56 on the shared link’s session alone: on the public one bgpd would name the VR as next hop', async () => {
+    // Once the public session is up and announcing, the block comes on both sessions.
+    const table = await waitFor(
+      async () => {
+        const routes = await upstream.bgpRoutes();
+        return new Set(routes.get(GUEST_BLOCK)?.paths.map((path) => path.peerId)).size === 2 ? routes : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the block from both of the VR’s sessions' },
+    );
+    expect(table.get(ROUTED)!.paths.map((path) => path.peerId)).toEqual([SHARED.vr]);
   }, 40_000);
 
   it('traffic from the upstream reaches A without passing the VR', async () => {

@@ -138,7 +138,20 @@ describe('shared networks: the render', () => {
     const routeMap = / route-map (\S+)$/.exec(network!)![1]!;
     const block = lines.indexOf(`route-map ${routeMap} permit 10`);
     expect(lines[block + 1]).toBe(' set ipv6 next-hop global 2001:db8:500::a');
-    expect(lines).toContain('ipv6 prefix-list VR6-ANNOUNCE seq 20 permit 2001:db8:600::/56');
+  });
+
+  it('lets the prefix out to the peer on its shared link alone: any other peer would get the VR as next hop', () => {
+    const lines = formatFrrLines(renderBgpLines(state));
+    const policyOf = (peer: string) => lines.find((line) => line.startsWith(`  neighbor ${peer} prefix-list `) && line.endsWith(' out'))!.split(' ')[5]!;
+    const [publicPolicy, sharedPolicy] = [policyOf('2001:db8:100::1'), policyOf('2001:db8:500::1')];
+    expect(publicPolicy).toBe('VR6-ANNOUNCE');
+    expect(sharedPolicy).toMatch(/^VR6-ANNOUNCE-[0-9a-f]{12}$/);
+    expect(lines).toContain(`  neighbor 2001:db8:500::1 route-map ${sharedPolicy} out`);
+    const permitted = (name: string) => lines.filter((line) => line.startsWith(`ipv6 prefix-list ${name} seq `) && line.includes(' permit ')).map((line) => line.split(' ').pop());
+    // The shared peer gets what every peer gets, and its link's routed prefix; the public peer only the first.
+    expect(permitted(publicPolicy)).toEqual(['2001:db8:200::/56']);
+    expect(permitted(sharedPolicy)).toEqual(['2001:db8:200::/56', '2001:db8:600::/56']);
+    expect(lines[lines.indexOf(`route-map ${sharedPolicy} permit 10`) + 1]).toBe(` match ipv6 address prefix-list ${sharedPolicy}`);
   });
 
   it('routes the prefix to the instance on the shared link, puts the VR’s address there, and has no chains for it', () => {
@@ -177,7 +190,7 @@ describe('shared networks: the render', () => {
     const commands = planRoutingChange(renderBgpLines(emptied), renderBgpLines(state)).commands.split('\n').filter((line) => line.trim() !== '');
     expect(commands).toContainEqual(expect.stringMatching(/^  no network 2001:db8:600::\/56 route-map VR6-NEXT-HOP-[0-9a-f]{16}$/));
     expect(commands).toContainEqual(expect.stringMatching(/^no route-map VR6-NEXT-HOP-[0-9a-f]{16} permit 10$/));
-    expect(commands).toContain('no ipv6 prefix-list VR6-ANNOUNCE seq 20 permit 2001:db8:600::/56');
+    expect(commands).toContainEqual(expect.stringMatching(/^no ipv6 prefix-list VR6-ANNOUNCE-[0-9a-f]{12} seq 20 permit 2001:db8:600::\/56$/));
     expect(renderHost(emptied).routedRoutes).toEqual([]);
     // The link stays the VR's: its address, and the session to the upstream there.
     expect(renderHost(emptied).addresses).toContainEqual({ interface: 'eth5', address: '2001:db8:500::2', prefixLength: 64 });
