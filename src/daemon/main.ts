@@ -97,7 +97,6 @@ async function main(): Promise<void> {
     clearInterval(resync);
     if (statusTimer) clearInterval(statusTimer);
     if (watchdog) clearInterval(watchdog);
-    clearInterval(heartbeat);
     await notifier.notify({ STOPPING: '1', STATUS: 'stopping' });
     monitor.stop();
     source?.stop();
@@ -105,6 +104,8 @@ async function main(): Promise<void> {
     await control.close();
     await client?.stop();
     await agent.idle();
+    // Beat until the last moment: a long reconcile in idle() must not use up keepalived's grace and fail the pair over.
+    clearInterval(heartbeat);
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
