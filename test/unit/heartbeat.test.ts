@@ -57,3 +57,41 @@ describe("the agent's heartbeat for keepalived", () => {
     clearInterval(timer);
   });
 });
+
+describe('a slow heartbeat write', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it('is not overlapped by the next beat, which would share its temp file', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const host = new SlowHost();
+    const timer = await startHeartbeat(host, PATH, { lastLoopAt: Date.now() }, null, 5, log);
+    host.writeMs = 2500;
+    await vi.advanceTimersByTimeAsync(10_000);
+    clearInterval(timer);
+    await vi.advanceTimersByTimeAsync(3000);
+    // Like the real host's shared temp file: a write that starts while another is in flight fails its rename.
+    expect(host.failedWrites).toBe(0);
+    expect(host.files.get(PATH)).toMatch(/^10\d{5} 10\d{5}\n$/);
+  });
+});
+
+/** A host whose atomic write takes writeMs, and fails when another one is in flight. */
+class SlowHost extends MemoryHost {
+  writeMs = 0;
+  failedWrites = 0;
+  private inFlight = 0;
+
+  override async writeFileAtomic(path: string, content: string): Promise<void> {
+    this.inFlight += 1;
+    try {
+      if (this.writeMs > 0) await new Promise((resolve) => setTimeout(resolve, this.writeMs));
+      if (this.inFlight > 1) {
+        this.failedWrites += 1;
+        throw new Error(`ENOENT: no such file or directory, rename '${path}.tmp'`);
+      }
+      await super.writeFileAtomic(path, content);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+}
