@@ -3,9 +3,9 @@ import type { Host } from '../host/host.js';
 import { HEARTBEAT_GRACE_SECONDS, HEARTBEAT_INTERVAL_MS } from '../render/keepalived-conf.js';
 import { isLoopHealthy } from './systemd-notify.js';
 
-/** What the heartbeat asks of the agent: when its reconcile loop last ran. */
+/** What the heartbeat asks of the agent: when its reconcile loop last ran, on the monotonic clock (performance.now()). */
 interface LoopClock {
-  readonly lastLoopAt: number;
+  readonly lastLoopMonotonicMs: number;
 }
 
 /**
@@ -25,7 +25,8 @@ export async function startHeartbeat(host: Host, path: string, agent: LoopClock,
   let isBeating = false;
   const beat = async () => {
     const nowMs = Date.now();
-    if (isBeating || !isLoopHealthy(nowMs, agent.lastLoopAt, watchdogMs ?? 0, resyncSeconds)) return;
+    // The loop's age on the monotonic clock: a wall-clock step must not stop the beats of a running loop.
+    if (isBeating || !isLoopHealthy(performance.now(), agent.lastLoopMonotonicMs, watchdogMs ?? 0, resyncSeconds)) return;
     isBeating = true;
     try {
       await host.writeFileAtomic(path, `${nowMs} ${previousMs ?? nowMs}\n`, 0o644);

@@ -125,7 +125,7 @@ async function main(): Promise<void> {
 function startWatchdog(agent: Agent, notifier: SystemdNotifier, watchdogMs: number, resyncSeconds: number, log: Logger): NodeJS.Timeout {
   let isStalled = false;
   return setInterval(() => {
-    const isHealthy = isLoopHealthy(Date.now(), agent.lastLoopAt, watchdogMs, resyncSeconds);
+    const isHealthy = isLoopHealthy(performance.now(), agent.lastLoopMonotonicMs, watchdogMs, resyncSeconds);
     if (isHealthy) void notifier.notify({ WATCHDOG: '1' });
     else if (!isStalled) log.error({ lastLoopAt: new Date(agent.lastLoopAt).toISOString() }, 'reconcile loop is stalled, withholding the watchdog ping');
     if (isHealthy && isStalled) log.info('reconcile loop recovered');
