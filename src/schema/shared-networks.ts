@@ -11,8 +11,10 @@ import type { DeepReadonly } from './validation.js';
  * address there and a BGP session with the upstream, and announces each
  * routed prefix with the instance's address as a third-party next hop
  * (RFC 4271 §5.1.3), so the upstream routes it straight to the instance and
- * a move is one UPDATE with a new next hop. The VR neither routes for such
- * a network nor filters it: no RAs, no gateway, no chains of its own.
+ * a move is one UPDATE with a new next hop. The VR is not the instances'
+ * router: no RAs, no gateway, no chains of its own. It only sends its own
+ * guests' packets for the /64 and the routed prefixes onto the link, after
+ * their egress check, as it would send them upstream.
  */
 
 /** How many shared networks a VR takes: each is a link and a BGP peer's. */
