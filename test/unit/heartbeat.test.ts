@@ -67,10 +67,6 @@ describe("the agent's heartbeat for keepalived", () => {
     expect(host.files.get(PATH)).toBe('1003000 1000000\n');
     clearInterval(timer);
   });
-});
-
-describe('a slow heartbeat write', () => {
-  afterEach(() => void vi.useRealTimers());
 
   it('is not overlapped by the next beat, which would share its temp file', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
