@@ -73,8 +73,13 @@ export class Agent {
   /** Kernel address and link events so far: a reconcile's observation is reused only when none came during it. */
   private monitorEvents = 0;
   private readonly log: Logger;
-  /** When the reconcile loop last completed a run, for the watchdog. */
+  /** When the reconcile loop last completed a run (epoch ms), for `vr6ctl status`. */
   lastLoopAt = Date.now();
+  /**
+   * The same moment on the monotonic clock (performance.now()), for the
+   * watchdog and the heartbeat: a wall-clock step must not make a running loop look stuck.
+   */
+  lastLoopMonotonicMs = performance.now();
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log.child({ component: 'agent' });
@@ -285,18 +290,23 @@ export class Agent {
     return this.pending;
   }
 
+  private markLoopRun(): void {
+    this.lastLoopAt = Date.now();
+    this.lastLoopMonotonicMs = performance.now();
+  }
+
   private async reconcileOnce(): Promise<void> {
     const { desired, accepted } = this;
     if (desired === null || accepted === null) {
       // Nothing to apply is a healthy loop too: the watchdog must not fire on a VR still waiting for management.
-      this.lastLoopAt = Date.now();
+      this.markLoopRun();
       return;
     }
     const events = this.monitorEvents;
     this.isReconciling = true;
     try {
       const result = await this.reconciler.reconcile(desired, this.deprecations.active(desired));
-      this.lastLoopAt = Date.now();
+      this.markLoopRun();
       this.scheduleExpiry(desired);
       this.report(accepted.generation, result);
       this.counters = result.observed.ruleset?.counters ?? new Map();

@@ -65,7 +65,7 @@ export async function runControlCommand(request: ControlRequest, context: Contro
 }
 
 /** The daemon's state for `vr6ctl status` and the STATUS= line. */
-export function readStatus(context: ControlContext, nowMs = Date.now()): StatusResult {
+export function readStatus(context: ControlContext, nowMonotonicMs = performance.now()): StatusResult {
   const { agent, config, management } = context;
   const { accepted, lastApplied, lastObserved } = agent.snapshot();
   const address = lastObserved?.publicAddress;
@@ -100,7 +100,7 @@ export function readStatus(context: ControlContext, nowMs = Date.now()): StatusR
     observedWarnings: lastObserved?.warnings ?? [],
     loop: {
       lastRunAt: new Date(agent.lastLoopAt).toISOString(),
-      isHealthy: isLoopHealthy(nowMs, agent.lastLoopAt, context.watchdogMs ?? 0, config.resyncSeconds),
+      isHealthy: isLoopHealthy(nowMonotonicMs, agent.lastLoopMonotonicMs, context.watchdogMs ?? 0, config.resyncSeconds),
     },
     recentProblems: context.logger.recentProblems(),
   };

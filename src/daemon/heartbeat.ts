@@ -3,9 +3,9 @@ import type { Host } from '../host/host.js';
 import { HEARTBEAT_GRACE_SECONDS, HEARTBEAT_INTERVAL_MS } from '../render/keepalived-conf.js';
 import { isLoopHealthy } from './systemd-notify.js';
 
-/** What the heartbeat asks of the agent: when its reconcile loop last ran. */
+/** What the heartbeat asks of the agent: when its reconcile loop last ran, on the monotonic clock (performance.now()). */
 interface LoopClock {
-  readonly lastLoopAt: number;
+  readonly lastLoopMonotonicMs: number;
 }
 
 /**
@@ -21,9 +21,13 @@ export async function startHeartbeat(host: Host, path: string, agent: LoopClock,
   let isFailing = false;
   // A restarted agent continues the file's record: its first beat then tells how long the agent was away.
   let previousMs = parseHeartbeat(await host.readFile(path).catch(() => null))?.beatMs ?? null;
+  // One beat at a time: beats share the atomic write's temp file, and a slow write overlapped by the next fails one rename.
+  let isBeating = false;
   const beat = async () => {
     const nowMs = Date.now();
-    if (!isLoopHealthy(nowMs, agent.lastLoopAt, watchdogMs ?? 0, resyncSeconds)) return;
+    // The loop's age on the monotonic clock: a wall-clock step must not stop the beats of a running loop.
+    if (isBeating || !isLoopHealthy(performance.now(), agent.lastLoopMonotonicMs, watchdogMs ?? 0, resyncSeconds)) return;
+    isBeating = true;
     try {
       await host.writeFileAtomic(path, `${nowMs} ${previousMs ?? nowMs}\n`, 0o644);
       previousMs = nowMs;
@@ -33,6 +37,8 @@ export async function startHeartbeat(host: Host, path: string, agent: LoopClock,
       // A full runtime directory: keepalived will fault this VR's roles, which is right for a VR this broken.
       if (!isFailing) log.warn({ err: error, path }, 'cannot write the heartbeat, going on');
       isFailing = true;
+    } finally {
+      isBeating = false;
     }
   };
   await beat();

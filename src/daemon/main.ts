@@ -97,7 +97,6 @@ async function main(): Promise<void> {
     clearInterval(resync);
     if (statusTimer) clearInterval(statusTimer);
     if (watchdog) clearInterval(watchdog);
-    clearInterval(heartbeat);
     await notifier.notify({ STOPPING: '1', STATUS: 'stopping' });
     monitor.stop();
     source?.stop();
@@ -105,6 +104,8 @@ async function main(): Promise<void> {
     await control.close();
     await client?.stop();
     await agent.idle();
+    // Beat until the last moment: a long reconcile in idle() must not use up keepalived's grace and fail the pair over.
+    clearInterval(heartbeat);
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
 function startWatchdog(agent: Agent, notifier: SystemdNotifier, watchdogMs: number, resyncSeconds: number, log: Logger): NodeJS.Timeout {
   let isStalled = false;
   return setInterval(() => {
-    const isHealthy = isLoopHealthy(Date.now(), agent.lastLoopAt, watchdogMs, resyncSeconds);
+    const isHealthy = isLoopHealthy(performance.now(), agent.lastLoopMonotonicMs, watchdogMs, resyncSeconds);
     if (isHealthy) void notifier.notify({ WATCHDOG: '1' });
     else if (!isStalled) log.error({ lastLoopAt: new Date(agent.lastLoopAt).toISOString() }, 'reconcile loop is stalled, withholding the watchdog ping');
     if (isHealthy && isStalled) log.info('reconcile loop recovered');

@@ -53,7 +53,8 @@ export function readWatchdogMs(env: NodeJS.ProcessEnv = process.env): number | n
 /**
  * Whether the reconcile loop counts as alive: it finished a run within the
  * longer of the watchdog interval and two resync periods (a run is due every
- * resync, so missing two means the loop is stuck, not idle).
+ * resync, so missing two means the loop is stuck, not idle). Both times
+ * come from one clock; the daemon passes the monotonic one (performance.now()).
  */
 export function isLoopHealthy(nowMs: number, lastLoopAtMs: number, watchdogMs: number, resyncSeconds: number): boolean {
   return nowMs - lastLoopAtMs < Math.max(watchdogMs, resyncSeconds * 2000);

@@ -16,7 +16,10 @@ import { ROUTE_PROTOCOL } from '../model/ownership.js';
  * between two packets only.
  * It ends once the next hop answers again, or the prefix names another. A
  * shared network's prefixes are reported the same way, under its id: the
- * VR's route to them is what lets bgpd announce them.
+ * VR's route to them is what lets bgpd announce them. Their neighbour entry
+ * is the VR's own, which exists only when the VR itself sends to the
+ * instance (its guests' packets; the upstream's go to the instance
+ * directly), so `failed` is rarely seen for a shared prefix.
  */
 export function renderRoutedPrefixReport(
   state: DesiredState,

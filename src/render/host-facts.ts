@@ -80,7 +80,7 @@ export function renderHost(state: DesiredState, deprecated: readonly DeprecatedP
     // In a pair keepalived holds a deprecated gateway on a link of the pair too (renderKeepalivedConf).
     ...deprecated.filter((d) => !isPairLink(state, d.interface)).map((d) => ({ interface: d.interface, address: d.gateway, prefixLength: 64 })),
     ...(peer ? [{ interface: peer.interface, address: peer.localAddress.address, prefixLength: peer.localAddress.length }] : []),
-    // Each VR of a pair has its own address on a shared link: bgpd's source towards the upstream there.
+    // The VR's own address on each shared link, bgpd's source towards the upstream there (a pair has no shared links: the schema refuses them).
     ...state.sharedNetworks.map((network) => ({ interface: network.interface, address: network.address, prefixLength: 64 })),
   ];
   const ruleset = renderRuleset(state, deprecated);

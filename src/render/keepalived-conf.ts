@@ -128,7 +128,8 @@ function renderHeartbeatCheck(files: KeepalivedFiles): string[] {
     // script user (keepalived_script) does not exist, which a global script_user does not prevent.
     '    user root',
     '    interval 1',
-    '    fall 1',
+    // Two failed checks in a row: one check during a wall-clock step or a VM resume must not fault the primary.
+    '    fall 2',
     '    rise 1',
     '    weight 0',
     '}',

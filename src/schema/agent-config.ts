@@ -11,6 +11,16 @@ import { RedundancyPeer } from './redundancy.js';
 
 const AbsolutePath = z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' });
 
+/**
+ * A path that lands in keepalived.conf or conntrackd.conf: both split a line
+ * into words at spaces and read quotes, backslashes, `#` and `!` themselves,
+ * so such a character would break the file. Plain characters only.
+ */
+const ConfigWordPath = (field: string) =>
+  z.string().regex(/^\/[A-Za-z0-9._/-]+$/, {
+    message: `${field} must be an absolute path of letters, digits and . _ / - only (it is written into keepalived.conf and conntrackd.conf, which split it at spaces and read quotes, backslashes, # and ! themselves)`,
+  });
+
 /** The pino levels an operator may choose, least to most verbose. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export const LogLevel = z.enum(LOG_LEVELS);
@@ -68,7 +78,7 @@ export const AgentConfig = z.strictObject({
   paths: z
     .strictObject({
       stateDir: AbsolutePath.default('/var/lib/vr6-agent'),
-      runtimeDir: AbsolutePath.default('/run/vr6-agent'),
+      runtimeDir: ConfigWordPath('runtimeDir').default('/run/vr6-agent'),
       interfacesFile: AbsolutePath.default('/etc/network/interfaces.d/vr6-agent'),
       radvdConfig: AbsolutePath.default('/run/vr6-agent/radvd.conf'),
       radvdPidFile: AbsolutePath.default('/run/vr6-agent/radvd.pid'),

@@ -132,17 +132,25 @@ function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null;
 }
 
+/**
+ * Deeper than any valid ACL list or routed-prefix entry: a part nested past it
+ * is refused here, before the recursion (and JSON.stringify's) could run out
+ * of stack, and the whole schema then explains it.
+ */
+const MAX_PART_DEPTH = 32;
+
 // What JSON.parse can return: its JSON text stands for it alone.
-function isPlainJson(value: unknown): boolean {
+function isPlainJson(value: unknown, depth = 0): boolean {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (depth >= MAX_PART_DEPTH) return false;
   if (Array.isArray(value)) {
     // An index loop, not every(): a hole prints as null.
-    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i])) return false;
+    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
     return true;
   }
   if (typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return false;
-  for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key])) return false;
+  for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
   return true;
 }
 

@@ -219,10 +219,17 @@ interface RoutedState {
   /** The shared networks' links, where a peer may be too (src/schema/shared-networks.ts). */
   readonly sharedNetworks?: readonly { readonly interface: string; readonly prefix: Ipv6Prefix }[];
   readonly routing: Routing;
+  /** Set for a redundant pair, whose peers must be reachable from either VR (src/schema/redundancy.ts). */
+  readonly redundancy?: unknown;
 }
 
 const LINK_LOCAL_PEER_REFUSAL =
   "is link-local: FRR 8.4's bgpd never connects to an explicit link-local neighbour, and unnumbered peering makes zebra advertise the VR as a router on that link; peer with the upstream's global address";
+
+// In a pair the announcements carry the pair's public addresses as next hop (docs/redundancy.md, BGP), and a guest
+// /64's gateway moves with the primary, so the backup has no address there to reach the peer from.
+const PAIR_GUEST_PEER_REFUSAL =
+  "is inside a guest prefix, which a redundant pair does not peer in: the pair announces its public addresses as next hop, and the backup, holding no guest gateway, cannot reach the peer; peer on the public link";
 
 // RFC 6177 and RFC 7368 size a site's allocation from /48 to /56; a /40 covers a pod of them.
 const AGGREGATE_LENGTHS = { min: 40, max: 64 };
@@ -268,6 +275,8 @@ function refinePeers(state: RoutedState, bgp: BgpSettings, publicPrefix: Ipv6Pre
       return;
     }
     if (peer.interface !== undefined) issue(at('peers', i, 'interface'), 'applies only to a link-local address');
+    const guest = state.redundancy === undefined ? -1 : state.guestNetworks.findIndex((n) => isInPrefix(peer.address, n.prefix));
+    if (guest >= 0) issue(at('peers', i, 'address'), `${PAIR_GUEST_PEER_REFUSAL} (guestNetworks[${guest}].prefix)`);
     if (peer.multihopTtl !== undefined) return;
     if (publicPrefix === undefined && links.every((n) => !isInPrefix(peer.address, n.prefix))) {
       issue(at('peers', i, 'address'), 'cannot be checked to be on a link: give public.expectedPrefix, or multihopTtl');

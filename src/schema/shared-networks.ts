@@ -11,8 +11,10 @@ import type { DeepReadonly } from './validation.js';
  * address there and a BGP session with the upstream, and announces each
  * routed prefix with the instance's address as a third-party next hop
  * (RFC 4271 §5.1.3), so the upstream routes it straight to the instance and
- * a move is one UPDATE with a new next hop. The VR neither routes for such
- * a network nor filters it: no RAs, no gateway, no chains of its own.
+ * a move is one UPDATE with a new next hop. The VR is not the instances'
+ * router: no RAs, no gateway, no chains of its own. It only sends its own
+ * guests' packets for the /64 and the routed prefixes onto the link, after
+ * their egress check, as it would send them upstream.
  */
 
 /** How many shared networks a VR takes: each is a link and a BGP peer's. */
@@ -47,7 +49,8 @@ interface SharedState {
  * schemaVersion 2 and BGP with a peer on each shared link (the third-party
  * next hop is kept only towards a peer on the same subnet, RFC 4271
  * §5.1.3); each has an id, an interface and a /64 of its own, and the VR's
- * address inside its /64. Their routed prefixes are checked with the guest
+ * address inside its /64; no peer is at that address or at the /64's
+ * Subnet-Router anycast address. Their routed prefixes are checked with the guest
  * networks' (refineRoutedPrefixes).
  */
 export function refineSharedNetworks(state: SharedState, publicPrefix: Ipv6Prefix | undefined, issue: (path: (string | number)[], message: string) => void): void {
@@ -78,6 +81,13 @@ export function refineSharedNetworks(state: SharedState, publicPrefix: Ipv6Prefi
     if (overlap) issue(at('prefix'), `overlaps ${overlap}`);
     if (!isInPrefix(network.address, network.prefix)) issue(at('address'), `must be inside ${formatPrefix(network.prefix)}`);
     else if (network.address === network.prefix.address) issue(at('address'), 'is the Subnet-Router anycast address (RFC 4291 §2.6.1)');
+    bgp?.peers.forEach((peer, j) => {
+      const peerAt = ['routing', 'bgp', 'peers', j, 'address'];
+      if (peer.address === network.address) issue(peerAt, `is the VR's own address on the link (sharedNetworks[${i}].address), not the upstream's`);
+      else if (peer.address === network.prefix.address) {
+        issue(peerAt, `is the Subnet-Router anycast address of sharedNetworks[${i}].prefix (RFC 4291 §2.6.1), which every router on the link answers, not the upstream's`);
+      }
+    });
     if (bgp !== undefined && !bgp.peers.some((peer) => isInPrefix(peer.address, network.prefix))) {
       issue(
         at('prefix'),

@@ -55,6 +55,15 @@ describe('agent config', () => {
     expect(loaded.errors.map((e) => e.path)).toEqual(['$.management.urls[0]', '$.logLevel']);
   });
 
+  it('refuses a runtime directory keepalived.conf or conntrackd.conf would split or read as a comment', async () => {
+    for (const runtimeDir of ['/run/vr6 agent', '/run/vr6\\agent', '/run/"vr6"', "/run/vr6'", '/run/vr6#1', '/run/vr6!', 'run/vr6-agent']) {
+      const loaded = await load({ [CONFIG]: JSON.stringify({ paths: { runtimeDir } }) });
+      expect(loaded.ok ? [] : loaded.errors, runtimeDir).toEqual([{ path: '$.paths.runtimeDir', message: expect.stringMatching(/^runtimeDir must be an absolute path of letters, digits and \. _ \/ - only/) }]);
+    }
+    const plain = await load({ [CONFIG]: JSON.stringify({ paths: { runtimeDir: '/run/vr6-agent_2.test' } }) });
+    expect(plain.ok && plain.value.config.paths.runtimeDir).toBe('/run/vr6-agent_2.test');
+  });
+
   it('takes a client certificate for mutual TLS only with its key', async () => {
     const both = await load({ [CONFIG]: JSON.stringify({ management: { certFile: '/etc/vr6-agent/client.crt', keyFile: '/etc/vr6-agent/client.key' } }) });
     expect(both.ok && both.value.config.management).toMatchObject({ certFile: '/etc/vr6-agent/client.crt', keyFile: '/etc/vr6-agent/client.key' });

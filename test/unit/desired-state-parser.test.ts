@@ -212,3 +212,25 @@ describe('parsing a desired state with known routed prefixes', () => {
     expect(second).toEqual(DesiredState.parse(input));
   });
 });
+
+describe('parsing a desired state with a part nested very deep', () => {
+  /** An array holding an array, `depth` times: deep enough that a recursive walk runs out of stack. */
+  function nested(depth: number): unknown {
+    let value: unknown = [];
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  }
+
+  it('refuses a routed-prefix entry or an ACL item nested 50,000 deep at its path, and does not throw', () => {
+    const routed = vpcWithRoutedPrefixes();
+    routed.guestNetworks[1].routedPrefixes[0].description = nested(50_000);
+    const parsedRouted = parseDesiredState(routed, '$.spec');
+    expect(parsedRouted.ok ? [] : parsedRouted.errors.map((e) => e.path)).toEqual(['$.spec.guestNetworks[1].routedPrefixes[0]']);
+    expect(parsedRouted).toEqual(parseWith(DesiredState, routed, '$.spec'));
+    const acl = vpcWithLists();
+    acl.aclLists[1].items[3].cidrs = nested(50_000);
+    const parsedAcl = parseDesiredState(acl, '$.spec');
+    expect(parsedAcl.ok ? [] : parsedAcl.errors.map((e) => e.path)).toEqual(['$.spec.aclLists[1].items[3].cidrs[0]']);
+    expect(parsedAcl).toEqual(parseWith(DesiredState, acl, '$.spec'));
+  });
+});

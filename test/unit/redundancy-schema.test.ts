@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { parseWith } from '../../src/schema/validation.js';
 import { virtualLinkLocalOf, virtualMacOf } from '../../src/schema/redundancy.js';
-import { redundantInput } from '../support/states.js';
+import { bgpInput, redundantInput } from '../support/states.js';
 
 type Input = Record<string, any>;
 
@@ -89,5 +89,23 @@ describe('the redundancy section', () => {
       (i) => delete i.public.expectedPrefix,
     ];
     for (const [index, change] of accepted.entries()) expect(errorsOf(change), `case ${index}`).toEqual([]);
+  });
+
+  it("refuses a BGP peer inside a guest /64, which the backup cannot reach and the pair's next hops do not suit", () => {
+    const guestPeer = { address: '2001:db8:200:1::9', remoteAs: 65001 };
+    const single = bgpInput();
+    single.routing.bgp.peers.push(guestPeer);
+    expect(parseWith(DesiredState, single).ok).toBe(true);
+    expect(
+      errorsOf((i) => {
+        i.routing = bgpInput().routing;
+        i.routing.bgp.peers.push(guestPeer, { ...guestPeer, address: '2001:db8:200:1::a', multihopTtl: 2 });
+      }),
+    ).toEqual(
+      [1, 2].map((peer) => ({
+        path: `$.routing.bgp.peers[${peer}].address`,
+        message: expect.stringMatching(/^is inside a guest prefix, which a redundant pair does not peer in: .*backup.*cannot reach the peer; peer on the public link \(guestNetworks\[0\]\.prefix\)$/),
+      })),
+    );
   });
 });

@@ -63,6 +63,15 @@ describe('shared networks: the desired state', () => {
     ]);
   });
 
+  it("refuses a BGP peer at the VR's own address on the link or at the /64's Subnet-Router anycast address", () => {
+    const own = sharedInput();
+    own.routing.bgp.peers[1].address = '2001:db8:500::2';
+    expect(errorsOf(own)).toEqual([at('$.routing.bgp.peers[1].address', "is the VR's own address on the link (sharedNetworks[0].address), not the upstream's")]);
+    const anycast = sharedInput();
+    anycast.routing.bgp.peers[1].address = '2001:db8:500::';
+    expect(errorsOf(anycast)).toEqual([at('$.routing.bgp.peers[1].address', /^is the Subnet-Router anycast address of sharedNetworks\[0\]\.prefix \(RFC 4291 §2\.6\.1\)/)]);
+  });
+
   it('refuses a prefix longer than /64 or shorter than /40, and a plain CIDR', () => {
     const input = sharedInput();
     input.sharedNetworks[0].routedPrefixes = [
