@@ -108,7 +108,7 @@ const routedPrefixes = new AcceptedParts<RoutedPrefix>(RoutedPrefix, 'a routed p
 const PrevalidatedDesiredState = desiredStateSchema({ aclList: aclLists.standIn, routedPrefix: routedPrefixes.standIn });
 
 /**
- * The raw entries of `aclLists` (all objects) and of every network's
+ * The raw entries of `aclLists` (all objects) and of every guest network's
  * `routedPrefixes`; absent counts as none. Null for any other shape, which
  * the whole schema then explains.
  */

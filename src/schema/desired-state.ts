@@ -196,10 +196,11 @@ export type GuestNetwork = DeepReadonly<z.output<typeof GuestNetwork>>;
 
 /**
  * The desired state with `parts.aclList` for each entry of aclLists and
- * `parts.routedPrefix` for each entry of a network's routedPrefixes: AclList
- * and RoutedPrefix themselves, or (desired-state-parser.ts) stand-ins that
- * return what those have already accepted, so both schemas accept and refuse
- * exactly the same input.
+ * `parts.routedPrefix` for each entry of a guest network's routedPrefixes:
+ * AclList and RoutedPrefix themselves, or (desired-state-parser.ts)
+ * stand-ins that return what those have already accepted, so both schemas
+ * accept and refuse exactly the same input. A shared network's routed
+ * prefixes (at most 16 × 1024) are validated whole on every push.
  */
 export function desiredStateSchema(parts: { readonly aclList: z.ZodType<AclList>; readonly routedPrefix: z.ZodType<RoutedPrefix, unknown> }) {
   return z
