@@ -16,9 +16,9 @@ import { publicLinkLocalOf } from '../schema/redundancy.js';
  * out, the one announce list, which names exactly the aggregates (and, when
  * asked, the guest /64s and routed prefixes), or for a peer on a shared link
  * that list and the link's own routed prefixes; in, nothing or the default
- * route only. The filter
- * is the prefix-list, applied at once on a change; the route-map is the
- * policy hook FRR re-evaluates after `bgp route-map delay-timer`.
+ * route only. The filter is the prefix-list, applied at once on a change;
+ * the route-map is the policy hook FRR re-evaluates after `bgp route-map
+ * delay-timer`.
  *
  * An aggregate is announced with `summary-only` from a `network` per guest
  * /64 it covers: bgpd originates it only while one of those /64s is on a
