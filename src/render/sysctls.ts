@@ -37,21 +37,10 @@ export function renderSysctls(state: DesiredState): SysctlSetting[] {
     // EUI-64, the identifier CloudStack computes from the NIC's MAC.
     conf(pub, 'addr_gen_mode', '0'),
   ];
-  for (const network of state.guestNetworks) {
-    settings.push(
-      conf(network.interface, 'disable_ipv6', '0'),
-      // The VR is the router on guest links: it must never learn from RAs there.
-      conf(network.interface, 'accept_ra', '0'),
-      conf(network.interface, 'autoconf', '0'),
-    );
-  }
-  for (const network of state.sharedNetworks) {
-    settings.push(
-      conf(network.interface, 'disable_ipv6', '0'),
-      // The upstream is the router on a shared link, but the VR's default route and address come from elsewhere.
-      conf(network.interface, 'accept_ra', '0'),
-      conf(network.interface, 'autoconf', '0'),
-    );
+  // The VR is the router on guest links, so it must never learn from RAs there; on a shared link the upstream
+  // is the router, but the VR's default route and address come from elsewhere.
+  for (const network of [...state.guestNetworks, ...state.sharedNetworks]) {
+    settings.push(conf(network.interface, 'disable_ipv6', '0'), conf(network.interface, 'accept_ra', '0'), conf(network.interface, 'autoconf', '0'));
   }
   settings.push({ key: FORWARDING_KEY, value: '1' });
   return settings;

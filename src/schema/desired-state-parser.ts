@@ -21,7 +21,7 @@ export interface DesiredStateParseOptions {
 
 /**
  * Parses desired states, validating only the parts that differ from those of
- * the last valid state parsed: its ACL lists, and the entries of its
+ * the last valid state parsed: its ACL lists, and the entries of its guest
  * networks' routedPrefixes. A push repeats the whole state, and validating
  * a large policy or a thousand routed prefixes with zod is a large part of
  * a push's cost (bench/README.md), so a push that changes one item or moves
