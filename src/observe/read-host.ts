@@ -3,7 +3,7 @@ import { readDaemonPid } from '../host/daemon-pid.js';
 import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
 import { FRR_DAEMONS, type FrrDaemon } from '../model/frr-config.js';
-import type { ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRuleset } from '../model/observed.js';
+import type { ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRoute, ObservedRuleset } from '../model/observed.js';
 import { RULESET_TABLE } from '../model/ownership.js';
 import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseNeighbours, parsePrefixRoutes, parseRoutes } from './ip-json.js';
 import { parseRulesetListing } from './ruleset-listing.js';
@@ -16,14 +16,21 @@ import { parseFrrRunningConfig, parseRoutingRunning } from './frr-running.js';
  * itself takes (bench/README.md). The batch's `-6` leaves `link show` as it is and equals
  * `ip -6 addr show`, `ip -6 route show …` and `ip -6 neigh show` for the others.
  *
+ * The routes via a next hop come from `prefixRoutes` when it remembers
+ * them: a thousand routed prefixes are a dump of 140 KB of JSON, the largest
+ * part of an observation. Otherwise they are dumped, and the reader hears
+ * what the kernel said.
+ *
  * A resident ip remembers interface names by index and goes on printing a
  * renamed link's old name in routes. `link show` names come fresh from the
  * kernel each time, so when one names a known index differently, the read is
  * asked again of a new ip.
  */
-export async function readNetwork(host: Host, config: AgentConfig): Promise<ObservedNetwork> {
+export async function readNetwork(host: Host, config: AgentConfig, prefixRoutes?: PrefixRouteReader): Promise<ObservedNetwork> {
+  const remembered = (await prefixRoutes?.remembered()) ?? null;
+  const commands = remembered === null ? IP_BATCH_COMMANDS : IP_BATCH_COMMANDS.filter((command) => command !== 'route show');
   const argv = [config.commands.ip, ...IP_BATCH_ARGS];
-  const read = async (fresh: boolean) => parseIpBatch((await host.ask(argv, IP_BATCH_COMMANDS, { fresh })).join('\n'), IP_BATCH_COMMANDS.length);
+  const read = async (fresh: boolean) => parseIpBatch((await host.ask(argv, commands, { fresh })).join('\n'), commands.length);
   let results = await read(false);
   let names = parseLinkIndexes(results[0]);
   const known = linkNamesSeen.get(host);
@@ -32,17 +39,32 @@ export async function readNetwork(host: Host, config: AgentConfig): Promise<Obse
     names = parseLinkIndexes(results[0]);
   }
   linkNamesSeen.set(host, names);
-  const [links, addresses, routes, prefixRoutes, neighbours] = results;
-  return {
+  const [links, addresses, routes, ...tail] = results;
+  const [dump, neighbours] = remembered === null ? tail : [null, tail[0]];
+  const network = {
     links: parseLinks(links),
     addresses: parseAddresses(addresses),
     routes: parseRoutes(routes),
-    prefixRoutes: parsePrefixRoutes(prefixRoutes),
+    prefixRoutes: remembered ?? parsePrefixRoutes(dump),
     neighbours: parseNeighbours(neighbours),
   };
+  if (remembered === null) await prefixRoutes?.dumped(network.prefixRoutes);
+  return network;
+}
+
+/**
+ * A memory of the kernel's routes via a next hop (ObservedNetwork's
+ * `prefixRoutes`) that may stand in for dumping them.
+ */
+export interface PrefixRouteReader {
+  /** The routes as the kernel holds them now, or null when only a dump can tell; asked before anything is read. */
+  remembered(): Promise<readonly ObservedRoute[] | null>;
+  /** What a dump asked for by a null `remembered` found. */
+  dumped(routes: readonly ObservedRoute[]): Promise<void>;
 }
 
 const IP_BATCH_ARGS = ['-6', '-j', '-batch', '-'];
+// `route show` before `neigh show`, the last: without it the others keep their places.
 const IP_BATCH_COMMANDS = ['link show', 'addr show', 'route show default', 'route show', 'neigh show'];
 /** Per host, the names by interface index that its resident ip has printed. */
 const linkNamesSeen = new WeakMap<Host, ReadonlyMap<number, string>>();
@@ -137,9 +159,14 @@ async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['f
   };
 }
 
-/** Readers with a memory that stand in for the plain reads: the agent's table from a watch that may answer without listing it. */
+/**
+ * Readers with a memory that stand in for the plain reads: the agent's table
+ * from a watch that may answer without listing it, the routes via a next hop
+ * from one that may answer without dumping them.
+ */
 export interface ObservedReaders {
   readonly ruleset?: () => Promise<ObservedRuleset | null>;
+  readonly prefixRoutes?: PrefixRouteReader;
 }
 
 /**
@@ -155,7 +182,7 @@ export async function readObservedHost(
 ): Promise<ObservedHost> {
   // The questions to the resident readers first: the file reads run while they are answered.
   const [{ links, addresses, routes, prefixRoutes, neighbours }, ruleset, sysctls, interfacesFile, radvd, frr, keepalived, conntrackd] = await Promise.all([
-    readNetwork(host, config),
+    readNetwork(host, config, readers.prefixRoutes),
     readers.ruleset?.() ?? readRuleset(host, config),
     host.readSysctls(sysctlKeys),
     host.readFile(config.paths.interfacesFile),

@@ -169,7 +169,7 @@ function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown, optio
       radvdPidFile: join(dir, 'run/radvd.pid'),
       frrRunDir: join(dir, 'frr'),
     },
-    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid') },
+    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid'), routeGenid: join(ROOT, 'dist/vr6-route-genid') },
     bootParameters: { isEnabled: false },
     resyncSeconds: 5,
     logLevel: 'debug',

@@ -129,7 +129,7 @@ export function labAgentConfig(agentDir: string) {
       radvdPidFile: join(agentDir, 'run/radvd.pid'),
       frrRunDir: join(agentDir, 'frr'),
     },
-    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid') },
+    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid'), routeGenid: join(ROOT, 'dist/vr6-route-genid') },
     resyncSeconds: 5,
     logLevel: 'debug',
   };

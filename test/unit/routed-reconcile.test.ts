@@ -108,6 +108,43 @@ describe('routed prefixes on the in-memory host', () => {
   });
 });
 
+describe('routed prefixes planned against a memory of the routes', () => {
+  const movedAt = (moved: number) => routedState(1000, (i) => (i === moved ? '2001:db8:200:1::ff' : `2001:db8:200:1::${(10 + (i % 100)).toString(16)}`));
+
+  it('dumps no route for a move among a thousand, and dumps them at the next resync', async () => {
+    const { host, reconciler } = await convergedOn(routedState(1000));
+    const dumps = host.routeDumps;
+    const moved = movedAt(500);
+    expect((await reconciler.reconcile(moved)).applied).toEqual(['replaceRoutedRoutes 2001:db8:11f4::/56 via 2001:db8:200:1::ff dev eth2']);
+    expect(host.routeDumps).toBe(dumps);
+    expect((await reconciler.reconcile(moved)).applied).toEqual([]);
+    expect(host.routeDumps).toBe(dumps + 1);
+  });
+
+  it('sees a route someone else changed since the last reconcile, at the next push', async () => {
+    const { host, reconciler } = await convergedOn(routedState(1000));
+    const converged = routesOf(host);
+    await host.exec(['ip', '-6', 'route', 'replace', '2001:db8:1001::/56', 'via', '2001:db8:200:1::77', 'dev', 'eth2', 'proto', '118']);
+    await host.exec(['ip', '-6', 'route', 'del', '2001:db8:1002::/56', 'via', '2001:db8:200:1::c', 'dev', 'eth2', 'proto', '118']);
+    // The same routes in a new push: a plan against the memory would find nothing to do.
+    const result = await reconciler.reconcile(routedState(1000));
+    expect(result.applied).toEqual(['replaceRoutedRoutes 2001:db8:1001::/56 via 2001:db8:200:1::b dev eth2, 2001:db8:1002::/56 via 2001:db8:200:1::c dev eth2']);
+    expect(routesOf(host)).toEqual(converged);
+  });
+
+  it('sees a route changed behind its back while it applied a move, in the same reconcile', async () => {
+    const { host, reconciler } = await convergedOn(routedState(1000));
+    const observations = host.observations;
+    host.afterObservation = () => {
+      if (host.observations !== observations + 1) return;
+      host.prefixRoutes = host.prefixRoutes.filter((route) => route.destination !== '2001:db8:1002::/56');
+    };
+    const result = await reconciler.reconcile(movedAt(500));
+    expect(result.isConverged).toBe(true);
+    expect(routesOf(host)).toEqual(routesOf((await convergedOn(movedAt(500))).host));
+  });
+});
+
 describe('routed prefixes in a redundant pair', () => {
   it('routes on the guest link with onlink, where the pair keeps no /64 (it is on the primary’s virtual-MAC interface), and a second run changes nothing', async () => {
     const input = redundantInput();
