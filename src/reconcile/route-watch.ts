@@ -41,10 +41,13 @@ export class RouteWatch implements Room {
   private trusted: RouteGeneration | null = null;
   /** The count read by the observation running now, before it read anything. */
   private seen: RouteGeneration | null = null;
+  /** Until when a helper that failed is not asked again: each try to start it forks the agent. */
+  private failedUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly host: Host,
     private readonly config: AgentConfig,
+    private readonly now: () => number = Date.now,
   ) {}
 
   ledger(): Partial<Ledger> {
@@ -85,7 +88,7 @@ export class RouteWatch implements Room {
 
   private async readGeneration(): Promise<RouteGeneration | null> {
     const command = this.config.commands.routeGenid;
-    if (command === '') return null;
+    if (command === '' || this.now() < this.failedUntil) return null;
     try {
       // Kept running: it counts only while it runs, and a spawn from the agent costs more than the read.
       const [line] = await this.host.ask([command, '--serve'], [''], { timeoutMs: 5000 });
@@ -93,11 +96,15 @@ export class RouteWatch implements Room {
       const count = Number(match?.[2]);
       return match !== null && Number.isSafeInteger(count) ? { instance: match[1]!, count } : null;
     } catch (error) {
-      if (error instanceof ExecError) return null;
-      throw error;
+      if (!(error instanceof ExecError)) throw error;
+      this.failedUntil = this.now() + HELPER_RETRY_MS;
+      return null;
     }
   }
 }
+
+/** How long the routes are dumped at every observation after the helper failed. */
+const HELPER_RETRY_MS = 60_000;
 
 function isSame(a: RouteGeneration, b: RouteGeneration | null): boolean {
   return b !== null && a.instance === b.instance && a.count === b.count;
