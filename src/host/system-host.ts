@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ExecError, type AskOptions, type ExecOptions, type ExecResult, type Host, type WatchedCommand } from './host.js';
@@ -75,9 +75,16 @@ export class SystemHost implements Host {
     };
   }
 
+  /**
+   * Read at once, not on the thread pool: the agent's files are small and
+   * local (configs, pid files, /proc), and an observation reads a dozen of
+   * them, where each asynchronous read is four trips to the pool (open,
+   * stat, read, close) that wait behind each other and behind the event
+   * loop; together they were the last part of an observation to arrive.
+   */
   async readFile(path: string): Promise<string | null> {
     try {
-      return await readFile(path, 'utf8');
+      return readFileSync(path, 'utf8');
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
