@@ -27,20 +27,21 @@ import { parseFrrRunningConfig, parseRoutingRunning } from './frr-running.js';
  * asked again of a new ip.
  */
 export async function readNetwork(host: Host, config: AgentConfig, prefixRoutes?: PrefixRouteReader): Promise<ObservedNetwork> {
-  const remembered = (await prefixRoutes?.remembered()) ?? null;
-  const commands = remembered === null ? IP_BATCH_COMMANDS : IP_BATCH_COMMANDS.filter((command) => command !== 'route show');
   const argv = [config.commands.ip, ...IP_BATCH_ARGS];
-  const read = async (fresh: boolean) => parseIpBatch((await host.ask(argv, commands, { fresh })).join('\n'), commands.length);
-  let results = await read(false);
+  const read = async (commands: readonly string[], fresh = false) => parseIpBatch((await host.ask(argv, commands, { fresh })).join('\n'), commands.length);
+  // The memory is asked beside the rest; only a dump waits for its answer, so the answer comes from before the dump.
+  const [remembered, first] = await Promise.all([prefixRoutes?.remembered() ?? null, read(IP_BATCH_COMMANDS)]);
+  let results = first;
+  let dump = remembered === null ? (await read(['route show']))[0] : null;
   let names = parseLinkIndexes(results[0]);
   const known = linkNamesSeen.get(host);
   if (known !== undefined && isAnyRenamed(known, names)) {
-    results = await read(true);
+    results = await read(IP_BATCH_COMMANDS, true);
+    if (remembered === null) dump = (await read(['route show']))[0];
     names = parseLinkIndexes(results[0]);
   }
   linkNamesSeen.set(host, names);
-  const [links, addresses, routes, ...tail] = results;
-  const [dump, neighbours] = remembered === null ? tail : [null, tail[0]];
+  const [links, addresses, routes, neighbours] = results;
   const network = {
     links: parseLinks(links),
     addresses: parseAddresses(addresses),
@@ -57,15 +58,15 @@ export async function readNetwork(host: Host, config: AgentConfig, prefixRoutes?
  * `prefixRoutes`) that may stand in for dumping them.
  */
 export interface PrefixRouteReader {
-  /** The routes as the kernel holds them now, or null when only a dump can tell; asked before anything is read. */
+  /** The routes as the kernel holds them now, or null when only a dump, asked after this answer, can tell. */
   remembered(): Promise<readonly ObservedRoute[] | null>;
   /** What a dump asked for by a null `remembered` found. */
   dumped(routes: readonly ObservedRoute[]): Promise<void>;
 }
 
 const IP_BATCH_ARGS = ['-6', '-j', '-batch', '-'];
-// `route show` before `neigh show`, the last: without it the others keep their places.
-const IP_BATCH_COMMANDS = ['link show', 'addr show', 'route show default', 'route show', 'neigh show'];
+// Without `route show`, asked apart when the routes are dumped.
+const IP_BATCH_COMMANDS = ['link show', 'addr show', 'route show default', 'neigh show'];
 /** Per host, the names by interface index that its resident ip has printed. */
 const linkNamesSeen = new WeakMap<Host, ReadonlyMap<number, string>>();
 
