@@ -8,19 +8,24 @@
  *
  * The kernel keeps no such number (nf_tables has one, see vr6-nft-genid), so
  * this counts the changes themselves: at start it joins the rtnetlink groups
- * of IPv6 routes and of links, and before each answer it takes every
- * notification queued since the last one, adding one per route of the main
- * table added, replaced or deleted and one per link message. The kernel
- * queues a notification on the socket before the call that made the change
- * returns, so a change made before a question was asked is in the answer.
- * When the socket's queue overflows (ENOBUFS) the notifications that were
+ * of IPv6 routes, links and nexthop objects, and before each answer it takes
+ * every notification queued since the last one, adding one per route of the
+ * main table added, replaced or deleted, one per link message and one per
+ * nexthop object message (a route that uses one changes with it, silently
+ * unless nexthop_compat_mode is on). The kernel queues a notification on the
+ * socket before the call that made the change returns, so a change made
+ * before a question was asked is in the answer. When the socket's queue
+ * overflows (ENOBUFS), or a message is too long for the buffer, what was
  * lost cannot be counted, so the number jumps by 2^32: no count of the
  * agent's own writes can explain that.
  *
  * Equal answers prove that nothing changed the main table's routes or any
  * link in between, which lets the agent plan a routed-prefix move against
  * its memory of the table instead of a dump of a thousand routes
- * (bench/README.md). Node cannot open netlink sockets.
+ * (bench/README.md). With net.ipv6.route.skip_notify_on_dev_down set, the
+ * kernel deletes the routes of a link that goes down without a word: the
+ * helper then refuses to serve (exit 1), and the agent dumps the routes at
+ * every observation. Node cannot open netlink sockets.
  */
 #include <errno.h>
 #include <linux/netlink.h>
@@ -55,6 +60,8 @@ static int counts(const struct nlmsghdr *nlh) {
   switch (nlh->nlmsg_type) {
   case RTM_NEWLINK:
   case RTM_DELLINK:
+  case RTM_NEWNEXTHOP:
+  case RTM_DELNEXTHOP:
     return 1;
   case RTM_NEWROUTE:
   case RTM_DELROUTE:
@@ -69,7 +76,8 @@ static int counts(const struct nlmsghdr *nlh) {
 static int drain(int fd, uint64_t *generation) {
   static char buffer[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
   for (;;) {
-    ssize_t got = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    /* MSG_TRUNC: the length of the datagram, also when it did not fit. */
+    ssize_t got = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT | MSG_TRUNC);
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       if (errno == EINTR) continue;
@@ -79,11 +87,26 @@ static int drain(int fd, uint64_t *generation) {
       }
       return fail("recv");
     }
-    int length = (int)got;
-    for (struct nlmsghdr *nlh = (struct nlmsghdr *)buffer; NLMSG_OK(nlh, length); nlh = NLMSG_NEXT(nlh, length)) {
-      *generation += counts(nlh);
+    if ((size_t)got > sizeof buffer) {
+      *generation += LOST_NOTIFICATIONS;
+      continue;
     }
+    int length = (int)got;
+    struct nlmsghdr *nlh = (struct nlmsghdr *)buffer;
+    for (; NLMSG_OK(nlh, length); nlh = NLMSG_NEXT(nlh, length)) *generation += counts(nlh);
+    /* Bytes left that are no whole message: something the count cannot name. */
+    if (length > 0) *generation += LOST_NOTIFICATIONS;
   }
+}
+
+/* Whether the kernel deletes a downed link's routes without notifying them. */
+static int is_dev_down_silent(void) {
+  FILE *file = fopen("/proc/sys/net/ipv6/route/skip_notify_on_dev_down", "r");
+  if (file == NULL) return 0;
+  int value = 0;
+  int read = fscanf(file, "%d", &value);
+  fclose(file);
+  return read == 1 && value != 0;
 }
 
 int main(int argc, char **argv) {
@@ -91,16 +114,26 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: vr6-route-genid --serve\n");
     return 2;
   }
+  if (is_dev_down_silent()) {
+    fprintf(stderr, "vr6-route-genid: net.ipv6.route.skip_notify_on_dev_down is set: route deletions go unnotified\n");
+    return 1;
+  }
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) return fail("socket");
-  /* Room for a thousand routes written at once: past it the count is lost, not wrong. */
+  /* Room for thousands of routes written at once: past it the count is lost, not wrong. */
   int size = 8 << 20;
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    fprintf(stderr, "vr6-route-genid: SO_RCVBUFFORCE refused, the queue is net.core.rmem_max: a large write loses the count\n");
+  }
   struct sockaddr_nl local;
   memset(&local, 0, sizeof local);
   local.nl_family = AF_NETLINK;
   local.nl_groups = RTMGRP_IPV6_ROUTE | RTMGRP_LINK;
   if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) return fail("bind");
+  /* A group past 31 is joined by option; a kernel without nexthop objects has none to change. */
+  int group = RTNLGRP_NEXTHOP;
+  if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0 && errno != EINVAL) return fail("nexthop group");
   struct timespec started;
   clock_gettime(CLOCK_MONOTONIC, &started);
   uint64_t generation = 0;

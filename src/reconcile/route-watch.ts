@@ -13,6 +13,13 @@ interface RouteGeneration {
   readonly count: number;
 }
 
+/** The kernel's routes via a next hop at a count, and when they were last dumped. */
+interface KnownRoutes {
+  readonly routes: readonly ObservedRoute[];
+  readonly at: RouteGeneration;
+  readonly dumpedAt: number;
+}
+
 /**
  * Remembers the kernel's routes via a next hop, so that an observation
  * need not dump them. With a thousand routed prefixes the dump is 140 KB
@@ -29,18 +36,17 @@ interface RouteGeneration {
  * before and after it, moved on by the agent's own route steps when the
  * count moved by exactly one per route written (`ip -6 route replace` and
  * `del` notify once each). Anything else moves the count unexplained (an
- * address and its prefix route, a link going down, someone's `ip route`,
- * lost notifications), and the next observation dumps. A resync dumps
- * anyway, as the ruleset watch lists at a resync: the backstop for a
- * change the count could not see. Without the helper every observation
- * dumps, as before there was a memory.
+ * address's prefix route, a link going down, a nexthop object, someone's
+ * `ip route`, lost notifications), and the next observation dumps. What
+ * the kernel changes without a notification (a route's MTU or an RA's
+ * route preference) is nothing the memory holds. A resync dumps anyway,
+ * and so does any observation once a resync period has passed since the
+ * last dump: the backstop for a change the count could not see. The
+ * helper must run in the agent's network namespace, as `ip` does. Without
+ * it every observation dumps, as before there was a memory.
  */
 export class RouteWatch implements Room {
-  private memory: readonly ObservedRoute[] | null = null;
-  /** The count at which `memory` is the kernel's routes via a next hop. */
-  private trusted: RouteGeneration | null = null;
-  /** The count read by the observation running now, before it read anything. */
-  private seen: RouteGeneration | null = null;
+  private known: KnownRoutes | null = null;
   /** Until when a helper that failed is not asked again: each try to start it forks the agent. */
   private failedUntil = Number.NEGATIVE_INFINITY;
 
@@ -55,16 +61,21 @@ export class RouteWatch implements Room {
   }
 
   readers(isSettled: boolean): ObservedReaders {
+    // This observation's own count: a dry run (vr6ctl plan) may observe beside a reconcile.
+    let seen: RouteGeneration | null = null;
     return {
       prefixRoutes: {
         remembered: async () => {
-          this.seen = await this.readGeneration();
-          return !isSettled && this.isTrustedAt(this.seen) ? this.memory : null;
+          seen = await this.readGeneration();
+          const known = this.known;
+          // Dumped again once a resync period has passed, whatever the loop calls a resync: a state that never converges has none.
+          const isDue = known === null || this.now() - known.dumpedAt >= this.config.resyncSeconds * 1000;
+          return !isSettled && !isDue && isSame(known.at, seen) ? known.routes : null;
         },
         dumped: async (routes) => {
           const after = await this.readGeneration();
-          this.memory = routes;
-          this.trusted = this.seen !== null && isSame(this.seen, after) ? this.seen : null;
+          // Any dump replaces what an older one said, but is the truth only when nothing moved the count around it.
+          this.known = seen !== null && isSame(seen, after) ? { routes, at: seen, dumpedAt: this.now() } : null;
         },
       },
     };
@@ -72,18 +83,12 @@ export class RouteWatch implements Room {
 
   async afterStep(step: Step): Promise<void> {
     if (step.kind !== 'replaceRoutedRoutes' && step.kind !== 'removeRoutedRoutes') return;
-    const before = this.trusted;
+    const before = this.known;
     const after = await this.readGeneration();
-    if (before === null || after === null || after.instance !== before.instance || after.count !== before.count + step.routes.length) {
-      this.trusted = null;
-      return;
-    }
-    this.memory = withRoutesWritten(this.memory ?? [], step);
-    this.trusted = after;
-  }
-
-  private isTrustedAt(generation: RouteGeneration | null): boolean {
-    return this.memory !== null && this.trusted !== null && isSame(this.trusted, generation);
+    const isOnlyOurs = before !== null && after !== null && after.instance === before.at.instance && after.count === before.at.count + step.routes.length;
+    // A dump that landed meanwhile (a dry run's) is from before or after the write: neither can be moved on.
+    const routes = isOnlyOurs && this.known === before ? withRoutesWritten(before.routes, step) : null;
+    this.known = routes === null ? null : { routes, at: after!, dumpedAt: before!.dumpedAt };
   }
 
   private async readGeneration(): Promise<RouteGeneration | null> {
@@ -111,13 +116,19 @@ function isSame(a: RouteGeneration, b: RouteGeneration | null): boolean {
 }
 
 /**
- * The routes via a next hop once a route step took: as the kernel does it,
- * a replace takes the place of the agent's route to the destination (the
- * planner writes none where someone else's is), a del removes it.
+ * The routes via a next hop once a route step took, or null when the memory
+ * cannot tell which route the kernel took. A replace takes the place of the
+ * route to the destination at the default metric (the planner writes none
+ * where someone else's is), a del removes the one route it names; where the
+ * memory holds more than one route to a written destination (another
+ * metric), which one changed is the kernel's to say.
  */
-function withRoutesWritten(memory: readonly ObservedRoute[], step: Extract<Step, { kind: 'replaceRoutedRoutes' | 'removeRoutedRoutes' }>): ObservedRoute[] {
+function withRoutesWritten(memory: readonly ObservedRoute[], step: Extract<Step, { kind: 'replaceRoutedRoutes' | 'removeRoutedRoutes' }>): ObservedRoute[] | null {
   const written = new Set(step.routes.map((route) => route.destination));
-  const kept = memory.filter((route) => !(route.protocol === ROUTE_PROTOCOL && written.has(route.destination)));
+  const routesTo = new Map<string, number>();
+  for (const route of memory) if (written.has(route.destination)) routesTo.set(route.destination, (routesTo.get(route.destination) ?? 0) + 1);
+  if ([...routesTo.values()].some((count) => count > 1)) return null;
+  const kept = memory.filter((route) => !written.has(route.destination));
   if (step.kind === 'removeRoutedRoutes') return kept;
   return [...kept, ...step.routes.map((route) => ({ destination: route.destination, gateway: route.gateway, interface: route.interface, protocol: ROUTE_PROTOCOL, isOnLink: route.isOnLink }))];
 }

@@ -108,6 +108,12 @@ import { Lab } from './netns.js';
     expect(await after(() => ip('route', 'replace', '198.51.100.0/24', 'dev', 'lo'))).toBe(0);
     expect(await after(() => ip('-6', 'addr', 'add', '2001:db8:6::1/64', 'dev', 'eth5', 'nodad'))).toBeGreaterThan(0);
     expect(await after(() => ip('link', 'set', 'eth6', 'mtu', '1400'))).toBeGreaterThan(0);
+    // A route through a nexthop object changes with the object: the object's change is counted.
+    await ip('link', 'set', 'eth6', 'up');
+    await ip('nexthop', 'add', 'id', '77', 'via', '2001:db8:5::a', 'dev', 'eth5');
+    await ip('-6', 'route', 'add', '2001:db8:6000::/56', 'nhid', '77', 'proto', '118');
+    expect(await after(() => ip('nexthop', 'replace', 'id', '77', 'via', '2001:db8:5::b', 'dev', 'eth5'))).toBeGreaterThan(0);
+    expect(await after(() => ip('nexthop', 'del', 'id', '77'))).toBeGreaterThan(0);
     // A new process counts from zero: its instance says so.
     host.closeResidents();
     expect((await generation()).instance).not.toBe(first.instance);

@@ -99,6 +99,13 @@ export class MemoryKernel {
     return `memory ${this.routeChanges}`;
   }
 
+  /** Makes a change the kernel does not notify: `vr6-route-genid` does not see it either. */
+  unnotified(change: () => void): void {
+    this.noticeChangesBehindIp();
+    change();
+    this.countRouteChanges(0);
+  }
+
   private noticeChangesBehindIp(): void {
     if (this.tableText() !== this.countedTable) this.countRouteChanges(2 ** 32);
   }
