@@ -19,8 +19,10 @@
  * lost cannot be counted, so the number jumps by 2^32: no count of the
  * agent's own writes can explain that.
  *
- * Equal answers prove that nothing changed the main table's routes or any
- * link in between, which lets the agent plan a routed-prefix move against
+ * Equal answers prove that no route of the main table was added, replaced
+ * or deleted and no link or nexthop object changed in between (a route's
+ * MTU or an RA's route preference change without a message; the agent's
+ * memory holds neither), which lets the agent plan a routed-prefix move against
  * its memory of the table instead of a dump of a thousand routes
  * (bench/README.md). With net.ipv6.route.skip_notify_on_dev_down set, the
  * kernel deletes the routes of a link that goes down without a word: the

@@ -29,8 +29,8 @@ interface KnownRoutes {
  * `vr6-route-genid` joins the rtnetlink groups of IPv6 routes and links and
  * answers how many changes to the main table's routes and to links it has
  * been told of. The kernel queues those notifications before the call that
- * makes a change returns, so equal answers prove that nothing changed in
- * between, whoever changed it.
+ * makes a change returns, so equal answers prove that no route was added,
+ * replaced or deleted in between, whoever did it.
  *
  * The memory is true at one count: that of a dump with the same count read
  * before and after it, moved on by the agent's own route steps when the
