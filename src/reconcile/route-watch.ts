@@ -26,8 +26,8 @@ interface KnownRoutes {
  * of JSON from ip, the largest part of observing the host, on the path of
  * every push (bench/README.md). The kernel has no generation of its routing
  * table to prove a memory with, so a helper counts its changes:
- * `vr6-route-genid` joins the rtnetlink groups of IPv6 routes and links and
- * answers how many changes to the main table's routes and to links it has
+ * `vr6-route-genid` joins the rtnetlink groups of IPv6 routes, links and nexthop objects and
+ * answers how many changes to the main table's routes, links and nexthop objects it has
  * been told of. The kernel queues those notifications before the call that
  * makes a change returns, so equal answers prove that no route was added,
  * replaced or deleted in between, whoever did it.
