@@ -26,11 +26,12 @@ interface KnownRoutes {
  * of JSON from ip, the largest part of observing the host, on the path of
  * every push (bench/README.md). The kernel has no generation of its routing
  * table to prove a memory with, so a helper counts its changes:
- * `vr6-route-genid` joins the rtnetlink groups of IPv6 routes, links and nexthop objects and
- * answers how many changes to the main table's routes, links and nexthop objects it has
- * been told of. The kernel queues those notifications before the call that
- * makes a change returns, so equal answers prove that no route was added,
- * replaced or deleted in between, whoever did it.
+ * `vr6-route-genid` joins the rtnetlink groups of IPv6 routes, links and
+ * nexthop objects and answers how many changes to the main table's routes,
+ * links and nexthop objects it has been told of. The kernel queues those
+ * notifications before the call that makes a change returns, so equal
+ * answers prove that no route was added, replaced or deleted in between,
+ * whoever did it.
  *
  * The memory is true at one count: that of a dump with the same count read
  * before and after it, moved on by the agent's own route steps when the
