@@ -21,11 +21,16 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build: $(NPM_STAMP) dist/vr6-nft-genid
+build: $(NPM_STAMP) dist/vr6-nft-genid dist/vr6-route-genid
 	node build.mjs
 
 ## The nf_tables generation-id helper: lets a resync skip listing an unchanged table.
 dist/vr6-nft-genid: src/native/nft-genid.c
+	@mkdir -p dist
+	cc -O2 -Wall -Wextra -o $@ $<
+
+## The route-change counter: lets a push plan a routed-prefix move without dumping every route.
+dist/vr6-route-genid: src/native/route-genid.c
 	@mkdir -p dist
 	cc -O2 -Wall -Wextra -o $@ $<
 
@@ -105,7 +110,7 @@ test-package: deb test-package-deps
 
 ## bench: root; runs in a throwaway network namespace of its own; about 4 minutes. BENCH_ARGS="--runs 3" etc.
 .PHONY: bench
-bench: deps dist/vr6-nft-genid
+bench: deps dist/vr6-nft-genid dist/vr6-route-genid
 	@[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time; }
 	node bench/build.mjs
 	node_modules/.bin/node dist/bench/firewall-bench.cjs $(BENCH_ARGS)

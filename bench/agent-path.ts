@@ -11,7 +11,7 @@ import { parseDesiredState } from '../src/schema/desired-state-parser.js';
 import { parseServerFrame } from '../src/transport/management-client.js';
 import { RepeatingJsonParser } from '../src/transport/repeating-json.js';
 import { readNetNamespace } from './nft-process.js';
-import { readShippedNodeFlags } from './shipped-node-flags.js';
+import { readShippedNodeFlags } from '../test/lab/shipped-node-flags.js';
 import { changeOneItem, generateVpcPolicy } from './policy.js';
 import { median } from './stats.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DesiredState } from '../src/schema/desired-state.js';
 import { measureAgentMemory, measureBareNodeKb, type AgentMemoryReport } from './agent-memory.js';
-import { readShippedNodeFlags } from './shipped-node-flags.js';
+import { readShippedNodeFlags } from '../test/lab/shipped-node-flags.js';
 import { measureChainUpdate, measureCheckAndFailure, measureCloudStack, measureFullApply } from './apply-cases.js';
 import { renderAgentDocumentText, renderGrouped, type BenchContext, type CaseResult } from './context.js';
 import { measureMergedSets, measureShadowChunks, restoreAgentTable, type ShadowResult } from './explore-cases.js';

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -75,9 +75,17 @@ export class SystemHost implements Host {
     };
   }
 
+  /**
+   * A small regular file is read at once, not on the thread pool: an
+   * observation reads a dozen configs, pid files and /proc files, where each
+   * asynchronous read is four trips to the pool (open, stat, read, close)
+   * that wait behind each other and behind the event loop; together they
+   * were the last part of an observation to arrive. Anything else (a large
+   * file, a FIFO) is read as before, off the event loop.
+   */
   async readFile(path: string): Promise<string | null> {
     try {
-      return await readFile(path, 'utf8');
+      return readSmallFileAtOnce(path) ?? (await readFile(path, 'utf8'));
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
@@ -196,6 +204,31 @@ function listDirectorySync(path: string): string[] {
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
+  }
+}
+
+/** Up to this many bytes a regular file is read at once. */
+const SMALL_FILE_BYTES = 1 << 20;
+
+/** A regular file of at most SMALL_FILE_BYTES, read at once; undefined for anything else. */
+function readSmallFileAtOnce(path: string): string | undefined {
+  // Non-blocking: opening a FIFO must not wait for a writer.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile() || stats.size > SMALL_FILE_BYTES) return undefined;
+    // A /proc file says 0 bytes: read to the end, within the bound.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (let got = -1; got !== 0; total += got) {
+      const chunk = Buffer.allocUnsafe(Math.max(stats.size + 1 - total, 4096));
+      got = readSync(fd, chunk, 0, chunk.length, null);
+      chunks.push(chunk.subarray(0, got));
+      if (total + got > SMALL_FILE_BYTES) return undefined;
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -3,7 +3,7 @@ import { readDaemonPid } from '../host/daemon-pid.js';
 import { ExecError, type Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
 import { FRR_DAEMONS, type FrrDaemon } from '../model/frr-config.js';
-import type { ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRuleset } from '../model/observed.js';
+import type { ObservedDaemon, ObservedHost, ObservedNetwork, ObservedRoute, ObservedRuleset } from '../model/observed.js';
 import { RULESET_TABLE } from '../model/ownership.js';
 import { parseAddresses, parseIpBatch, parseLinkIndexes, parseLinks, parseNeighbours, parsePrefixRoutes, parseRoutes } from './ip-json.js';
 import { parseRulesetListing } from './ruleset-listing.js';
@@ -16,34 +16,57 @@ import { parseFrrRunningConfig, parseRoutingRunning } from './frr-running.js';
  * itself takes (bench/README.md). The batch's `-6` leaves `link show` as it is and equals
  * `ip -6 addr show`, `ip -6 route show …` and `ip -6 neigh show` for the others.
  *
+ * The routes via a next hop come from `prefixRoutes` when it remembers
+ * them: a thousand routed prefixes are a dump of 140 KB of JSON, the largest
+ * part of an observation. Otherwise they are dumped, and the reader hears
+ * what the kernel said.
+ *
  * A resident ip remembers interface names by index and goes on printing a
  * renamed link's old name in routes. `link show` names come fresh from the
  * kernel each time, so when one names a known index differently, the read is
  * asked again of a new ip.
  */
-export async function readNetwork(host: Host, config: AgentConfig): Promise<ObservedNetwork> {
+export async function readNetwork(host: Host, config: AgentConfig, prefixRoutes?: PrefixRouteReader): Promise<ObservedNetwork> {
   const argv = [config.commands.ip, ...IP_BATCH_ARGS];
-  const read = async (fresh: boolean) => parseIpBatch((await host.ask(argv, IP_BATCH_COMMANDS, { fresh })).join('\n'), IP_BATCH_COMMANDS.length);
-  let results = await read(false);
+  const read = async (commands: readonly string[], fresh = false) => parseIpBatch((await host.ask(argv, commands, { fresh })).join('\n'), commands.length);
+  // The memory is asked beside the rest; only a dump waits for its answer, so the answer comes from before the dump.
+  const [remembered, first] = await Promise.all([prefixRoutes?.remembered() ?? null, read(IP_BATCH_COMMANDS)]);
+  let results = first;
+  let dump = remembered === null ? (await read(['route show']))[0] : null;
   let names = parseLinkIndexes(results[0]);
   const known = linkNamesSeen.get(host);
   if (known !== undefined && isAnyRenamed(known, names)) {
-    results = await read(true);
+    results = await read(IP_BATCH_COMMANDS, true);
+    if (remembered === null) dump = (await read(['route show']))[0];
     names = parseLinkIndexes(results[0]);
   }
   linkNamesSeen.set(host, names);
-  const [links, addresses, routes, prefixRoutes, neighbours] = results;
-  return {
+  const [links, addresses, routes, neighbours] = results;
+  const network = {
     links: parseLinks(links),
     addresses: parseAddresses(addresses),
     routes: parseRoutes(routes),
-    prefixRoutes: parsePrefixRoutes(prefixRoutes),
+    prefixRoutes: remembered ?? parsePrefixRoutes(dump),
     neighbours: parseNeighbours(neighbours),
   };
+  if (remembered === null) await prefixRoutes?.dumped(network.prefixRoutes);
+  return network;
+}
+
+/**
+ * A memory of the kernel's routes via a next hop (ObservedNetwork's
+ * `prefixRoutes`) that may stand in for dumping them.
+ */
+export interface PrefixRouteReader {
+  /** The routes as the kernel holds them now, or null when only a dump, asked after this answer, can tell. */
+  remembered(): Promise<readonly ObservedRoute[] | null>;
+  /** What a dump asked for by a null `remembered` found. */
+  dumped(routes: readonly ObservedRoute[]): Promise<void>;
 }
 
 const IP_BATCH_ARGS = ['-6', '-j', '-batch', '-'];
-const IP_BATCH_COMMANDS = ['link show', 'addr show', 'route show default', 'route show', 'neigh show'];
+// Without `route show`, asked apart when the routes are dumped.
+const IP_BATCH_COMMANDS = ['link show', 'addr show', 'route show default', 'neigh show'];
 /** Per host, the names by interface index that its resident ip has printed. */
 const linkNamesSeen = new WeakMap<Host, ReadonlyMap<number, string>>();
 
@@ -137,9 +160,14 @@ async function readFrr(host: Host, config: AgentConfig): Promise<ObservedHost['f
   };
 }
 
-/** Readers with a memory that stand in for the plain reads: the agent's table from a watch that may answer without listing it. */
+/**
+ * Readers with a memory that stand in for the plain reads: the agent's table
+ * from a watch that may answer without listing it, the routes via a next hop
+ * from one that may answer without dumping them.
+ */
 export interface ObservedReaders {
   readonly ruleset?: () => Promise<ObservedRuleset | null>;
+  readonly prefixRoutes?: PrefixRouteReader;
 }
 
 /**
@@ -155,7 +183,7 @@ export async function readObservedHost(
 ): Promise<ObservedHost> {
   // The questions to the resident readers first: the file reads run while they are answered.
   const [{ links, addresses, routes, prefixRoutes, neighbours }, ruleset, sysctls, interfacesFile, radvd, frr, keepalived, conntrackd] = await Promise.all([
-    readNetwork(host, config),
+    readNetwork(host, config, readers.prefixRoutes),
     readers.ruleset?.() ?? readRuleset(host, config),
     host.readSysctls(sysctlKeys),
     host.readFile(config.paths.interfacesFile),

@@ -16,6 +16,7 @@ import { ConfigChecks } from './config-checks.js';
 import { LoadedConfigs } from './loaded-configs.js';
 import { OwnedAddresses } from './owned-addresses.js';
 import type { Room } from './room.js';
+import { RouteWatch } from './route-watch.js';
 import { RulesetWatch } from './ruleset-watch.js';
 import { VrrpHealth } from './vrrp-health.js';
 
@@ -83,6 +84,7 @@ export class Reconciler {
     const layout = fileLayoutOf(config);
     this.rooms = [
       new RulesetWatch(host, config),
+      new RouteWatch(host, config),
       new LoadedConfigs(),
       new OwnedAddresses(host, layout.ownedAddresses, log),
       new ConfigChecks(host, config),

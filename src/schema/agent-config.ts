@@ -105,6 +105,10 @@ export const AgentConfig = z.strictObject({
         .string()
         .default('/usr/lib/vr6-agent/vr6-nft-genid')
         .meta({ description: 'prints the nf_tables generation id; "" lists the table at every resync instead' }),
+      routeGenid: z
+        .string()
+        .default('/usr/lib/vr6-agent/vr6-route-genid')
+        .meta({ description: 'counts changes to the IPv6 main routing table and links; "" dumps the routes at every observation instead' }),
     })
     .prefault({}),
   bootParameters: z

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, runCommand, waitFor, type LabProcess } from './netns.js';
-import { agentNode, bundlePath, waitForSimEvent, type SimulatorRun } from './vr-lab.js';
+import { agentArgv, agentNode, bundlePath, waitForSimEvent, type SimulatorRun } from './vr-lab.js';
 
 /**
  * A redundant pair in namespaces: two VRs whose public and guest links are
@@ -169,7 +169,7 @@ function writeAgentFiles(lab: Lab, vr: VrName, dir: string, spec: unknown, optio
       radvdPidFile: join(dir, 'run/radvd.pid'),
       frrRunDir: join(dir, 'frr'),
     },
-    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid') },
+    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid'), routeGenid: join(ROOT, 'dist/vr6-route-genid') },
     bootParameters: { isEnabled: false },
     resyncSeconds: 5,
     logLevel: 'debug',
@@ -200,7 +200,7 @@ function writeDatabagSource(dir: string, vr: VrName, databags: Record<string, un
 /** Starts one VR's agent. */
 export async function startPairAgent(pair: PairLab, vr: VrName): Promise<LabProcess> {
   const logPath = join(pair.lab.tempDir, `${vr}-agent-${Date.now()}.log`);
-  const agent = await pair.lab.spawn(vr, [agentNode(), bundlePath('vr6-agent'), '--config', join(pair.agentDir[vr], 'agent.json')], { logPath });
+  const agent = await pair.lab.spawn(vr, agentArgv(join(pair.agentDir[vr], 'agent.json')), { logPath });
   pair.agents[vr] = agent;
   return agent;
 }

@@ -10,8 +10,9 @@ import { Lab } from './netns.js';
 /**
  * The readers the agent keeps running (Host.ask), against the real kernel in
  * a namespace of the test's own: `ip -6 -j -batch -` must not report a stale
- * interface name after a rename, and `vr6-nft-genid --serve` must see every
- * commit.
+ * interface name after a rename, `vr6-nft-genid --serve` must see every
+ * commit, and `vr6-route-genid --serve` every change to the main table's
+ * IPv6 routes and to links, and nothing else.
  */
 (canRunLab(['ip', 'nft']) ? describe : describe.skip)('resident readers on the real kernel', () => {
   let lab: Lab;
@@ -33,7 +34,11 @@ import { Lab } from './netns.js';
     };
     config = AgentConfig.parse({
       paths: { stateDir: join(lab.tempDir, 'state'), runtimeDir: lab.tempDir },
-      commands: { ip: wrap('ip', 'ip'), nftGenid: wrap('genid', join(process.cwd(), 'dist/vr6-nft-genid')) },
+      commands: {
+        ip: wrap('ip', 'ip'),
+        nftGenid: wrap('genid', join(process.cwd(), 'dist/vr6-nft-genid')),
+        routeGenid: wrap('route-genid', join(process.cwd(), 'dist/vr6-route-genid')),
+      },
     });
     await lab.exec('vr', ['ip', '-6', 'addr', 'add', '2001:db8:f::2/64', 'dev', 'pub0', 'nodad']);
     await lab.exec('vr', ['ip', '-6', 'route', 'add', 'default', 'via', '2001:db8:f::1', 'dev', 'pub0']);
@@ -75,5 +80,42 @@ import { Lab } from './netns.js';
     expect(await generation()).toBe(first + 1);
     await lab.exec('vr', ['nft', 'delete', 'table', 'ip6', 'someone_else']);
     expect(await generation()).toBe(first + 2);
+  });
+
+  it('counts one change per route of the main table written, by anyone, and per link change, but none in other tables or IPv4', async () => {
+    const generation = async () => {
+      const [instance, count] = (await host.ask([config.commands.routeGenid, '--serve'], ['']))[0]!.split(' ');
+      return { instance, count: Number(count) };
+    };
+    const ip = (...args: string[]) => lab.exec('vr', ['ip', ...args]);
+    const first = await generation();
+    expect(await generation()).toEqual(first);
+    const after = async (change: () => Promise<unknown>) => {
+      const before = await generation();
+      await change();
+      const now = await generation();
+      expect(now.instance).toBe(before.instance);
+      return now.count - before.count;
+    };
+    const route = ['2001:db8:4000::/56', 'via', '2001:db8:5::a', 'dev', 'eth5', 'proto', '118'];
+    expect(await after(() => ip('-6', 'route', 'replace', ...route))).toBe(1);
+    expect(await after(() => ip('-6', 'route', 'replace', ...route))).toBe(1);
+    expect(await after(() => ip('-6', 'route', 'replace', '2001:db8:4000::/56', 'via', '2001:db8:5::b', 'dev', 'eth5', 'proto', '118'))).toBe(1);
+    expect(await after(() => ip('-6', 'route', 'del', '2001:db8:4000::/56', 'dev', 'eth5', 'proto', '118'))).toBe(1);
+    const batch = Array.from({ length: 1000 }, (_, i) => `route replace 2001:db8:${(0x5000 + i).toString(16)}::/56 via 2001:db8:5::a dev eth5 proto 118\n`).join('');
+    expect(await after(() => lab.exec('vr', ['ip', '-6', '-batch', '-'], { input: batch }))).toBe(1000);
+    expect(await after(() => ip('-6', 'route', 'replace', '2001:db8:ffff::/64', 'dev', 'lo', 'table', '4242'))).toBe(0);
+    expect(await after(() => ip('route', 'replace', '198.51.100.0/24', 'dev', 'lo'))).toBe(0);
+    expect(await after(() => ip('-6', 'addr', 'add', '2001:db8:6::1/64', 'dev', 'eth5', 'nodad'))).toBeGreaterThan(0);
+    expect(await after(() => ip('link', 'set', 'eth6', 'mtu', '1400'))).toBeGreaterThan(0);
+    // A route through a nexthop object changes with the object: the object's change is counted.
+    await ip('link', 'set', 'eth6', 'up');
+    await ip('nexthop', 'add', 'id', '77', 'via', '2001:db8:5::a', 'dev', 'eth5');
+    await ip('-6', 'route', 'add', '2001:db8:6000::/56', 'nhid', '77', 'proto', '118');
+    expect(await after(() => ip('nexthop', 'replace', 'id', '77', 'via', '2001:db8:5::b', 'dev', 'eth5'))).toBeGreaterThan(0);
+    expect(await after(() => ip('nexthop', 'del', 'id', '77'))).toBeGreaterThan(0);
+    // A new process counts from zero: its instance says so.
+    host.closeResidents();
+    expect((await generation()).instance).not.toBe(first.instance);
   });
 });

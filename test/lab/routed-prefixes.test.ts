@@ -82,6 +82,17 @@ describeLab('routed prefixes with packets', () => {
     expect(observed.routedPrefixes[0]).toMatchObject({ network: 'tier-web', prefix: ROUTED, interface: IF.vrTier1, description: 'lab /56' });
   }, 20_000);
 
+  it('puts back its route that someone else moved, at the next push, which plans against the kernel and not its memory', async () => {
+    const viaNow = async () => JSON.parse((await fw.lab.exec(NS.vr, ['ip', '-6', '-j', 'route', 'show', ROUTED])).stdout)[0]?.gateway;
+    expect(await viaNow()).toBe(INSTANCE.b.address);
+    await fw.lab.exec(NS.vr, ['ip', '-6', 'route', 'replace', ROUTED, 'via', INSTANCE.a.address, 'dev', IF.vrTier1, 'proto', '118']);
+    // The same routes, pushed again at once (the resync, which dumps the routes anyway, comes every 5 s).
+    const spec = routedState(INSTANCE.b.address);
+    spec.guestNetworks[0].routedPrefixes[0].description = 'lab /56, pushed again';
+    await pushAndApply(fw.vrLab, spec);
+    expect(await viaNow()).toBe(INSTANCE.b.address);
+  }, 20_000);
+
   it('shows an instance that is gone as failed, in the report and in vr6ctl show routes, text and --json', async () => {
     const vr6ctl = (...args: string[]) => runVr6ctl(fw.vrLab, ['show', 'routes', ...args]);
     const timers = (await fw.lab.exec(NS.vr, ['sh', '-c', `cd /proc/sys/net/ipv6/neigh/${IF.vrTier1} && grep . base_reachable_time_ms delay_first_probe_time ucast_solicit mcast_solicit retrans_time_ms`])).stdout;

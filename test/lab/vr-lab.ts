@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { AckMessage, AppliedMessage, HelloMessage, ObservedMessage } from '../../src/schema/protocol.js';
 import { waitFor, WaitAbortedError, type Lab, type LabProcess } from './netns.js';
 import { createTopology, IF, MGMT, NS, TIER1, TIER2, type Topology, type TopologyOptions } from './topology.js';
+import { readShippedNodeFlags } from './shipped-node-flags.js';
 
 /**
  * The whole VR lab: the namespace topology, the management simulator in the
@@ -46,6 +47,11 @@ export interface VrLab {
 export function agentNode(): string {
   const node18 = join(ROOT, 'node_modules/node18/bin/node');
   return existsSync(node18) ? node18 : process.execPath;
+}
+
+/** The command line of the bundled agent with `configPath`, on the agent's Node with the package's Node flags. */
+export function agentArgv(configPath: string): string[] {
+  return [agentNode(), ...readShippedNodeFlags(join(ROOT, 'debian/bin/vr6-agent')), bundlePath('vr6-agent'), '--config', configPath];
 }
 
 /** The bundle for an entry, built on demand. */
@@ -129,7 +135,7 @@ export function labAgentConfig(agentDir: string) {
       radvdPidFile: join(agentDir, 'run/radvd.pid'),
       frrRunDir: join(agentDir, 'frr'),
     },
-    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid') },
+    commands: { nftGenid: join(ROOT, 'dist/vr6-nft-genid'), routeGenid: join(ROOT, 'dist/vr6-route-genid') },
     resyncSeconds: 5,
     logLevel: 'debug',
   };
@@ -138,7 +144,7 @@ export function labAgentConfig(agentDir: string) {
 /** Starts the agent in the VR namespace. */
 export async function startAgent(vrLab: VrLab): Promise<LabProcess> {
   const log = join(vrLab.lab.tempDir, `agent-${Date.now()}.log`);
-  vrLab.agent = await vrLab.lab.spawn(NS.vr, [agentNode(), bundlePath('vr6-agent'), '--config', vrLab.agentConfigPath], { logPath: log });
+  vrLab.agent = await vrLab.lab.spawn(NS.vr, agentArgv(vrLab.agentConfigPath), { logPath: log });
   return vrLab.agent;
 }
 

@@ -74,12 +74,13 @@ export class MemoryHost extends MemoryKernel implements Host {
     if (isBgpSessionsQuestion(argv)) return this.bgpSessions.answer(argv, options, this.daemonPids('bgpd').length > 0 ? this.routing.printRunningConfig('bgpd') : null);
     if (command === 'vtysh') return out(this.runVtysh(argv));
     if (command?.endsWith('vr6-nft-genid')) return out(`${this.generation}\n`);
+    if (command?.endsWith('vr6-route-genid')) return out(`${this.routeGeneration()}\n`);
     throw new ExecError(argv, 127, `${command}: not found`);
   }
 
   /** A resident command answers as its one-shot run does: one line per request. */
   async ask(argv: readonly string[], requests: readonly string[]): Promise<string[]> {
-    const isGenid = argv[0]?.endsWith('vr6-nft-genid') === true;
+    const isGenid = argv[0]?.endsWith('vr6-nft-genid') === true || argv[0]?.endsWith('vr6-route-genid') === true;
     const input = requests.map((request) => `${request}\n`).join('');
     const lines = (await this.exec(argv, { input })).stdout.split('\n').slice(0, -1);
     return isGenid ? requests.map(() => lines[0]!) : lines;

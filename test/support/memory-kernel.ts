@@ -50,12 +50,18 @@ export class MemoryKernel {
   neighbours: MemoryNeighbour[] = [];
   /** How many times the addresses were read: one per observation of the host. */
   observations = 0;
+  /** How many times the routes were dumped (`route show`). */
+  routeDumps = 0;
   /** Every mutating command, for tests that count writes. */
   readonly writes: string[] = [];
   /** Runs right after each read of the addresses: lets a test change the host while a reconcile observes it. */
   afterObservation: (() => void) | null = null;
   /** The running address monitors, by PID. */
   protected readonly monitors = new Map<number, MemoryMonitor>();
+  /** The changes `vr6-route-genid` was told of: routes, addresses (their connected routes) and links. */
+  private routeChanges = 0;
+  /** The routes and links as they were after the last change that was counted. */
+  private countedTable = '';
 
   constructor(interfaces: readonly string[] = []) {
     this.sysctls.set('net/ipv6/conf/all/forwarding', '0');
@@ -64,7 +70,9 @@ export class MemoryKernel {
 
   /** Adds an interface with the kernel's default sysctls of a new netns. */
   addLink(name: string, mac: string): void {
+    this.noticeChangesBehindIp();
     this.links.set(name, { isUp: true, mac });
+    this.countRouteChanges(1);
     const defaults = { disable_ipv6: '0', accept_ra: '1', accept_ra_defrtr: '1', autoconf: '1', use_tempaddr: '0', addr_gen_mode: '0', forwarding: '0' };
     for (const [knob, value] of Object.entries(defaults)) this.sysctls.set(`net/ipv6/conf/${name}/${knob}`, value);
     this.announceLink(name);
@@ -80,13 +88,59 @@ export class MemoryKernel {
     this.sysctls.set(key, value);
   }
 
+  /**
+   * What `vr6-route-genid --serve` answers: one change per route via a next
+   * hop, address and link that ip wrote, as the kernel notifies them. What a
+   * test changed in the model behind ip's back counts as notifications that
+   * were lost, which no count of the agent's writes explains.
+   */
+  routeGeneration(): string {
+    this.noticeChangesBehindIp();
+    return `memory ${this.routeChanges}`;
+  }
+
+  /** Makes a change the kernel does not notify: `vr6-route-genid` does not see it either. */
+  unnotified(change: () => void): void {
+    this.noticeChangesBehindIp();
+    change();
+    this.countRouteChanges(0);
+  }
+
+  private noticeChangesBehindIp(): void {
+    if (this.tableText() !== this.countedTable) this.countRouteChanges(2 ** 32);
+  }
+
+  private countRouteChanges(changes: number): void {
+    this.routeChanges += changes;
+    this.countedTable = this.tableText();
+  }
+
+  private tableText(): string {
+    return JSON.stringify([this.prefixRoutes, this.addresses, [...this.links]]);
+  }
+
+  /** Runs an ip command line; what it changed is counted once it ends, however it ends. */
   protected runIp(args: string[], input: string): string {
+    this.noticeChangesBehindIp();
+    this.uncounted = 0;
+    try {
+      return this.runIpCommand(args, input);
+    } finally {
+      if (this.uncounted > 0) this.countRouteChanges(this.uncounted);
+      this.uncounted = 0;
+    }
+  }
+
+  /** Changes made by the ip command running now. */
+  private uncounted = 0;
+
+  private runIpCommand(args: string[], input: string): string {
     const line = args.join(' ');
     if (line === '-6 -j -batch -') {
       return input.split('\n').filter((command) => command !== '').map((command) => `${this.listIp(command)}\n`).join('');
     }
     if (line === '-6 -batch -') {
-      for (const command of input.split('\n').filter((c) => c !== '')) this.runIp(['-6', ...command.split(' ')], '');
+      for (const command of input.split('\n').filter((c) => c !== '')) this.runIpCommand(['-6', ...command.split(' ')], '');
       return '';
     }
     this.writes.push(`ip ${line}`);
@@ -123,6 +177,7 @@ export class MemoryKernel {
       return JSON.stringify(this.routes.map((r) => ({ dst: 'default', gateway: r.gateway, dev: r.interface, protocol: r.protocol })));
     }
     if (command === 'route show') {
+      this.routeDumps++;
       const defaults = this.routes.map((r) => ({ dst: 'default', gateway: r.gateway, dev: r.interface, protocol: r.protocol }));
       // The connected /64 of each address, as the kernel adds it: no gateway.
       const connected = this.addresses.map((a) => ({ dst: `${a.address}/${a.prefixLength}`, dev: a.interface, protocol: 'kernel' }));
@@ -159,11 +214,13 @@ export class MemoryKernel {
       const before = this.prefixRoutes.length;
       this.prefixRoutes = this.prefixRoutes.filter((r) => !(r.destination === route.destination && r.gateway === route.gateway && r.interface === route.interface && r.protocol === route.protocol));
       if (this.prefixRoutes.length === before) throw new ExecError(['ip', 'route'], 2, 'RTNETLINK answers: No such process');
+      this.uncounted++;
       return '';
     }
     const index = this.prefixRoutes.findIndex((r) => r.destination === route.destination);
     if (index < 0) this.prefixRoutes.push(route);
     else this.prefixRoutes[index] = route;
+    this.uncounted++;
     return '';
   }
 
@@ -172,6 +229,7 @@ export class MemoryKernel {
     if (!link) throw new ExecError(['ip', 'link'], 1, `Cannot find device "${name}"`);
     if (link.isUp) return '';
     link.isUp = true;
+    this.uncounted++;
     this.announceLink(name);
     return '';
   }
@@ -182,6 +240,7 @@ export class MemoryKernel {
     if (verb === 'del' && !this.addresses.some(same)) throw new ExecError(['ip', 'addr'], 2, 'Cannot assign requested address');
     this.addresses = this.addresses.filter((a) => !same(a));
     if (verb === 'replace') this.addresses.push(address);
+    this.uncounted++;
     const line = `${this.ifindexOf(address.interface)}: ${address.interface}    inet6 ${address.address}/${address.prefixLength} scope global \\       valid_lft forever preferred_lft forever`;
     this.announce(verb === 'del' ? `Deleted ${line}` : line);
     return '';

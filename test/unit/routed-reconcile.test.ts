@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryHost } from '../support/memory-host.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
@@ -9,11 +9,12 @@ import { redundantInput, vpcInput } from '../support/states.js';
 const config = agentConfigIn('/vr');
 const silent = pino({ level: 'silent' });
 
-/** The VPC state, schemaVersion 2, with `count` /56s routed to instances of the web tier, the i-th to ::(10 + i % 100). */
-function routedState(count: number, nextHopOf: (i: number) => string = (i) => `2001:db8:200:1::${(10 + (i % 100)).toString(16)}`) {
+/** The VPC state, schemaVersion 2, with `count` /56s routed to instances of the web tier, the i-th to ::(10 + i % 100); `change` edits the input. */
+function routedState(count: number, nextHopOf: (i: number) => string = (i) => `2001:db8:200:1::${(10 + (i % 100)).toString(16)}`, change: (input: ReturnType<typeof vpcInput>) => void = () => undefined) {
   const input = vpcInput();
   input.schemaVersion = 2;
   input.guestNetworks[0].routedPrefixes = Array.from({ length: count }, (_, i) => ({ prefix: `2001:db8:${(0x1000 + i).toString(16)}::/56`, nextHop: nextHopOf(i) }));
+  change(input);
   return DesiredState.parse(input);
 }
 
@@ -105,6 +106,65 @@ describe('routed prefixes on the in-memory host', () => {
     input.guestNetworks[0].routedPrefixes = ['2001:db8:1000::/56'];
     const { host } = await convergedOn(DesiredState.parse(input));
     expect(host.prefixRoutes).toEqual([]);
+  });
+});
+
+describe('routed prefixes planned against a memory of the routes', () => {
+  const movedAt = (moved: number) => routedState(1000, (i) => (i === moved ? '2001:db8:200:1::ff' : `2001:db8:200:1::${(10 + (i % 100)).toString(16)}`));
+
+  it('dumps no route for a move among a thousand, and dumps them at the next resync', async () => {
+    const { host, reconciler } = await convergedOn(routedState(1000));
+    const dumps = host.routeDumps;
+    const moved = movedAt(500);
+    expect((await reconciler.reconcile(moved)).applied).toEqual(['replaceRoutedRoutes 2001:db8:11f4::/56 via 2001:db8:200:1::ff dev eth2']);
+    expect(host.routeDumps).toBe(dumps);
+    expect((await reconciler.reconcile(moved)).applied).toEqual([]);
+    expect(host.routeDumps).toBe(dumps + 1);
+  });
+
+  it('sees a route someone else changed since the last reconcile, at the next push', async () => {
+    const { host, reconciler } = await convergedOn(routedState(1000));
+    const converged = routesOf(host);
+    await host.exec(['ip', '-6', 'route', 'replace', '2001:db8:1001::/56', 'via', '2001:db8:200:1::77', 'dev', 'eth2', 'proto', '118']);
+    await host.exec(['ip', '-6', 'route', 'del', '2001:db8:1002::/56', 'via', '2001:db8:200:1::c', 'dev', 'eth2', 'proto', '118']);
+    // The same routes in a new push: a plan against the memory would find nothing to do.
+    const result = await reconciler.reconcile(routedState(1000));
+    expect(result.applied).toEqual(['replaceRoutedRoutes 2001:db8:1001::/56 via 2001:db8:200:1::b dev eth2, 2001:db8:1002::/56 via 2001:db8:200:1::c dev eth2']);
+    expect(routesOf(host)).toEqual(converged);
+  });
+
+  it('sees a route changed behind its back while it applied a move, in the same reconcile', async () => {
+    const { host, reconciler } = await convergedOn(routedState(1000));
+    const observations = host.observations;
+    host.afterObservation = () => {
+      if (host.observations !== observations + 1) return;
+      host.prefixRoutes = host.prefixRoutes.filter((route) => route.destination !== '2001:db8:1002::/56');
+    };
+    const result = await reconciler.reconcile(movedAt(500));
+    expect(result.isConverged).toBe(true);
+    expect(routesOf(host)).toEqual(routesOf((await convergedOn(movedAt(500))).host));
+  });
+});
+
+describe('routed prefixes and a change the kernel does not notify', () => {
+  afterEach(() => vi.useRealTimers());
+  const dropped = '2001:db8:1002::/56';
+  const dropSilently = (host: MemoryHost) => host.unnotified(() => (host.prefixRoutes = host.prefixRoutes.filter((route) => route.destination !== dropped)));
+
+  it('is seen by the first observation a resync period after the last dump, also of a state that never converges', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { host, reconciler } = await convergedOn(routedState(3));
+    // Then the interfaces file is gone and cannot be written: a new push never converges, so the loop calls no run of it a resync.
+    host.files.delete(config.paths.interfacesFile);
+    host.fullPaths = /interfaces/;
+    const refused = routedState(3);
+    expect((await reconciler.reconcile(refused)).isConverged).toBe(false);
+    dropSilently(host);
+    await reconciler.reconcile(refused);
+    expect(routesOf(host).some((route) => route.startsWith(dropped))).toBe(false);
+    vi.setSystemTime(Date.now() + config.resyncSeconds * 1000);
+    await reconciler.reconcile(refused);
+    expect(routesOf(host).some((route) => route.startsWith(dropped))).toBe(true);
   });
 });
 

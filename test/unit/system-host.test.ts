@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,3 +85,35 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Small regular files are read at once, anything else off the event loop: the answer is the file's either way. */
+describe('SystemHost.readFile', () => {
+  let dir: string | null = null;
+  afterEach(() => {
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
+    dir = null;
+  });
+
+  it('reads small, empty, large and /proc files as they are, and a missing one as null', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vr6-read-'));
+    const host = new SystemHost();
+    const files = { small: 'interface eth1 { };\n', empty: '', large: 'x'.repeat((1 << 20) + 17), multibyte: 'ü'.repeat(3000) };
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+    for (const [name, content] of Object.entries(files)) expect(await host.readFile(join(dir, name))).toBe(content);
+    expect(await host.readFile('/proc/self/status')).toMatch(/^Name:/);
+    expect(await host.readFile('/proc/self/cmdline')).toBe(readFileSync('/proc/self/cmdline', 'utf8'));
+    expect(await host.readFile(join(dir, 'missing'))).toBeNull();
+  });
+
+  it('does not block the event loop on a FIFO: it waits for the writer off the loop', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vr6-read-'));
+    const fifo = join(dir, 'fifo');
+    spawnSync('mkfifo', [fifo]);
+    const host = new SystemHost();
+    const reading = host.readFile(fifo);
+    // The loop still runs: this timer fires and writes what the read then returns.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    writeFileSync(fifo, 'through the fifo\n');
+    expect(await reading).toBe('through the fifo\n');
+  });
+});
