@@ -148,6 +148,8 @@ export class Reconciler {
     const started = performance.now();
     const rendered = this.render(state, deprecated);
     const renderMs = elapsedSince(started);
+    // Handled now, awaited before the first step: a gate that closes while the host is read is no unhandled rejection.
+    gate.catch(() => undefined);
     // How long the run waited for its gate, once it has.
     let gateMs: number | null = null;
     const passes: PassTimings[] = [];
