@@ -77,13 +77,14 @@ async function measureMove(lab: Lab, vrLab: Parameters<typeof pushDesired>[0], s
   }
 }
 
-type LogLine = { time?: string; msg?: string; generation?: number; steps?: number; parseMs?: number; validateMs?: number; persistMs?: number; timings?: { renderMs: number; passes: { observeMs: number; planMs: number; applyMs: number }[] } };
+type LogLine = { time?: string; msg?: string; generation?: number; steps?: number; parseMs?: number; validateMs?: number; persistMs?: number; timings?: { renderMs: number; gateMs: number | null; passes: { observeMs: number; planMs: number; applyMs: number }[] } };
 
 /**
  * Where a push of `generation` (at `pushedAt`, epoch ms) spent its time, from the
  * agent's debug log: the simulator and the websocket until the frame was parsed
- * (the log's clock, to the ms), the frame's parse, the schema, persisting the state, then the reconcile's render and its
- * first pass (observe, plan, apply), the one that replaces the route.
+ * (the log's clock, to the ms), the frame's parse, the schema, then the reconcile's render and its first pass (observe,
+ * plan, apply), the one that replaces the route; the state is persisted beside the render, observation and plan, and the
+ * apply waits for what is left of it.
  */
 function describeAgentPath(logPath: string, generation: number, pushedAt: number): string {
   const lines = readFileSync(logPath, 'utf8').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogLine);
@@ -95,7 +96,8 @@ function describeAgentPath(logPath: string, generation: number, pushedAt: number
   if (accepted < 0 || frame === undefined || first === undefined) return `no timings for generation ${generation} in ${logPath}`;
   const { validateMs, persistMs } = lines[accepted]!;
   const delivery = Date.parse(frame.time!) - pushedAt - frame.parseMs!;
-  return `push to frame ${delivery.toFixed(0)} ms, parse ${frame.parseMs} ms, validate ${validateMs} ms, persist ${persistMs} ms, render ${reconciled!.timings!.renderMs} ms, observe ${first.observeMs} ms, plan ${first.planMs} ms, apply ${first.applyMs} ms`;
+  const { renderMs, gateMs } = reconciled!.timings!;
+  return `push to frame ${delivery.toFixed(0)} ms, parse ${frame.parseMs} ms, validate ${validateMs} ms, render ${renderMs} ms, observe ${first.observeMs} ms, plan ${first.planMs} ms, wait for the persist ${gateMs} ms (persist ${persistMs} ms beside), apply ${first.applyMs} ms`;
 }
 
 async function main(): Promise<void> {

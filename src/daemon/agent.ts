@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { Host } from '../host/host.js';
 import { fileLayoutOf } from '../model/file-layout.js';
+import type { DeprecatedPrefix } from '../model/deprecated-prefix.js';
 import type { CounterValues, ObservedNetwork } from '../model/observed.js';
 import type { MonitorEvent } from '../observe/address-monitor.js';
 import { observedReportKey, renderObservedReport } from '../observe/public-address.js';
 import { renderRoutedPrefixReport } from '../observe/routed-report.js';
 import { readNetwork } from '../observe/read-host.js';
 import type { Plan } from '../plan/plan.js';
-import { elapsedSince, Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
+import { elapsedSince, GateClosedError, Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentConfig } from '../schema/agent-config.js';
 import type { DesiredState } from '../schema/desired-state.js';
 import { parseDesiredState, type JsonSourceOf } from '../schema/desired-state-parser.js';
@@ -43,6 +44,15 @@ export interface AgentOptions {
 
 const DEBOUNCE_MS = 200;
 const RETRY_AFTER_FAILURE_MS = 5000;
+
+/** A pushed state while it is written down: its reconcile runs beside the write. */
+interface Candidate {
+  readonly accepted: AcceptedState;
+  readonly desired: DesiredState;
+  readonly deprecated: readonly DeprecatedPrefix[];
+  /** Resolves once the state is written, accepted and acked; rejects when it could not be written. */
+  readonly accepting: Promise<void>;
+}
 
 /**
  * The agent's brain in the shell: accepts desired states, persists them,
@@ -151,9 +161,7 @@ export class Agent {
 
   private async handleOne(message: ServerMessage, sourceOf: JsonSourceOf | undefined): Promise<void> {
     if (message.type === 'reconcile') return this.requestReconcile('server');
-    const ack = await this.acceptDesired(message.generation, message.spec, sourceOf);
-    this.options.send(ack);
-    if (ack.status === 'accepted') void this.runReconcile();
+    await this.acceptDesired(message.generation, message.spec, sourceOf);
   }
 
   /** A hint that the host may have changed; coalesced into one reconcile. */
@@ -250,8 +258,15 @@ export class Agent {
     return parsed;
   }
 
-  private async acceptDesired(generation: number, spec: unknown, sourceOf: JsonSourceOf | undefined): Promise<AckMessage> {
-    const ack = (status: AckMessage['status'], errors: FieldError[] = []): AckMessage => ({ type: 'ack', generation, status, errors });
+  /**
+   * Judges a pushed state and acks it. A valid one is written down while its
+   * reconcile renders, observes and plans; it is accepted and acked once the
+   * write succeeded, and that reconcile's first step waits for it, so the
+   * host never runs ahead of the disk. Resolves after the ack: the next
+   * frame is judged against this one, and the writes keep the pushes' order.
+   */
+  private async acceptDesired(generation: number, spec: unknown, sourceOf: JsonSourceOf | undefined): Promise<void> {
+    const ack = (status: AckMessage['status'], errors: FieldError[] = []) => void this.options.send({ type: 'ack', generation, status, errors });
     const verdict = judgeGeneration(this.accepted, { generation, spec });
     const log = this.log.child({ generation });
     if (verdict === 'stale' || verdict === 'duplicate') {
@@ -269,22 +284,25 @@ export class Agent {
       return ack('rejected', parsed.errors);
     }
     const persisting = performance.now();
-    try {
-      // Windows first: a crash in between leaves a window for a prefix still advertised, which rendering ignores.
-      await this.deprecations.advance(this.desired, parsed.value);
-      await this.store.write({ generation, spec });
-    } catch (error) {
+    const accepted = { generation, spec };
+    // Windows first: a crash in between leaves a window for a prefix still advertised, which rendering ignores.
+    const { active, written } = this.deprecations.advance(this.desired, parsed.value);
+    const accepting = written.then(() => this.store.write(accepted)).then(() => {
+      this.accepted = accepted;
+      this.desired = parsed.value;
+      log.info({ validateMs, persistMs: elapsedSince(persisting) }, 'desired state accepted');
+      ack('accepted');
+    });
+    void this.runReconcile({ accepted, desired: parsed.value, deprecated: active, accepting });
+    await accepting.catch((error: unknown) => {
       log.error({ err: error }, 'cannot persist desired state');
-      return ack('rejected', [{ path: '$', message: `cannot persist: ${(error as Error).message}` }]);
-    }
-    this.accepted = { generation, spec };
-    this.desired = parsed.value;
-    log.info({ validateMs, persistMs: elapsedSince(persisting) }, 'desired state accepted');
-    return ack('accepted');
+      ack('rejected', [{ path: '$', message: `cannot persist: ${(error as Error).message}` }]);
+    });
   }
 
-  private runReconcile(): Promise<void> {
-    this.pending = this.pending.then(() => this.reconcileOnce()).catch((error: unknown) => {
+  /** Queues a reconcile of the accepted state, or of `candidate` once it is accepted. */
+  private runReconcile(candidate?: Candidate): Promise<void> {
+    this.pending = this.pending.then(() => this.reconcileOnce(candidate)).catch((error: unknown) => {
       this.log.error({ err: error }, 'reconcile crashed');
     });
     return this.pending;
@@ -295,8 +313,9 @@ export class Agent {
     this.lastLoopMonotonicMs = performance.now();
   }
 
-  private async reconcileOnce(): Promise<void> {
-    const { desired, accepted } = this;
+  private async reconcileOnce(candidate?: Candidate): Promise<void> {
+    const desired = candidate?.desired ?? this.desired;
+    const accepted = candidate?.accepted ?? this.accepted;
     if (desired === null || accepted === null) {
       // Nothing to apply is a healthy loop too: the watchdog must not fire on a VR still waiting for management.
       this.markLoopRun();
@@ -304,8 +323,9 @@ export class Agent {
     }
     const events = this.monitorEvents;
     this.isReconciling = true;
+    let isAbandoned = false;
     try {
-      const result = await this.reconciler.reconcile(desired, this.deprecations.active(desired));
+      const result = await this.reconciler.reconcile(desired, candidate?.deprecated ?? this.deprecations.active(desired), candidate?.accepting);
       this.markLoopRun();
       this.scheduleExpiry(desired);
       this.report(accepted.generation, result);
@@ -315,10 +335,20 @@ export class Agent {
       if (!result.ok) setTimeout(() => this.requestReconcile('retry after failure'), RETRY_AFTER_FAILURE_MS).unref();
       // The run's own observation saves a process, unless an event may have made a fresher report meanwhile.
       await this.refreshObserved(events === this.monitorEvents ? (result.network ?? undefined) : undefined);
+    } catch (error) {
+      if (!(error instanceof GateClosedError)) throw error;
+      // The state was not written, so never accepted: the run changed nothing and is no run of the loop (nor a report).
+      // The last good state stays, and a run of it, a plain one, puts back what the host may have lost meanwhile.
+      this.log.warn({ generation: accepted.generation }, 'reconcile abandoned before its first step: the state was not persisted');
+      isAbandoned = true;
+      if (this.desired !== null) void this.runReconcile();
     } finally {
       this.isReconciling = false;
-      this.bgpPoll.update(desired.routing.protocol === 'bgp');
-      this.vrrpRole.update(desired);
+      // An abandoned run leaves the pollers on the last good state.
+      if (!isAbandoned) {
+        this.bgpPoll.update(desired.routing.protocol === 'bgp');
+        this.vrrpRole.update(desired);
+      }
     }
   }
 

@@ -26,13 +26,22 @@ export class DeprecationLedger {
     this.entries = parseStateFile(await this.host.readFile(this.path), DeprecatedPrefixesFile) ?? [];
   }
 
-  /** Starts windows for what `next` drops from `previous`, and persists them before the state is accepted. */
-  async advance(previous: DesiredState | null, next: DesiredState): Promise<void> {
-    const entries = deriveDeprecatedPrefixes(previous, next, this.entries, this.nowSeconds(), this.windowSeconds);
+  /**
+   * Starts windows for what `next` drops from `previous`: what then applies
+   * to `next`, at once, for its reconcile, and the write of the windows,
+   * which must succeed before the state is accepted. The ledger holds the
+   * new windows once they are written; one advance at a time.
+   */
+  advance(previous: DesiredState | null, next: DesiredState): { readonly active: DeprecatedPrefix[]; readonly written: Promise<void> } {
+    const nowSeconds = this.nowSeconds();
+    const entries = deriveDeprecatedPrefixes(previous, next, this.entries, nowSeconds, this.windowSeconds);
+    const active = selectActiveDeprecations(next, entries, nowSeconds);
     const text = renderDeprecationsFile(entries);
-    if (text === renderDeprecationsFile(this.entries)) return;
-    await this.host.writeFileAtomic(this.path, text, 0o600);
-    this.entries = entries;
+    if (text === renderDeprecationsFile(this.entries)) return { active, written: Promise.resolve() };
+    const written = this.host.writeFileAtomic(this.path, text, 0o600).then(() => {
+      this.entries = entries;
+    });
+    return { active, written };
   }
 
   /** What applies to `state` now. */

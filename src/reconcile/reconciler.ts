@@ -48,6 +48,20 @@ export interface ReconcileResult {
 /** At most this many plans are applied in one reconcile; one more observation then tells whether they converged. */
 const MAX_PASSES = 3;
 
+/**
+ * A reconcile's gate that rejected: the run stopped before its first step
+ * and before any room wrote down anything of it, so the host is as it found it.
+ */
+export class GateClosedError extends Error {
+  constructor(cause: unknown) {
+    super(`the reconcile stopped before its first step: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'GateClosedError';
+  }
+}
+
+/** The gate of a reconcile that may change the host at once. */
+const OPEN_GATE: Promise<void> = Promise.resolve();
+
 /** Where one pass's time went, in ms: the 'reconciled' log line carries them (bench/routed.bench.ts reads them). */
 interface PassTimings {
   readonly observeMs: number;
@@ -109,14 +123,20 @@ export class Reconciler {
 
   /**
    * Reconciles the host to the state and the prefixes being deprecated;
-   * concurrent calls wait for the one in flight, then run again.
+   * concurrent calls wait for the one in flight, then run again. The run
+   * renders, observes and plans at once, but applies its first step (and
+   * lets the rooms write down what it is about to do) only once `gate`
+   * resolved, and ends only then, even with nothing to apply: its result
+   * never speaks for a state the gate turned down. When `gate` rejects, the
+   * run changes nothing and rejects with GateClosedError.
    */
-  async reconcile(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = []): Promise<ReconcileResult> {
+  async reconcile(state: DesiredState, deprecated: readonly DeprecatedPrefix[] = [], gate = OPEN_GATE): Promise<ReconcileResult> {
     while (this.running) await this.running.catch(() => undefined);
-    this.running = this.runPasses(state, deprecated);
+    this.running = this.runPasses(state, deprecated, gate);
     try {
       return await this.running;
     } catch (error) {
+      if (error instanceof GateClosedError) throw error;
       // A reconcile that could not even observe the host did not converge either: the rooms hear it too.
       const rendered = this.render(state, deprecated);
       for (const room of this.rooms) await room.afterReconcile?.(rendered, false).catch(() => undefined);
@@ -126,10 +146,14 @@ export class Reconciler {
     }
   }
 
-  private async runPasses(state: DesiredState, deprecated: readonly DeprecatedPrefix[]): Promise<ReconcileResult> {
+  private async runPasses(state: DesiredState, deprecated: readonly DeprecatedPrefix[], gate: Promise<void>): Promise<ReconcileResult> {
     const started = performance.now();
     const rendered = this.render(state, deprecated);
     const renderMs = elapsedSince(started);
+    // Handled now, awaited before the first step: a gate that closes while the host is read is no unhandled rejection.
+    gate.catch(() => undefined);
+    // How long the run waited for its gate, once it has.
+    let gateMs: number | null = null;
     const passes: PassTimings[] = [];
     const isRepair = rendered === this.convergedRendered;
     const applied: Step[] = [];
@@ -148,6 +172,7 @@ export class Reconciler {
       passes.push(timings);
       isObservationCurrent = true;
       if (plan.steps.length === 0 || pass === MAX_PASSES) break;
+      gateMs ??= await passGate(gate);
       const applying = performance.now();
       for (const room of this.rooms) await room.beforeApply?.(rendered);
       failure = await this.applySteps(plan.steps, rendered, applied, notes);
@@ -160,6 +185,7 @@ export class Reconciler {
       isObservationCurrent = false;
       if (failure !== null) break;
     }
+    gateMs ??= await passGate(gate);
     const isConverged = failure === null && plan.steps.length === 0;
     if (isConverged) {
       for (const room of this.rooms) await room.afterConverged?.(rendered);
@@ -189,7 +215,7 @@ export class Reconciler {
         : null,
     };
     const { ok, durationMs, repaired } = result;
-    const timings = { renderMs, passes };
+    const timings = { renderMs, gateMs, passes };
     this.log.info({ ok, isConverged, durationMs, steps: applied.length, errors, warnings: result.warnings, repaired, timings }, 'reconciled');
     return result;
   }
@@ -232,6 +258,13 @@ export class Reconciler {
   private ledger(): Ledger {
     return Object.assign({}, EMPTY_LEDGER, ...this.rooms.map((room) => room.ledger()));
   }
+}
+
+/** Waits for a reconcile's gate: the ms it took, or GateClosedError. */
+async function passGate(gate: Promise<void>): Promise<number> {
+  const waiting = performance.now();
+  await gate.catch((error: unknown) => Promise.reject(new GateClosedError(error)));
+  return elapsedSince(waiting);
 }
 
 function summarise(applied: readonly Step[], failure: Failure | null, remaining: readonly Step[]) {

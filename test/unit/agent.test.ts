@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Agent } from '../../src/daemon/agent.js';
 import { MemoryHost } from '../support/memory-host.js';
 import type { AgentMessage } from '../../src/schema/protocol.js';
@@ -125,6 +125,102 @@ describe('Agent on the in-memory host', () => {
     };
     await agent.reconcileNow();
     expect(agent.snapshot().lastObserved?.publicAddress?.address).toBe('2001:db8:100::5');
+  });
+
+  describe('writing the accepted state beside its reconcile', () => {
+    const STATE = '/vr/state/desired.json';
+    const RADVD = '/vr/run/radvd.conf';
+    const withPrefix = (prefix: string) => {
+      const spec = isolatedInput();
+      spec.guestNetworks[0].prefix = prefix;
+      return spec;
+    };
+    const gateways = () => host.addresses.filter((a) => a.interface === 'eth2').map((a) => a.address);
+    /** The host outside the state directory: what a push may change only once it is written down. */
+    const world = () => JSON.stringify({ a: host.addresses, r: host.routes, p: host.prefixRoutes, t: host.listTable(), f: [...host.files].filter(([path]) => !path.startsWith('/vr/state/')) });
+    /** Holds each write of the accepted state for `delayOf(n)` (the n-th write, from 0), a promise of the test's. */
+    const delayStateWrites = (delayOf: (index: number) => Promise<void>) => {
+      const write = host.writeFileAtomic.bind(host);
+      let count = 0;
+      host.writeFileAtomic = async (path, content) => {
+        if (path === STATE) await delayOf(count++);
+        return write(path, content);
+      };
+    };
+
+    beforeEach(async () => {
+      await agent.handleMessage({ type: 'desired', generation: 1, spec: isolatedInput() });
+      await agent.idle();
+    });
+
+    it('rejects a push it cannot write, leaves the host on the last good state, and applies the next good one', async () => {
+      const before = world();
+      const persisted = host.files.get(STATE);
+      host.fullPaths = /\/desired\.json$/;
+      await agent.handleMessage({ type: 'desired', generation: 2, spec: withPrefix('2001:db8:200:7::/64') });
+      await agent.idle();
+      expect(acks()[1]).toEqual({ type: 'ack', generation: 2, status: 'rejected', errors: [{ path: '$', message: expect.stringMatching(/^cannot persist: ENOSPC/) }] });
+      expect(world()).toBe(before);
+      expect(host.files.get(STATE)).toBe(persisted);
+      expect(sent.filter((m) => m.type === 'applied').map((m) => m.generation)).toEqual([1]);
+      expect(agent.hello()).toMatchObject({ lastAcceptedGeneration: 1, lastAppliedGeneration: 1 });
+
+      host.fullPaths = null;
+      await agent.handleMessage({ type: 'desired', generation: 3, spec: withPrefix('2001:db8:200:7::/64') });
+      await agent.idle();
+      expect(acks()[2]).toMatchObject({ generation: 3, status: 'accepted' });
+      expect(gateways()).toContain('2001:db8:200:7::1');
+      expect(JSON.parse(host.files.get(STATE)!).generation).toBe(3);
+    });
+
+    it('observes and plans while the state is written, and changes the host only once it is', async () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      delayStateWrites(() => released);
+      const writeFile = host.writeFileAtomic.bind(host);
+      let observationsAtApply: number | null = null;
+      host.writeFileAtomic = async (path, content) => {
+        if (path === RADVD) observationsAtApply ??= host.observations;
+        return writeFile(path, content);
+      };
+      const before = world();
+      const observations = host.observations;
+      const handled = agent.handleMessage({ type: 'desired', generation: 2, spec: withPrefix('2001:db8:200:7::/64') });
+      await vi.waitFor(() => expect(host.observations).toBeGreaterThan(observations));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(world()).toBe(before);
+      expect(acks()).toHaveLength(1);
+
+      const observationsAtRelease = host.observations;
+      release();
+      await handled;
+      await agent.idle();
+      expect(acks()[1]).toMatchObject({ generation: 2, status: 'accepted' });
+      expect(gateways()).toContain('2001:db8:200:7::1');
+      // The steps came of the observation made before the release: the host was not read again in between.
+      expect(observationsAtApply).toBe(observationsAtRelease);
+    });
+
+    it('ends two quick pushes on the second, on the host and on disk, never applying a state before it is written', async () => {
+      // The first write is the slower: the second push must still not overtake it.
+      delayStateWrites((index) => new Promise((resolve) => setTimeout(resolve, index === 0 ? 30 : 1)));
+      const writeFile = host.writeFileAtomic.bind(host);
+      const aheadOfDisk: string[] = [];
+      host.writeFileAtomic = async (path, content) => {
+        const generation = JSON.parse(host.files.get(STATE)!).generation as number;
+        const written = content.includes('prefix 2001:db8:200:8::/64') ? 3 : content.includes('prefix 2001:db8:200:7::/64') ? 2 : 1;
+        if (path === RADVD && written > generation) aheadOfDisk.push(`radvd.conf of generation ${written} over ${generation} on disk`);
+        return writeFile(path, content);
+      };
+      void agent.handleMessage({ type: 'desired', generation: 2, spec: withPrefix('2001:db8:200:7::/64') });
+      await agent.handleMessage({ type: 'desired', generation: 3, spec: withPrefix('2001:db8:200:8::/64') });
+      await agent.idle();
+      expect(acks().map((a) => [a.generation, a.status])).toEqual([[1, 'accepted'], [2, 'accepted'], [3, 'accepted']]);
+      expect(JSON.parse(host.files.get(STATE)!)).toEqual({ generation: 3, spec: withPrefix('2001:db8:200:8::/64') });
+      expect(gateways()).toContain('2001:db8:200:8::1');
+      expect(host.files.get(RADVD)).toMatch(/prefix 2001:db8:200:8::\/64\n    \{\n        AdvOnLink on;/);
+      expect(aheadOfDisk).toEqual([]);
+    });
   });
 
   it('re-applies the persisted state on start, before any server speaks', async () => {

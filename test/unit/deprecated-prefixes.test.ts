@@ -50,7 +50,7 @@ describe('deprecated prefixes (RFC 9096)', () => {
     let now = 1000;
     const path = '/vr/state/deprecated-prefixes.json';
     const ledger = new DeprecationLedger(host, path, 7200, () => now);
-    await ledger.advance(base, withoutTier2());
+    await ledger.advance(base, withoutTier2()).written;
     expect(JSON.parse(host.files.get(path)!)).toEqual([{ interface: 'eth3', prefix: '2001:db8:200:2::/64', gateway: '2001:db8:200:2::1', untilSeconds: 8200 }]);
     const restarted = new DeprecationLedger(host, path, 7200, () => now);
     await restarted.load();
