@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { parseServerFrame } from '../src/transport/management-client.js';
+import { RepeatingJsonParser } from '../src/transport/repeating-json.js';
+import { parseDesiredState } from '../src/schema/desired-state-parser.js';
+import { INSTANCE, routedState } from '../test/lab/routed-lab.js';
+import { readShippedNodeFlags } from './shipped-node-flags.js';
+import { median, spread } from './stats.js';
+
+/**
+ * `make bench-routed-parse`: the agent's part of one move among 1000 routed
+ * prefixes before the reconcile, as a fresh agent process meets it. Each
+ * child (the Node of node_modules, Node 18) takes two pushes of the
+ * routed-prefix bench's state (bench/routed.bench.ts): the first with the
+ * lab /56 and 999 more via B, the second with the /56 moved back to A. For
+ * each it times what the agent does with the frame before it persists it:
+ * the frame's JSON (parseServerFrame with the connection's parser) and the
+ * schema (parseDesiredState with the frame's texts), and the GC pauses
+ * inside them. Children run with no flags and with the package's flags
+ * (debian/bin/vr6-agent), in turns. Prints figures, asserts none.
+ */
+
+const CHILDREN = Number(process.env.BENCH_ROUTED_PARSE_CHILDREN ?? 15);
+const EXTRA_PREFIXES = 999;
+
+interface PushTimes {
+  readonly parseMs: number;
+  readonly validateMs: number;
+  readonly gcMs: number;
+}
+
+function runChild(): void {
+  const gcPauses: { start: number; duration: number }[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauses.push({ start: entry.startTime, duration: entry.duration });
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  // The simulator's frames: JSON.stringify of the message, the spec as read from its file.
+  const frames = [INSTANCE.b.address, INSTANCE.a.address].map((nextHop, i) =>
+    Buffer.from(JSON.stringify({ type: 'desired', generation: i + 1, spec: JSON.parse(JSON.stringify(routedState(nextHop, EXTRA_PREFIXES))) })),
+  );
+  const parser = new RepeatingJsonParser(['spec', 'aclLists']);
+  const spans: { parse: [number, number]; validate: [number, number] }[] = [];
+  const kept: unknown[] = [];
+  for (const frame of frames) {
+    const parsing = performance.now();
+    const message = parseServerFrame(frame, false, parser);
+    const validating = performance.now();
+    if (!message.ok || message.value.type !== 'desired') throw new Error(`frame refused: ${JSON.stringify(message)}`);
+    const state = parseDesiredState(message.value.spec, '$.spec', { sourceOf: message.sourceOf });
+    const done = performance.now();
+    if (!state.ok) throw new Error(`state refused: ${JSON.stringify(state.errors.slice(0, 3))}`);
+    // The agent holds the accepted state until the next one.
+    kept.splice(0, kept.length, state.value);
+    spans.push({ parse: [parsing, validating], validate: [validating, done] });
+  }
+  // GC entries are delivered asynchronously, in a later turn of the loop.
+  setTimeout(() => {
+    observer.disconnect();
+    const inside = ([from, to]: [number, number]) =>
+      gcPauses.filter((pause) => pause.start >= from && pause.start < to).reduce((sum, pause) => sum + pause.duration, 0);
+    const pushes: PushTimes[] = spans.map(({ parse, validate }) => ({
+      parseMs: parse[1] - parse[0],
+      validateMs: validate[1] - validate[0],
+      gcMs: inside([parse[0], validate[1]]),
+    }));
+    process.stdout.write(`${JSON.stringify({ pushes, frameBytes: frames.map((f) => f.length), kept: kept.length })}\n`);
+  }, 100);
+}
+
+function format(values: readonly number[]): string {
+  const { min, max } = spread(values);
+  return `${median(values).toFixed(1)} (${min.toFixed(1)}-${max.toFixed(1)})`;
+}
+
+function runParent(): void {
+  const variants = [
+    { label: 'no flags', flags: [] as string[] },
+    { label: readShippedNodeFlags().join(' '), flags: readShippedNodeFlags() },
+  ];
+  const results = new Map<string, { pushes: PushTimes[]; frameBytes: number[] }[]>(variants.map((v) => [v.label, []]));
+  for (let round = 0; round < CHILDREN; round++) {
+    for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+      const child = spawnSync(process.execPath, [...variant.flags, __filename, '--child'], { encoding: 'utf8' });
+      if (child.status !== 0) throw new Error(`child failed (${child.status}): ${child.stderr}`);
+      results.get(variant.label)!.push(JSON.parse(child.stdout) as { pushes: PushTimes[]; frameBytes: number[] });
+    }
+  }
+  const sample = results.get(variants[0]!.label)![0]!;
+  console.log(
+    `routed parse: ${EXTRA_PREFIXES + 1} routed prefixes, frames of ${sample.frameBytes.map((b) => `${(b / 1024).toFixed(0)} KiB`).join(' and ')}, ` +
+      `${CHILDREN} fresh processes per row, Node ${process.version}; ms, median (min-max)`,
+  );
+  for (const variant of variants) {
+    const runs = results.get(variant.label)!;
+    for (const [index, what] of ['first push', 'second push (one next hop changed)'].entries()) {
+      const of = (key: keyof PushTimes) => runs.map((run) => run.pushes[index]![key]);
+      const total = runs.map((run) => run.pushes[index]!.parseMs + run.pushes[index]!.validateMs);
+      console.log(`  ${variant.label}, ${what}: parse ${format(of('parseMs'))}, validate ${format(of('validateMs'))}, both ${format(total)}, of which GC ${format(of('gcMs'))}`);
+    }
+  }
+}
+
+if (process.argv.includes('--child')) runChild();
+else runParent();
