@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { parseServerFrame } from '../src/transport/management-client.js';
+import { parseServerFrame, REPEATED_ARRAYS } from '../src/transport/management-client.js';
 import { RepeatingJsonParser } from '../src/transport/repeating-json.js';
 import { parseDesiredState } from '../src/schema/desired-state-parser.js';
 import { INSTANCE, routedState } from '../test/lab/routed-lab.js';
@@ -39,7 +39,7 @@ function runChild(): void {
   const frames = [INSTANCE.b.address, INSTANCE.a.address].map((nextHop, i) =>
     Buffer.from(JSON.stringify({ type: 'desired', generation: i + 1, spec: JSON.parse(JSON.stringify(routedState(nextHop, EXTRA_PREFIXES))) })),
   );
-  const parser = new RepeatingJsonParser(['spec', 'aclLists']);
+  const parser = new RepeatingJsonParser(REPEATED_ARRAYS);
   const spans: { parse: [number, number]; validate: [number, number] }[] = [];
   const kept: unknown[] = [];
   for (const frame of frames) {
