@@ -59,12 +59,12 @@ export interface Run {
   readonly delta: number;
 }
 
-/** An element parsed now; its text once it is MIN_ELEMENT_BYTES or longer. */
+/** An element of MIN_ELEMENT_BYTES or more parsed now, with its text. */
 export interface NewElement {
   readonly index: number;
   readonly start: number;
-  end: number;
-  text: string | null;
+  readonly end: number;
+  readonly text: string;
 }
 
 /** An array at one of the paths, as the scanner found it. */
@@ -101,7 +101,9 @@ class FrameScan {
   private target: FoundArray | null = null;
   private targetDepth = -1;
   private awaitsElement = false;
-  private open: NewElement | null = null;
+  /** Where the element being scanned starts, and its index; -1 when none is. No object per element: a frame may hold a million short ones. */
+  private openStart = -1;
+  private openIndex = 0;
 
   constructor(
     private readonly bytes: Buffer,
@@ -156,7 +158,7 @@ class FrameScan {
       }
       i++;
     }
-    if (this.depth !== 0 || this.open !== null) return null;
+    if (this.depth !== 0 || this.openStart >= 0) return null;
     return this.found;
   }
 
@@ -175,29 +177,29 @@ class FrameScan {
         return old[expected + count - 1]!.end + delta;
       }
     }
-    this.open = { index: target.count++, start: i, end: -1, text: null };
-    target.news.push(this.open);
+    this.openStart = i;
+    this.openIndex = target.count++;
     return i;
   }
 
   // The element being scanned ends before `at`: it may still repeat one the last frame had elsewhere.
   private closeElement(at: number): void {
-    const element = this.open;
-    if (element === null) return;
-    this.open = null;
-    element.end = trimEnd(this.bytes, at);
+    const start = this.openStart;
+    if (start < 0) return;
+    this.openStart = -1;
+    const end = trimEnd(this.bytes, at);
     const target = this.target!;
     // Most likely it replaces the element the last frame had at its place.
     target.expected++;
-    const length = element.end - element.start;
-    if (length < MIN_ELEMENT_BYTES) return;
-    element.text = this.bytes.toString('utf8', element.start, element.end);
-    const known = this.last.byText.get(element.text);
-    if (known === undefined || known.end - known.start !== length) return;
-    if (this.bytes.compare(this.last.bytes, known.start, known.end, element.start, element.end) !== 0) return;
-    target.news.pop();
+    if (end - start < MIN_ELEMENT_BYTES) return;
+    const text = this.bytes.toString('utf8', start, end);
+    const known = this.last.byText.get(text);
+    if (known === undefined || known.end - known.start !== end - start || this.bytes.compare(this.last.bytes, known.start, known.end, start, end) !== 0) {
+      target.news.push({ index: this.openIndex, start, end, text });
+      return;
+    }
     const slot: Slot = { entry: known, start: known.start, end: known.end, runEnd: 0 };
-    target.runs.push({ index: element.index, old: [slot], from: 0, count: 1, delta: element.start - known.start });
+    target.runs.push({ index: this.openIndex, old: [slot], from: 0, count: 1, delta: start - known.start });
     if (known.arrayKey === target.key) target.expected = known.position + 1;
   }
 

@@ -137,7 +137,6 @@ export class RepeatingJsonParser {
         }
       }
       for (const element of array.news) {
-        if (element.text === null) continue;
         const entry: Remembered = { text: element.text, value: arrays[j]![element.index], start: 0, end: 0, arrayKey: '', position: 0 };
         keep(array, slots, element.index, entry, element.start, element.end);
       }
