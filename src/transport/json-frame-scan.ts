@@ -142,9 +142,18 @@ class FrameScan {
           continue;
         }
         case OPEN_OBJECT:
-        case OPEN_ARRAY:
-          this.enter(byte === OPEN_OBJECT);
+        case OPEN_ARRAY: {
+          const node = this.nodeFor(byte === OPEN_OBJECT);
+          if (node === null) {
+            // On no path: skipped by a loop small enough for V8 to compile in no time (this one takes milliseconds).
+            const end = skipContainer(bytes, i);
+            if (end < 0) return null;
+            i = end;
+            continue;
+          }
+          this.enter(byte === OPEN_OBJECT, node);
           break;
+        }
         case CLOSE_OBJECT:
         case CLOSE_ARRAY:
           if (this.depth === this.targetDepth) this.closeTarget(i);
@@ -221,10 +230,10 @@ class FrameScan {
     }
   }
 
-  private enter(isObject: boolean): void {
-    const parent = this.depth++;
-    const depth = this.depth;
-    if (depth >= this.nodeAt.length) return;
+  // The place in the path tree of a container opening now, null when it is on no path (or deeper than any).
+  private nodeFor(isObject: boolean): PathNode | null {
+    const parent = this.depth;
+    if (parent + 1 >= this.nodeAt.length) return null;
     const parentNode = parent === 0 ? null : this.nodeAt[parent]!;
     let node: PathNode | null = null;
     if (parent === 0) node = this.root;
@@ -233,13 +242,18 @@ class FrameScan {
     }
     // On the path only as the kind the path goes through: an object for keys, an array for EACH or elements.
     if (node !== null && (isObject ? node.keys.size === 0 : node.each === null && !node.isTarget)) node = null;
+    return node;
+  }
+
+  private enter(isObject: boolean, node: PathNode): void {
+    const depth = ++this.depth;
     this.nodeAt[depth] = node;
     this.isObjectAt[depth] = isObject;
     this.keyAt[depth] = null;
     this.expectsKeyAt[depth] = isObject;
     this.seenAt[depth]!.length = 0;
     this.indexAt[depth] = 0;
-    if (node?.isTarget) this.openTarget(depth);
+    if (node.isTarget) this.openTarget(depth);
   }
 
   private openTarget(depth: number): void {
@@ -300,6 +314,20 @@ function matchRun(bytes: Buffer, i: number, lastBytes: Buffer, old: readonly (Sl
     break;
   }
   return matched - p + 1;
+}
+
+// The index after the object or array that opens at `start`, or -1 when the frame ends first.
+function skipContainer(bytes: Buffer, start: number): number {
+  let depth = 0;
+  for (let i = start; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (byte === QUOTE) {
+      i = closingQuote(bytes, i);
+      if (i < 0) return -1;
+    } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) depth++;
+    else if ((byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) && --depth === 0) return i + 1;
+  }
+  return -1;
 }
 
 // The index of the quote that closes the string opening at `start`, or -1.
