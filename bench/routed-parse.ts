@@ -10,10 +10,12 @@ import { median, spread } from './stats.js';
 /**
  * `make bench-routed-parse`: the agent's part of one move among 1000 routed
  * prefixes before the reconcile, as a fresh agent process meets it. Each
- * child (the Node of node_modules, Node 18) takes two pushes of the
- * routed-prefix bench's state (bench/routed.bench.ts): the first with the
- * lab /56 and 999 more via B, the second with the /56 moved back to A. For
- * each it times what the agent does with the frame before it persists it:
+ * child (the Node of node_modules, Node 18) takes pushes of the
+ * routed-prefix bench's state (bench/routed.bench.ts) in one of two orders:
+ * `first`, the lab /56 and 999 more via B, then the /56 moved back to A;
+ * `lab`, the order of bench-routed (the /56 alone via A, via B, then with
+ * 999 more, then moved back to A), whose last push is its move among 1000.
+ * For each push it times what the agent does with the frame before it persists it:
  * the frame's JSON (parseServerFrame with the connection's parser) and the
  * schema (parseDesiredState with the frame's texts), and the GC pauses
  * inside them. Children run with no flags and with the package's flags
@@ -29,15 +31,29 @@ interface PushTimes {
   readonly gcMs: number;
 }
 
-function runChild(): void {
+/** The next hops and extra prefixes of each push, by order. */
+const ORDERS: Record<string, readonly (readonly [string, number])[]> = {
+  first: [
+    [INSTANCE.b.address, EXTRA_PREFIXES],
+    [INSTANCE.a.address, EXTRA_PREFIXES],
+  ],
+  lab: [
+    [INSTANCE.a.address, 0],
+    [INSTANCE.b.address, 0],
+    [INSTANCE.b.address, EXTRA_PREFIXES],
+    [INSTANCE.a.address, EXTRA_PREFIXES],
+  ],
+};
+
+function runChild(order: string): void {
   const gcPauses: { start: number; duration: number }[] = [];
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) gcPauses.push({ start: entry.startTime, duration: entry.duration });
   });
   observer.observe({ entryTypes: ['gc'] });
   // The simulator's frames: JSON.stringify of the message, the spec as read from its file.
-  const frames = [INSTANCE.b.address, INSTANCE.a.address].map((nextHop, i) =>
-    Buffer.from(JSON.stringify({ type: 'desired', generation: i + 1, spec: JSON.parse(JSON.stringify(routedState(nextHop, EXTRA_PREFIXES))) })),
+  const frames = ORDERS[order]!.map(([nextHop, extra], i) =>
+    Buffer.from(JSON.stringify({ type: 'desired', generation: i + 1, spec: JSON.parse(JSON.stringify(routedState(nextHop, extra))) })),
   );
   const parser = new RepeatingJsonParser(REPEATED_ARRAYS);
   const spans: { parse: [number, number]; validate: [number, number] }[] = [];
@@ -74,14 +90,16 @@ function format(values: readonly number[]): string {
 }
 
 function runParent(): void {
+  const shipped = readShippedNodeFlags();
   const variants = [
-    { label: 'no flags', flags: [] as string[] },
-    { label: readShippedNodeFlags().join(' '), flags: readShippedNodeFlags() },
+    { label: 'no flags', flags: [] as string[], order: 'first' },
+    { label: shipped.join(' '), flags: shipped, order: 'first' },
+    { label: `${shipped.join(' ')}, in bench-routed's order`, flags: shipped, order: 'lab' },
   ];
   const results = new Map<string, { pushes: PushTimes[]; frameBytes: number[] }[]>(variants.map((v) => [v.label, []]));
   for (let round = 0; round < CHILDREN; round++) {
     for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
-      const child = spawnSync(process.execPath, [...variant.flags, __filename, '--child'], { encoding: 'utf8' });
+      const child = spawnSync(process.execPath, [...variant.flags, __filename, '--child', variant.order], { encoding: 'utf8' });
       if (child.status !== 0) throw new Error(`child failed (${child.status}): ${child.stderr}`);
       results.get(variant.label)!.push(JSON.parse(child.stdout) as { pushes: PushTimes[]; frameBytes: number[] });
     }
@@ -93,7 +111,9 @@ function runParent(): void {
   );
   for (const variant of variants) {
     const runs = results.get(variant.label)!;
-    for (const [index, what] of ['first push', 'second push (one next hop changed)'].entries()) {
+    const pushes = variant.order === 'lab' ? ['the move among 1000 (fourth push)'] : ['first push', 'second push (one next hop changed)'];
+    for (const [n, what] of pushes.entries()) {
+      const index = variant.order === 'lab' ? 3 : n;
       const of = (key: keyof PushTimes) => runs.map((run) => run.pushes[index]![key]);
       const total = runs.map((run) => run.pushes[index]!.parseMs + run.pushes[index]!.validateMs);
       console.log(`  ${variant.label}, ${what}: parse ${format(of('parseMs'))}, validate ${format(of('validateMs'))}, both ${format(total)}, of which GC ${format(of('gcMs'))}`);
@@ -101,5 +121,5 @@ function runParent(): void {
   }
 }
 
-if (process.argv.includes('--child')) runChild();
+if (process.argv.includes('--child')) runChild(process.argv[process.argv.indexOf('--child') + 1]!);
 else runParent();
