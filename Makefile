@@ -128,6 +128,12 @@ bench-routed: deps build
 	node bench/build.mjs
 	node_modules/.bin/node dist/bench/routed-bench.cjs
 
+## bench-routed-parse: no root; the frame parse and validation of one move among 1000 routed prefixes, in fresh Node 18 processes (bench/README.md).
+.PHONY: bench-routed-parse
+bench-routed-parse: deps
+	node bench/build.mjs
+	node_modules/.bin/node dist/bench/routed-parse.cjs
+
 ## bench-bgp: root; the BGP benchmark in lab namespaces of its own (bench/README.md); about a minute. BENCH_ARGS="--runs 3".
 .PHONY: bench-bgp
 bench-bgp: deps build

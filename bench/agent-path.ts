@@ -8,7 +8,7 @@ import { Reconciler, type ReconcileResult } from '../src/reconcile/reconciler.js
 import { AgentConfig } from '../src/schema/agent-config.js';
 import type { DesiredState } from '../src/schema/desired-state.js';
 import { parseDesiredState } from '../src/schema/desired-state-parser.js';
-import { parseServerFrame } from '../src/transport/management-client.js';
+import { parseServerFrame, REPEATED_ARRAYS } from '../src/transport/management-client.js';
 import { RepeatingJsonParser } from '../src/transport/repeating-json.js';
 import { readNetNamespace } from './nft-process.js';
 import { readShippedNodeFlags } from '../test/lab/shipped-node-flags.js';
@@ -81,7 +81,7 @@ function nftPeaksKb(log: string): number[] {
 // As the daemon parses a push: the frame's bytes with the transport's parser (lists a frame repeats are
 // not parsed again), then the spec, keyed by the frame's texts, where only ACL lists not accepted before
 // are validated again.
-const frameParser = new RepeatingJsonParser(['spec', 'aclLists']);
+const frameParser = new RepeatingJsonParser(REPEATED_ARRAYS);
 let generation = 0;
 const frameOf = (spec: unknown) => Buffer.from(JSON.stringify({ type: 'desired', generation: ++generation, spec }));
 function parseState(frame: Buffer): DesiredState {

@@ -7,15 +7,16 @@ import { parseWith, type Parsed } from './validation.js';
 /**
  * The JSON text a value was parsed from, as the frame parser that made it
  * knows it: undefined, or a text whose JSON.parse is deep-equal to `value`
- * (transport/repeating-json.ts gives one for each long ACL list of a
- * frame). parseDesiredState trusts it and keys the list by that text, so a
- * text that is not the value's own would get the answer for that text.
+ * (transport/repeating-json.ts gives one for each ACL list and guest
+ * network's routed-prefix entry of a frame, 32 bytes or longer).
+ * parseDesiredState trusts it and keys the part by that text, so a text
+ * that is not the value's own would get the answer for that text.
  */
 export type JsonSourceOf = (value: object) => string | undefined;
 
 /** How parseDesiredState is called besides its input. */
 export interface DesiredStateParseOptions {
-  /** The texts of the input's ACL lists, from the frame parser that made them; without it each list is printed. */
+  /** The texts of the input's ACL lists and routed-prefix entries, from the frame parser that made them; without it each is printed. */
   readonly sourceOf?: JsonSourceOf;
 }
 
@@ -45,7 +46,7 @@ export function parseDesiredState(input: unknown, root = '$', options: DesiredSt
   if (raw === null) return parseWith(DesiredState, input, root);
   let isValid = false;
   try {
-    const isAdmitted = raw.aclLists.every((list) => aclLists.admit(list, options.sourceOf)) && raw.routedPrefixes.every((entry) => routedPrefixes.admit(entry));
+    const isAdmitted = raw.aclLists.every((list) => aclLists.admit(list, options.sourceOf)) && raw.routedPrefixes.every((entry) => routedPrefixes.admit(entry, options.sourceOf));
     if (!isAdmitted) return parseWith(DesiredState, input, root);
     const result = parseWith(PrevalidatedDesiredState, input, root);
     isValid = result.ok;
@@ -139,8 +140,8 @@ function isObject(value: unknown): value is object {
  */
 const MAX_PART_DEPTH = 32;
 
-// What JSON.parse can return: its JSON text stands for it alone.
-function isPlainJson(value: unknown, depth = 0): boolean {
+/** Whether a value is what JSON.parse can return and JSON.stringify prints faithfully: its JSON text stands for it alone. */
+export function isPlainJson(value: unknown, depth = 0): boolean {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
   if (depth >= MAX_PART_DEPTH) return false;

@@ -110,30 +110,34 @@ export function refineRoutedPrefixes(state: RoutedState, publicPrefix: Ipv6Prefi
   const owners = ownersOf(state);
   for (const owner of owners) {
     owner.routedPrefixes.forEach((routed, k) => {
-      const at = [...owner.at, 'routedPrefixes', k];
       if (!isObjectForm) {
-        if (routed.nextHop !== null) issue(at, 'the object form {prefix, nextHop} needs schemaVersion 2; schemaVersion 1 takes plain CIDRs');
+        if (routed.nextHop !== null) issue(entryPath(owner, k), 'the object form {prefix, nextHop} needs schemaVersion 2; schemaVersion 1 takes plain CIDRs');
         return;
       }
       if (routed.nextHop === null) {
-        issue(at, 'is a plain CIDR: schemaVersion 2 takes {"prefix": "<cidr>", "nextHop": "<instance address>", "description"?: "..."}');
+        issue(entryPath(owner, k), 'is a plain CIDR: schemaVersion 2 takes {"prefix": "<cidr>", "nextHop": "<instance address>", "description"?: "..."}');
         return;
       }
       const { length } = routed.prefix;
       if (length < ROUTED_PREFIX_LENGTHS.min || length > ROUTED_PREFIX_LENGTHS.max) {
-        issue([...at, 'prefix'], `must be a /${ROUTED_PREFIX_LENGTHS.min} to /${ROUTED_PREFIX_LENGTHS.max}`);
+        issue(entryPath(owner, k, 'prefix'), `must be a /${ROUTED_PREFIX_LENGTHS.min} to /${ROUTED_PREFIX_LENGTHS.max}`);
       }
       const nextHop = routed.nextHop;
       const isOnLink = isInPrefix(nextHop, owner.prefix) || (owner.isLinkLocalAllowed && isLinkLocal(nextHop));
       if (!isOnLink) {
         const where = `inside the network's prefix ${formatPrefix(owner.prefix)}`;
-        issue([...at, 'nextHop'], owner.isLinkLocalAllowed ? `must be link-local or ${where}` : `must be a global address ${where}: a BGP next hop is global`);
+        issue(entryPath(owner, k, 'nextHop'), owner.isLinkLocalAllowed ? `must be link-local or ${where}` : `must be a global address ${where}: a BGP next hop is global`);
       } else if (nextHop === owner.prefix.address || nextHop === owner.ownAddress) {
-        issue([...at, 'nextHop'], "is the VR's own address on the network, not an instance's");
+        issue(entryPath(owner, k, 'nextHop'), "is the VR's own address on the network, not an instance's");
       }
     });
   }
   refineOverlaps(owners, publicPrefix, isObjectForm, issue);
+}
+
+// The path of a network's routed prefix k, built only for an issue: most entries of most states have none.
+function entryPath(owner: RoutedOwner, k: number, ...rest: string[]): (string | number)[] {
+  return [...owner.at, 'routedPrefixes', k, ...rest];
 }
 
 /** A prefix of the state as an interval of addresses, with what names it. */
@@ -141,15 +145,37 @@ interface Span {
   readonly start: bigint;
   readonly end: bigint;
   readonly length: number;
-  /** Set for a routed prefix: its path, and its place in the state's order. */
-  readonly at: { readonly path: Path; readonly order: number } | null;
-  /** How a message names it. */
-  readonly name: string;
+  /** Whose it is: null for the public prefix, else a network, with `routed` the index of its routed prefix or -1 for its own. */
+  readonly owner: RoutedOwner | null;
+  readonly routed: number;
+  /** Its place in the state's order. */
+  readonly order: number;
 }
 
-function spanOf(prefix: Ipv6Prefix, at: Span['at'], name: string): Span {
-  const start = addressValue(prefix.address);
-  return { start, end: start + (1n << BigInt(128 - prefix.length)) - 1n, length: prefix.length, at, name };
+const boundsOf = new WeakMap<Ipv6Prefix, { readonly start: bigint; readonly end: bigint }>();
+
+// Kept per prefix object: a state that repeats its routed prefixes repeats the objects (ipv6.ts, desired-state-parser.ts).
+function spanOf(prefix: Ipv6Prefix, owner: RoutedOwner | null, routed: number, order: number): Span {
+  let bounds = boundsOf.get(prefix);
+  if (bounds === undefined) {
+    const start = addressValue(prefix.address);
+    bounds = { start, end: start + (1n << BigInt(128 - prefix.length)) - 1n };
+    boundsOf.set(prefix, bounds);
+  }
+  return { start: bounds.start, end: bounds.end, length: prefix.length, owner, routed, order };
+}
+
+const isRouted = (span: Span) => span.routed >= 0;
+
+function pathOf(span: Span): (string | number)[] {
+  return span.routed >= 0 ? entryPath(span.owner!, span.routed) : [...span.owner!.at, 'prefix'];
+}
+
+// How a message names a span; built only for a clash.
+function nameOf(span: Span): string {
+  if (span.owner === null) return 'the public prefix';
+  const path = pathOf(span);
+  return `${path[0]}[${path[1]}]${path.slice(2).map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`)).join('')}`;
 }
 
 /**
@@ -159,44 +185,40 @@ function spanOf(prefix: Ipv6Prefix, at: Span['at'], name: string): Span {
  */
 function refineOverlaps(owners: readonly RoutedOwner[], publicPrefix: Ipv6Prefix | undefined, withEachOther: boolean, issue: Issue): void {
   const spans: Span[] = [];
-  if (publicPrefix) spans.push(spanOf(publicPrefix, null, 'the public prefix'));
-  const nameOf = (path: Path) => `${path[0]}[${path[1]}]${path.slice(2).map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`)).join('')}`;
+  if (publicPrefix) spans.push(spanOf(publicPrefix, null, -1, spans.length));
   for (const owner of owners) {
-    spans.push(spanOf(owner.prefix, null, nameOf([...owner.at, 'prefix'])));
-    owner.routedPrefixes.forEach((routed, k) => {
-      const path = [...owner.at, 'routedPrefixes', k];
-      spans.push(spanOf(routed.prefix, { path, order: spans.length }, nameOf(path)));
-    });
+    spans.push(spanOf(owner.prefix, owner, -1, spans.length));
+    owner.routedPrefixes.forEach((routed, k) => spans.push(spanOf(routed.prefix, owner, k, spans.length)));
   }
   spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.length - b.length || rank(a) - rank(b)));
   // Per routed prefix, the first clash with a network's or the public prefix, else with another routed one.
-  const clashes = new Map<Span, { withFixed: string | null; withRouted: string | null }>();
+  const clashes = new Map<Span, { withFixed: Span | null; withRouted: Span | null }>();
   const note = (routed: Span, other: Span) => {
     const clash = clashes.get(routed) ?? { withFixed: null, withRouted: null };
-    if (other.at === null) clash.withFixed ??= other.name;
-    else if (withEachOther) clash.withRouted ??= isSame(routed, other) ? `duplicates ${other.name}` : `overlaps ${other.name}`;
+    if (!isRouted(other)) clash.withFixed ??= other;
+    else if (withEachOther) clash.withRouted ??= other;
     clashes.set(routed, clash);
   };
   const open: Span[] = [];
   for (const span of spans) {
     while (open.length > 0 && open[open.length - 1]!.end < span.start) open.pop();
-    for (const outer of open.slice().reverse()) {
-      if (span.at !== null) note(span, outer);
-      else if (outer.at !== null) note(outer, span);
+    for (let k = open.length - 1; k >= 0; k--) {
+      const outer = open[k]!;
+      if (isRouted(span)) note(span, outer);
+      else if (isRouted(outer)) note(outer, span);
     }
     open.push(span);
   }
-  const ordered = [...clashes].sort(([a], [b]) => a.at!.order - b.at!.order);
+  const ordered = [...clashes].sort(([a], [b]) => a.order - b.order);
   for (const [span, clash] of ordered) {
-    const path = [...span.at!.path];
-    if (clash.withFixed !== null) issue(path, `overlaps ${clash.withFixed}`);
-    else if (clash.withRouted !== null) issue(path, clash.withRouted);
+    if (clash.withFixed !== null) issue(pathOf(span), `overlaps ${nameOf(clash.withFixed)}`);
+    else if (clash.withRouted !== null) issue(pathOf(span), `${isSame(span, clash.withRouted) ? 'duplicates' : 'overlaps'} ${nameOf(clash.withRouted)}`);
   }
 }
 
 // On a tie, the fixed prefixes come first, so a routed one equal to a guest /64 names the /64.
 function rank(span: Span): number {
-  return span.at === null ? 0 : 1;
+  return isRouted(span) ? 1 : 0;
 }
 
 function isSame(a: Span, b: Span): boolean {

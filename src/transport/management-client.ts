@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { JsonSourceOf } from '../schema/desired-state-parser.js';
 import { ServerMessage, type AgentMessage, type HelloMessage } from '../schema/protocol.js';
 import { parseWith, type FieldError } from '../schema/validation.js';
-import { RepeatingJsonParser, type ParsedJson } from './repeating-json.js';
+import { EACH, RepeatingJsonParser, type JsonArrayPath, type ParsedJson } from './repeating-json.js';
 
 /**
  * The agent's end of management protocol v1 (docs/protocol.md): dials the
@@ -67,7 +67,7 @@ export interface Disconnect {
 
 /**
  * The events of a ManagementClient and their arguments. A message comes with
- * the JSON texts of its spec's ACL lists, for parseDesiredState's options.
+ * the JSON texts of its spec's ACL lists and routed prefixes, for parseDesiredState's options.
  */
 export interface ManagementClientEvents {
   message: [message: ServerMessage, sourceOf: JsonSourceOf];
@@ -106,8 +106,8 @@ export class ManagementClient {
     invalid: new Set(),
   };
   private current: Attempt | null = null;
-  /** Parses the ACL lists a push repeats from the last frame only once. */
-  private readonly frameParser = new RepeatingJsonParser(['spec', 'aclLists']);
+  /** Parses the ACL lists and routed prefixes a push repeats from the last frame only once. */
+  private readonly frameParser = new RepeatingJsonParser(REPEATED_ARRAYS);
   private retryTimer: NodeJS.Timeout | null = null;
   private urlIndex = 0;
   private failedAttempts = 0;
@@ -320,15 +320,25 @@ export class ManagementClient {
   }
 }
 
+/**
+ * The arrays of a desired message whose elements the frame parser takes from
+ * the last frame when they repeat it: the ACL lists and each guest network's
+ * routed prefixes, the parts parseDesiredState keys by their text.
+ */
+export const REPEATED_ARRAYS: readonly JsonArrayPath[] = [
+  ['spec', 'aclLists'],
+  ['spec', 'guestNetworks', EACH, 'routedPrefixes'],
+];
+
 type ParsedFrame = { ok: true; value: ServerMessage; sourceOf: JsonSourceOf } | { ok: false; errors: FieldError[] };
 
 /**
  * One received frame as a server message, with the texts of its ACL lists
- * (RepeatingJsonParser's sourceOf), or why it is not one. Never throws:
+ * and routed prefixes (RepeatingJsonParser's sourceOf), or why it is not one. Never throws:
  * binary frames, text that is not JSON (however deeply nested) and JSON that
  * is not a ServerMessage all come back as errors with a path.
  */
-export function parseServerFrame(data: WebSocket.RawData, isBinary: boolean, parser = new RepeatingJsonParser(['spec', 'aclLists'])): ParsedFrame {
+export function parseServerFrame(data: WebSocket.RawData, isBinary: boolean, parser = new RepeatingJsonParser(REPEATED_ARRAYS)): ParsedFrame {
   if (isBinary) return { ok: false, errors: [{ path: '$', message: 'binary frames are not part of the protocol' }] };
   const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
   let json: ParsedJson;

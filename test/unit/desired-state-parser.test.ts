@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../src/schema/desired-state-parser.js';
 import { DesiredState } from '../../src/schema/desired-state.js';
 import { parseWith } from '../../src/schema/validation.js';
+import { REPEATED_ARRAYS } from '../../src/transport/management-client.js';
 import { RepeatingJsonParser } from '../../src/transport/repeating-json.js';
 import { vpcInput } from '../support/states.js';
 
@@ -113,7 +114,7 @@ describe('parsing a desired state with known ACL lists', () => {
       ['aclLists', 0, 'id'],
       ['guestNetworks', 1, 'aclId'],
     ];
-    const parser = new RepeatingJsonParser(['spec', 'aclLists']);
+    const parser = new RepeatingJsonParser(REPEATED_ARRAYS);
     const frame = (spec: unknown) => Buffer.from(JSON.stringify({ type: 'desired', generation: 1, spec }));
     const parseFrame = (bytes: Buffer) => {
       const { value, sourceOf } = parser.parse(bytes);
@@ -189,16 +190,46 @@ describe('parsing a desired state with known routed prefixes', () => {
     expectSameAsSchema(input, vpcWithRoutedPrefixes);
   });
 
+  // The places a test replaces a value at: an entry, a value inside one, and the network and version it is checked against.
+  const paths = [
+    ['guestNetworks', 0, 'routedPrefixes', 17, 'nextHop'],
+    ['guestNetworks', 0, 'routedPrefixes', 17, 'prefix'],
+    ['guestNetworks', 0, 'routedPrefixes', 17],
+    ['guestNetworks', 1, 'routedPrefixes', 0, 'description'],
+    ['guestNetworks', 1, 'prefix'],
+    ['schemaVersion'],
+  ];
+
   it('answers as the schema does when any one value of an entry is replaced', () => {
-    const paths = [
-      ['guestNetworks', 0, 'routedPrefixes', 17, 'nextHop'],
-      ['guestNetworks', 0, 'routedPrefixes', 17, 'prefix'],
-      ['guestNetworks', 0, 'routedPrefixes', 17],
-      ['guestNetworks', 1, 'routedPrefixes', 0, 'description'],
-      ['guestNetworks', 1, 'prefix'],
-      ['schemaVersion'],
-    ];
     expectSameAsSchemaForAnyValueAt(vpcWithRoutedPrefixes, paths);
+  });
+
+  it('answers as the schema does for frames that repeat routed prefixes, parsed as the daemon parses them', () => {
+    // The transport shares the entries a frame repeats, with their texts, which the parser keys them by.
+    const entries = fc.oneof(
+      fc.constantFrom('2001:db8:200:1::b', '2001:db8:200:2::b', '2001:db8:1000::/48', '2001:db8:2000::/56', 'fe80::1'),
+      fc.record({ prefix: fc.constantFrom('2001:db8:1011::/56', '2001:db8:1003::/56', '2001:db8:200:1::/64'), nextHop: fc.constantFrom('2001:db8:200:1::b', '2001:db8:200:2::1') }),
+      fc.constantFrom(1, 2),
+      fc.jsonValue(),
+    );
+    const parser = new RepeatingJsonParser(REPEATED_ARRAYS);
+    const frame = (spec: unknown) => Buffer.from(JSON.stringify({ type: 'desired', generation: 1, spec }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...paths), entries), { maxLength: 4 }), (changes) => {
+        let input = vpcWithRoutedPrefixes();
+        for (const [path, value] of [[paths[0]!, '2001:db8:200:1::c'] as const, ...changes]) {
+          input = structuredClone(input);
+          const parent = path.slice(0, -1).reduce((node: any, key) => node?.[key], input);
+          // An entry an earlier change replaced with a primitive has no values inside to replace.
+          if (typeof parent !== 'object' || parent === null) continue;
+          parent[path.at(-1)!] = value;
+          const { value: message, sourceOf } = parser.parse(frame(input));
+          const viaFrame = parseDesiredState((message as { spec: unknown }).spec, '$.spec', { sourceOf });
+          expect(viaFrame).toEqual(parseWith(DesiredState, JSON.parse(JSON.stringify(input)), '$.spec'));
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('returns the very entries it accepted before when one prefix moves, and a new one for the moved prefix', () => {
