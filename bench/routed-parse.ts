@@ -4,7 +4,7 @@ import { parseServerFrame, REPEATED_ARRAYS } from '../src/transport/management-c
 import { RepeatingJsonParser } from '../src/transport/repeating-json.js';
 import { parseDesiredState } from '../src/schema/desired-state-parser.js';
 import { INSTANCE, routedState } from '../test/lab/routed-lab.js';
-import { readShippedNodeFlags } from './shipped-node-flags.js';
+import { readShippedNodeFlags } from '../test/lab/shipped-node-flags.js';
 import { median, spread } from './stats.js';
 
 /**
