@@ -94,19 +94,31 @@ export class SystemHost implements Host {
 
   async writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
     const directory = dirname(path);
-    await mkdir(directory, { recursive: true });
-    const isDurable = await this.isOnDisk(directory);
     const temp = join(directory, `.${basename(path)}.${process.pid}.tmp`);
+    // One handle writes and syncs the file, and the directory is made only when missing: each
+    // call is a trip to the thread pool, one after another, and a push waits for the last one.
+    const writeTemp = async () => {
+      const handle = await open(temp, 'w', mode);
+      try {
+        await handle.writeFile(content);
+        if (await this.isOnDisk(directory)) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    };
     try {
-      await writeFile(temp, content, { mode });
-      if (isDurable) await fsyncPath(temp);
+      await writeTemp().catch(async (error: unknown) => {
+        if (!isNotFound(error)) throw error;
+        await mkdir(directory, { recursive: true });
+        await writeTemp();
+      });
       await rename(temp, path);
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
     }
     // The rename is durable only once the directory entry is on disk.
-    if (isDurable) await fsyncPath(directory);
+    if (await this.isOnDisk(directory)) await fsyncPath(directory);
   }
 
   /** Whether a directory's files outlive a power cut; tmpfs (the runtime directory) has no disk to sync. */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -115,5 +115,35 @@ describe('SystemHost.readFile', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     writeFileSync(fifo, 'through the fifo\n');
     expect(await reading).toBe('through the fifo\n');
+  });
+});
+
+describe('SystemHost.writeFileAtomic', () => {
+  let dir: string | null = null;
+  afterEach(() => {
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
+    dir = null;
+  });
+
+  it('makes a missing directory, replaces the file whole with its mode, and leaves no temporary file', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vr6-write-'));
+    const host = new SystemHost();
+    const path = join(dir, 'state/deeper/desired.json');
+    await host.writeFileAtomic(path, 'first\n', 0o600);
+    await host.writeFileAtomic(path, 'second\n', 0o600);
+    expect(readFileSync(path, 'utf8')).toBe('second\n');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(dir, 'state/deeper'))).toEqual(['desired.json']);
+  });
+
+  it('keeps the old file when the write fails', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vr6-write-'));
+    const host = new SystemHost();
+    const path = join(dir, 'desired.json');
+    await host.writeFileAtomic(path, 'kept\n');
+    // A directory where the temporary file would go: the write fails.
+    mkdirSync(join(dir, `.desired.json.${process.pid}.tmp`));
+    await expect(host.writeFileAtomic(path, 'lost\n')).rejects.toThrow();
+    expect(readFileSync(path, 'utf8')).toBe('kept\n');
   });
 });
