@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, fsync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ExecError, type AskOptions, type ExecOptions, type ExecResult, type Host, type WatchedCommand } from './host.js';
@@ -92,39 +92,41 @@ export class SystemHost implements Host {
     }
   }
 
+  /**
+   * Writes a temporary file, syncs it, renames it over `path` and syncs the
+   * directory. Only the two syncs wait for the disk, so only they go to the
+   * thread pool; the rest are calls that return at once (the page cache, a
+   * directory entry). A push's first step waits for this write while the
+   * event loop renders and observes, and every trip to the pool waits for
+   * the loop to take its answer, so a chain of eleven trips ended several
+   * ms after the observation it ran beside.
+   */
   async writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
     const directory = dirname(path);
     const temp = join(directory, `.${basename(path)}.${process.pid}.tmp`);
-    // One handle writes and syncs the file, and the directory is made only when missing: each
-    // call is a trip to the thread pool, one after another, and a push waits for the last one.
-    const writeTemp = async () => {
-      const handle = await open(temp, 'w', mode);
-      try {
-        await handle.writeFile(content);
-        if (await this.isOnDisk(directory)) await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    };
+    const isDurable = await this.isOnDisk(directory);
     try {
-      await writeTemp().catch(async (error: unknown) => {
-        if (!isNotFound(error)) throw error;
-        await mkdir(directory, { recursive: true });
-        await writeTemp();
-      });
-      await rename(temp, path);
+      const fd = openTempSync(temp, mode);
+      try {
+        writeFileSync(fd, content);
+        if (isDurable) await fsyncFd(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, path);
     } catch (error) {
-      await rm(temp, { force: true });
+      rmSync(temp, { force: true, recursive: true });
       throw error;
     }
     // The rename is durable only once the directory entry is on disk.
-    if (await this.isOnDisk(directory)) await fsyncPath(directory);
+    if (isDurable) await fsyncPath(directory);
   }
 
   /** Whether a directory's files outlive a power cut; tmpfs (the runtime directory) has no disk to sync. */
   private async isOnDisk(directory: string): Promise<boolean> {
     let known = this.onDisk.get(directory);
     if (known === undefined) {
+      await mkdir(directory, { recursive: true });
       const type = await statfs(directory).then((stats) => stats.type, () => null);
       known = type !== TMPFS_MAGIC && type !== RAMFS_MAGIC;
       this.onDisk.set(directory, known);
@@ -267,11 +269,26 @@ function sysctlPath(key: string): string {
 }
 
 async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
+  const fd = openSync(path, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
+  }
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+}
+
+/** Opens the temporary file for writing; its directory is made when missing (someone removed it). */
+function openTempSync(temp: string, mode: number): number {
+  try {
+    return openSync(temp, 'w', mode);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    mkdirSync(dirname(temp), { recursive: true });
+    return openSync(temp, 'w', mode);
   }
 }
 
