@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -48,4 +48,22 @@ export function bundleSystemHost(): { work: string; bundlePath: string } {
   const bundle = spawnSync('npx', argv, { encoding: 'utf8' });
   expect(bundle.status, bundle.stderr).toBe(0);
   return { work, bundlePath };
+}
+
+/**
+ * Runs a Node process that plays the agent, `body` with SystemHost in scope,
+ * which must exit by itself (status 0), then waits up to 5 s for the process
+ * whose PID it printed to end too, and expects it gone.
+ */
+export function expectAgentAndChildToEnd(body: string): void {
+  const { work, bundlePath } = bundleSystemHost();
+  const script = `const { SystemHost } = require(${JSON.stringify(bundlePath)});\n${body}`;
+  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+  rmSync(work, { recursive: true, force: true });
+  expect(run.status, run.stderr).toBe(0);
+  const pid = Number(run.stdout.trim());
+  expect(pid).toBeGreaterThan(0);
+  const deadline = Date.now() + 5000;
+  while (isAlive(pid) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
+  expect(isAlive(pid)).toBe(false);
 }

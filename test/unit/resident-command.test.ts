@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ExecError } from '../../src/host/host.js';
 import { SystemHost } from '../../src/host/system-host.js';
-import { bundleSystemHost, isAlive } from '../support/child-processes.js';
+import { bundleSystemHost, expectAgentAndChildToEnd, isAlive } from '../support/child-processes.js';
 
 /**
  * The resident commands behind Host.ask, with real processes: small shell
@@ -105,18 +104,6 @@ describe('Host.ask on the real machine', () => {
 
   it('keeps no agent alive, and the resident ends with the agent', () => {
     // A Node process that asks once and returns: it must exit by itself, and its resident after it.
-    const { work, bundlePath } = bundleSystemHost();
-    const script = `
-      const { SystemHost } = require(${JSON.stringify(bundlePath)});
-      new SystemHost().ask(['sh', '-c', 'while read -r l; do echo $$; done'], ['']).then(([pid]) => console.log(pid));
-    `;
-    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
-    rmSync(work, { recursive: true, force: true });
-    expect(run.status, run.stderr).toBe(0);
-    const pid = Number(run.stdout.trim());
-    expect(pid).toBeGreaterThan(0);
-    const deadline = Date.now() + 5000;
-    while (isAlive(pid) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
-    expect(isAlive(pid)).toBe(false);
+    expectAgentAndChildToEnd("new SystemHost().ask(['sh', '-c', 'while read -r l; do echo $$; done'], ['']).then(([pid]) => console.log(pid));");
   });
 });

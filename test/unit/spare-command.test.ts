@@ -1,9 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ExecError } from '../../src/host/host.js';
 import { SystemHost } from '../../src/host/system-host.js';
-import { bundleSystemHost, isAlive, waitForChild } from '../support/child-processes.js';
+import { expectAgentAndChildToEnd, isAlive, waitForChild } from '../support/child-processes.js';
 
 /**
  * Host.exec with `spare`, with real processes: a process of the argv is
@@ -95,24 +93,14 @@ describe('Host.exec with a spare on the real machine', () => {
 
   it('keeps no agent alive, and the spare ends with the agent', () => {
     // A Node process that execs once and waits for its spare: it must exit by itself, and the spare after it.
-    const { work, bundlePath } = bundleSystemHost();
-    const script = `
+    expectAgentAndChildToEnd(`
       const { readdirSync, readFileSync } = require('node:fs');
-      const { SystemHost } = require(${JSON.stringify(bundlePath)});
       const argv = ['sh', '-c', 'cat >/dev/null', 'spare-agent'];
       const findSpare = () => readdirSync('/proc').find((pid) => {
         try { return readFileSync('/proc/' + pid + '/cmdline', 'utf8') === argv.join('\\0') + '\\0'; } catch { return false; }
       });
       const report = () => { const pid = findSpare(); if (pid) console.log(pid); else setTimeout(report, 20); };
       new SystemHost().exec(argv, { spare: true }).then(() => setTimeout(report, 20));
-    `;
-    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
-    rmSync(work, { recursive: true, force: true });
-    expect(run.status, run.stderr).toBe(0);
-    const pid = Number(run.stdout.trim());
-    expect(pid).toBeGreaterThan(0);
-    const deadline = Date.now() + 5000;
-    while (isAlive(pid) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
-    expect(isAlive(pid)).toBe(false);
+    `);
   });
 });
