@@ -168,7 +168,7 @@ async function runCases(dirs: { runtime: string; state: string }, input: Record<
     learnings.push((await timed(() => reconciler.reconcile(parsed.value))).ms);
     peaks('learnChain');
   }
-  host.closeResidents();
+  host.close();
   return { full: full.ms, learn: learn.ms, resync: median(resyncs), change: median(changes), parse: median(parses), learnChain: median(learnings) };
 }
 

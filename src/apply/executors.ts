@@ -21,11 +21,14 @@ const LINGER_TIMEOUT_MS = 10_000;
  * One `ip -6 -batch -` for every route of a step: one process, not one per
  * route, so a thousand routes cost one spawn. `replace` swaps a route in
  * place (RTM_NEWROUTE with NLM_F_REPLACE), so a moved prefix is never without
- * one; the batch stops at the first failure and exits non-zero.
+ * one; the batch stops at the first failure and exits non-zero. It runs in a
+ * spare ip, spawned while the agent was idle: a move is then not a fork away
+ * from its route (SystemHost.exec says why a spare, used once, and not the
+ * resident ip).
  */
 async function runRouteBatch(verb: 'replace' | 'del', routes: Extract<Step, { kind: 'replaceRoutedRoutes' }>['routes'], { host, config }: ApplyContext): Promise<void> {
   const lines = routes.map((route) => `route ${verb} ${route.destination} via ${route.gateway} dev ${route.interface}${verb === 'replace' && route.isOnLink ? ' onlink' : ''} proto ${ROUTE_PROTOCOL}\n`);
-  await host.exec([config.commands.ip, '-6', '-batch', '-'], { input: lines.join('') });
+  await host.exec([config.commands.ip, '-6', '-batch', '-'], { input: lines.join(''), spare: true });
 }
 
 const executors: { [K in StepKind]: Executor<K> } = {

@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     await agent.idle();
     // Beat until the last moment: a long reconcile in idle() must not use up keepalived's grace and fail the pair over.
     clearInterval(heartbeat);
+    host.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

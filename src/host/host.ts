@@ -42,6 +42,13 @@ export interface ExecOptions {
   readonly input?: string;
   /** Kill the command after this long; default 30 s. */
   readonly timeoutMs?: number;
+  /**
+   * Run it in a process of this argv spawned ahead and waiting, if one is,
+   * and have the next spawned after it, when the agent is idle: for a
+   * command on the latency path whose input is all its work. Each such
+   * process serves one exec; the result is the same as without.
+   */
+  readonly spare?: boolean;
 }
 
 /** Options of one question to a resident command. */

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { ExecError } from './host.js';
+import { holdEventLoop } from './started-command.js';
 
 const MAX_STDERR_CHARS = 4096;
 const MAX_PENDING_CHARS = 64 * 1024 * 1024;
@@ -107,8 +108,7 @@ export class ResidentCommand {
       this.fail(new ExecError(this.argv, code, why));
     });
     // Only a question in flight keeps the agent alive: its timer does.
-    child.unref();
-    for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+    holdEventLoop(child, false);
     return child;
   }
 

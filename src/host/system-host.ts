@@ -1,13 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, constants, fstatSync, fsync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ExecError, type AskOptions, type ExecOptions, type ExecResult, type Host, type WatchedCommand } from './host.js';
 import { ResidentCommand } from './resident-command.js';
+import { StartedCommand } from './started-command.js';
 
-const DEFAULT_TIMEOUT_MS = 30_000;
-const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 const DEFAULT_ASK_TIMEOUT_MS = 5_000;
 // statfs(2) f_type of the file systems that live in memory only.
 const TMPFS_MAGIC = 0x01021994;
@@ -17,25 +16,65 @@ const RAMFS_MAGIC = 0x858458f6;
 export class SystemHost implements Host {
   private readonly residents = new Map<string, ResidentCommand>();
   private readonly onDisk = new Map<string, boolean>();
+  private readonly spares = new Map<string, StartedCommand>();
+  private readonly sparesDue = new Set<NodeJS.Immediate>();
 
+  /**
+   * With `spare`, the command runs in a process of the same argv spawned
+   * ahead, when one is waiting, and the next one is spawned afterwards, off
+   * the path. Node 18 forks the whole agent for a spawn and its event loop
+   * waits for the fork (4–7 ms for the bench's agent, bench/README.md), and
+   * a routed-prefix move is one `ip -6 -batch -` whose own work is a fraction
+   * of a millisecond: the spare moves that fork to after the exec, when the
+   * agent is idle, instead of between a push and its route.
+   *
+   * Why not write the routes through a resident `ip` (Host.ask): a
+   * long-lived ip caches each interface name it resolves with its index
+   * (iproute2's ll_map), and a route by dev name must go to the interface of
+   * that name now, not to whatever holds the index the name had (an
+   * interface deleted and added again gets a new one, and the old index can
+   * be taken by another). A spare has read nothing and so resolved nothing
+   * when it is given its input, as a fresh spawn; and it is used for one
+   * exec only, so the names it resolves die with it
+   * (test/lab/spare-command.test.ts shows both on the real kernel).
+   */
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const [file, ...args] = argv;
-    if (file === undefined) return Promise.reject(new ExecError(argv, null, 'empty argv'));
-    return new Promise((resolve, reject) => {
-      const child = execFile(
-        file,
-        args,
-        { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, encoding: 'utf8' },
-        (error, stdout, stderr) => {
-          if (error === null) return resolve({ stdout, stderr, exitCode: 0 });
-          const code = typeof error.code === 'number' ? error.code : null;
-          reject(new ExecError(argv, code, stderr || error.message, error));
-        },
-      );
-      // EPIPE when a command exits before reading its input is reported through the exit status.
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(options.input ?? '');
+    let command: StartedCommand;
+    try {
+      command = (options.spare === true ? this.takeSpare(argv) : null) ?? new StartedCommand(argv);
+    } catch (error) {
+      return Promise.reject(error instanceof ExecError ? error : new ExecError(argv, null, (error as Error).message, error));
+    }
+    const result = command.run(options);
+    if (options.spare === true) {
+      const prepare = () => this.prepareSpare(argv);
+      void result.then(prepare, prepare);
+    }
+    return result;
+  }
+
+  // The waiting spare of argv, taken; null when there is none or it died meanwhile (a fresh spawn then).
+  private takeSpare(argv: readonly string[]): StartedCommand | null {
+    const key = argv.join('\0');
+    const spare = this.spares.get(key);
+    this.spares.delete(key);
+    return spare?.isWaiting() === true ? spare : null;
+  }
+
+  // On the next turn of the event loop, after the caller of the exec has run on: the fork blocks the loop.
+  private prepareSpare(argv: readonly string[]): void {
+    const due = setImmediate(() => {
+      this.sparesDue.delete(due);
+      const key = argv.join('\0');
+      if (this.spares.get(key)?.isWaiting() === true) return;
+      try {
+        this.spares.set(key, new StartedCommand(argv));
+      } catch {
+        // The exec that takes it would fail the same way; it spawns afresh and reports it.
+      }
     });
+    due.unref();
+    this.sparesDue.add(due);
   }
 
   ask(argv: readonly string[], requests: readonly string[], options: AskOptions = {}): Promise<string[]> {
@@ -51,6 +90,15 @@ export class SystemHost implements Host {
   /** Ends the resident commands; a later question starts them again. */
   closeResidents(): void {
     for (const resident of this.residents.values()) resident.close();
+  }
+
+  /** Ends the resident commands and the spares; a later question or exec with `spare` starts them again. */
+  close(): void {
+    this.closeResidents();
+    for (const due of this.sparesDue) clearImmediate(due);
+    this.sparesDue.clear();
+    for (const spare of this.spares.values()) spare.close();
+    this.spares.clear();
   }
 
   watch(argv: readonly string[], onLine: (line: string) => void, onExit: (code: number | null) => void): WatchedCommand {

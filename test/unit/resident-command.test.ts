@@ -1,10 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ExecError } from '../../src/host/host.js';
 import { SystemHost } from '../../src/host/system-host.js';
+import { bundleSystemHost, expectAgentAndChildToEnd, isAlive } from '../support/child-processes.js';
 
 /**
  * The resident commands behind Host.ask, with real processes: small shell
@@ -12,17 +10,6 @@ import { SystemHost } from '../../src/host/system-host.js';
  */
 const ECHO = ['sh', '-c', 'while read -r line; do echo "$$ $line"; done'];
 const pidOf = (line: string | undefined) => Number(line?.split(' ')[0]);
-const isAlive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout);
-
-// SystemHost alone, bundled, for a Node process of its own that plays the agent.
-function bundleSystemHost(): { work: string; bundlePath: string } {
-  const work = mkdtempSync(join(tmpdir(), 'vr6-resident-'));
-  const bundlePath = join(work, 'system-host.cjs');
-  const argv = ['esbuild', 'src/host/system-host.ts', '--bundle', '--platform=node', '--format=cjs', `--outfile=${bundlePath}`, '--log-level=error'];
-  const bundle = spawnSync('npx', argv, { encoding: 'utf8' });
-  expect(bundle.status, bundle.stderr).toBe(0);
-  return { work, bundlePath };
-}
 
 describe('Host.ask on the real machine', () => {
   it('answers each request in order from one process kept between questions', async () => {
@@ -117,18 +104,6 @@ describe('Host.ask on the real machine', () => {
 
   it('keeps no agent alive, and the resident ends with the agent', () => {
     // A Node process that asks once and returns: it must exit by itself, and its resident after it.
-    const { work, bundlePath } = bundleSystemHost();
-    const script = `
-      const { SystemHost } = require(${JSON.stringify(bundlePath)});
-      new SystemHost().ask(['sh', '-c', 'while read -r l; do echo $$; done'], ['']).then(([pid]) => console.log(pid));
-    `;
-    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
-    rmSync(work, { recursive: true, force: true });
-    expect(run.status, run.stderr).toBe(0);
-    const pid = Number(run.stdout.trim());
-    expect(pid).toBeGreaterThan(0);
-    const deadline = Date.now() + 5000;
-    while (isAlive(pid) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
-    expect(isAlive(pid)).toBe(false);
+    expectAgentAndChildToEnd("new SystemHost().ask(['sh', '-c', 'while read -r l; do echo $$; done'], ['']).then(([pid]) => console.log(pid));");
   });
 });
