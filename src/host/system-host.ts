@@ -8,6 +8,8 @@ import { ResidentCommand } from './resident-command.js';
 import { StartedCommand } from './started-command.js';
 
 const DEFAULT_ASK_TIMEOUT_MS = 5_000;
+/** How long after an exec with `spare` the next spare is spawned. */
+const SPARE_DELAY_MS = 250;
 // statfs(2) f_type of the file systems that live in memory only.
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
@@ -17,7 +19,7 @@ export class SystemHost implements Host {
   private readonly residents = new Map<string, ResidentCommand>();
   private readonly onDisk = new Map<string, boolean>();
   private readonly spares = new Map<string, StartedCommand>();
-  private readonly sparesDue = new Set<NodeJS.Immediate>();
+  private readonly sparesDue = new Set<NodeJS.Timeout>();
 
   /**
    * With `spare`, the command runs in a process of the same argv spawned
@@ -61,9 +63,9 @@ export class SystemHost implements Host {
     return spare?.isWaiting() === true ? spare : null;
   }
 
-  // On the next turn of the event loop, after the caller of the exec has run on: the fork blocks the loop.
+  // A while after the exec, once the reconcile that ran it has observed, reported and gone idle: the fork blocks the loop.
   private prepareSpare(argv: readonly string[]): void {
-    const due = setImmediate(() => {
+    const due = setTimeout(() => {
       this.sparesDue.delete(due);
       const key = argv.join('\0');
       if (this.spares.get(key)?.isWaiting() === true) return;
@@ -72,7 +74,7 @@ export class SystemHost implements Host {
       } catch {
         // The exec that takes it would fail the same way; it spawns afresh and reports it.
       }
-    });
+    }, SPARE_DELAY_MS);
     due.unref();
     this.sparesDue.add(due);
   }
@@ -95,7 +97,7 @@ export class SystemHost implements Host {
   /** Ends the resident commands and the spares; a later question or exec with `spare` starts them again. */
   close(): void {
     this.closeResidents();
-    for (const due of this.sparesDue) clearImmediate(due);
+    for (const due of this.sparesDue) clearTimeout(due);
     this.sparesDue.clear();
     for (const spare of this.spares.values()) spare.close();
     this.spares.clear();
