@@ -50,10 +50,8 @@ interface Candidate {
   readonly accepted: AcceptedState;
   readonly desired: DesiredState;
   readonly deprecated: readonly DeprecatedPrefix[];
-  /** Resolves once the state is written and accepted, rejects when it could not be written: the run's gate. */
-  readonly written: Promise<void>;
-  /** Resolves once it is acked, after `written`: the run's report waits for it. */
-  readonly acked: Promise<void>;
+  /** Resolves once the state is written, accepted and acked; rejects when it could not be written. */
+  readonly accepting: Promise<void>;
 }
 
 /**
@@ -289,18 +287,14 @@ export class Agent {
     const accepted = { generation, spec };
     // Windows first: a crash in between leaves a window for a prefix still advertised, which rendering ignores.
     const { active, written } = this.deprecations.advance(this.desired, parsed.value);
-    const persisted = written.then(() => this.store.write(accepted)).then(() => {
+    const accepting = written.then(() => this.store.write(accepted)).then(() => {
       this.accepted = accepted;
       this.desired = parsed.value;
-    });
-    // The ack goes out a turn of the event loop later: the run waiting for the write starts its first step
-    // first, so a route is not a log line and a websocket frame away from its push. Its report waits for the ack.
-    const acked = persisted.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(() => {
       log.info({ validateMs, persistMs: elapsedSince(persisting) }, 'desired state accepted');
       ack('accepted');
     });
-    void this.runReconcile({ accepted, desired: parsed.value, deprecated: active, written: persisted, acked });
-    await acked.catch((error: unknown) => {
+    void this.runReconcile({ accepted, desired: parsed.value, deprecated: active, accepting });
+    await accepting.catch((error: unknown) => {
       log.error({ err: error }, 'cannot persist desired state');
       ack('rejected', [{ path: '$', message: `cannot persist: ${(error as Error).message}` }]);
     });
@@ -331,8 +325,7 @@ export class Agent {
     this.isReconciling = true;
     let isAbandoned = false;
     try {
-      const result = await this.reconciler.reconcile(desired, candidate?.deprecated ?? this.deprecations.active(desired), candidate?.written);
-      await candidate?.acked;
+      const result = await this.reconciler.reconcile(desired, candidate?.deprecated ?? this.deprecations.active(desired), candidate?.accepting);
       this.markLoopRun();
       this.scheduleExpiry(desired);
       this.report(accepted.generation, result);
