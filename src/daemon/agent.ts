@@ -69,6 +69,8 @@ export class Agent {
   private reportedGeneration: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
+  /** The newest pushed state: a run queued for an older one is skipped, or it would apply a superseded state. */
+  private newestCandidate: Candidate | null = null;
   private inbox: Promise<void> = Promise.resolve();
   /** The report refreshes, one at a time: a slow read must not let an older report overwrite a newer one. */
   private observing: Promise<void> = Promise.resolve();
@@ -293,7 +295,9 @@ export class Agent {
       log.info({ validateMs, persistMs: elapsedSince(persisting) }, 'desired state accepted');
       ack('accepted');
     });
-    void this.runReconcile({ accepted, desired: parsed.value, deprecated: active, accepting });
+    const candidate = { accepted, desired: parsed.value, deprecated: active, accepting };
+    this.newestCandidate = candidate;
+    void this.runReconcile(candidate);
     await accepting.catch((error: unknown) => {
       log.error({ err: error }, 'cannot persist desired state');
       ack('rejected', [{ path: '$', message: `cannot persist: ${(error as Error).message}` }]);
@@ -314,6 +318,8 @@ export class Agent {
   }
 
   private async reconcileOnce(candidate?: Candidate): Promise<void> {
+    // A newer push queued its own run behind this one; should its write fail, that run reconciles to the last good state.
+    if (candidate !== undefined && candidate !== this.newestCandidate) return;
     const desired = candidate?.desired ?? this.desired;
     const accepted = candidate?.accepted ?? this.accepted;
     if (desired === null || accepted === null) {

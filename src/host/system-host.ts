@@ -60,7 +60,10 @@ export class SystemHost implements Host {
     const key = argv.join('\0');
     const spare = this.spares.get(key);
     this.spares.delete(key);
-    return spare?.isWaiting() === true ? spare : null;
+    if (spare?.isWaiting() === true) return spare;
+    // One that cannot be told waiting (no /proc to read, say) is ended, not left behind.
+    spare?.close();
+    return null;
   }
 
   // A while after the exec, once the reconcile that ran it has observed, reported and gone idle: the fork blocks the loop.
@@ -68,7 +71,9 @@ export class SystemHost implements Host {
     const due = setTimeout(() => {
       this.sparesDue.delete(due);
       const key = argv.join('\0');
-      if (this.spares.get(key)?.isWaiting() === true) return;
+      const waiting = this.spares.get(key);
+      if (waiting?.isWaiting() === true) return;
+      waiting?.close();
       try {
         this.spares.set(key, new StartedCommand(argv));
       } catch {

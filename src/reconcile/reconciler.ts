@@ -137,7 +137,9 @@ export class Reconciler {
       return await this.running;
     } catch (error) {
       if (error instanceof GateClosedError) throw error;
-      // A reconcile that could not even observe the host did not converge either: the rooms hear it too.
+      // A reconcile that could not even observe the host did not converge either: the rooms hear it too,
+      // once its gate opened, since they write it down (a state whose write fails was never this run's).
+      await passGate(gate);
       const rendered = this.render(state, deprecated);
       for (const room of this.rooms) await room.afterReconcile?.(rendered, false).catch(() => undefined);
       throw error;

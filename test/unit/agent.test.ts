@@ -221,6 +221,35 @@ describe('Agent on the in-memory host', () => {
       expect(host.files.get(RADVD)).toMatch(/prefix 2001:db8:200:8::\/64\n    \{\n        AdvOnLink on;/);
       expect(aheadOfDisk).toEqual([]);
     });
+
+    it('applies only the newest of the pushes queued behind a run in flight, never one already superseded', async () => {
+      // Generation 2's run holds at its radvd.conf while 3 and 4 are written, acked and queued behind it.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const writeFile = host.writeFileAtomic.bind(host);
+      let isHeld = false;
+      const radvdConfigs: string[] = [];
+      host.writeFileAtomic = async (path, content) => {
+        if (path === RADVD && content.includes('prefix 2001:db8:200:7::/64') && !isHeld) {
+          isHeld = true;
+          await released;
+        }
+        if (path === RADVD) radvdConfigs.push(content);
+        return writeFile(path, content);
+      };
+      await agent.handleMessage({ type: 'desired', generation: 2, spec: withPrefix('2001:db8:200:7::/64') });
+      await vi.waitFor(() => expect(isHeld).toBe(true));
+      await agent.handleMessage({ type: 'desired', generation: 3, spec: withPrefix('2001:db8:200:8::/64') });
+      await agent.handleMessage({ type: 'desired', generation: 4, spec: withPrefix('2001:db8:200:9::/64') });
+      release();
+      await agent.idle();
+      expect(acks().map((a) => [a.generation, a.status])).toEqual([[1, 'accepted'], [2, 'accepted'], [3, 'accepted'], [4, 'accepted']]);
+      expect(sent.filter((m) => m.type === 'applied').map((m) => m.generation)).toEqual([1, 2, 4]);
+      // Generation 3's prefix was never advertised as a live one: only as deprecated (lifetime 0), since it was accepted.
+      const advertised = radvdConfigs.flatMap((config) => [...config.matchAll(/prefix 2001:db8:200:8::\/64\s*\{[^}]*\}/g)].map((block) => block[0]));
+      expect(advertised.filter((block) => !/AdvPreferredLifetime 0;/.test(block))).toEqual([]);
+      expect(gateways()).toContain('2001:db8:200:9::1');
+    });
   });
 
   it('re-applies the persisted state on start, before any server speaks', async () => {

@@ -41,4 +41,17 @@ describe('a reconcile behind a gate', () => {
     expect(result.ok).toBe(true);
     expect(host.addresses.map((a) => a.address)).toContain('2001:db8:200:7::1');
   });
+
+  it('turns down a run whose observation failed when its gate then rejects: the rooms hear nothing of it', async () => {
+    const state = stateWith('2001:db8:200:1::/64');
+    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+    const reconciler = new Reconciler(host, config, pino({ level: 'silent' }));
+    await reconciler.load();
+    expect((await reconciler.reconcile(state)).ok).toBe(true);
+    const before = worldOf(host);
+    host.failOn = /^ip -6 -j -batch -$/;
+    const gate = Promise.reject(new Error('ENOSPC: no space left on device'));
+    await expect(reconciler.reconcile(stateWith('2001:db8:200:7::/64'), [], gate)).rejects.toBeInstanceOf(GateClosedError);
+    expect(worldOf(host)).toBe(before);
+  });
 });
