@@ -80,6 +80,9 @@ export interface FoundArray {
   expected: number;
 }
 
+/** More arrays on the paths than a valid state has (256 guest networks and the ACL lists). */
+const MAX_FOUND_ARRAYS = 512;
+
 const isWhitespace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 
 /** The arrays at the paths and their elements; null when the scanner cannot vouch for the frame's shape. */
@@ -152,6 +155,8 @@ class FrameScan {
             continue;
           }
           this.enter(byte === OPEN_OBJECT, node);
+          // Each array found costs a record kept to the next frame: a frame of more than any valid state holds goes to JSON.parse whole.
+          if (this.found.length > MAX_FOUND_ARRAYS) return null;
           break;
         }
         case CLOSE_OBJECT:

@@ -11,7 +11,8 @@
  * parsed again, and the result holds the values parsed before. With the
  * values come the elements' texts (`sourceOf`), which the schema takes as
  * their keys instead of printing them again (parseDesiredState's options).
- * Values are shared between frames, so the rule stated on DesiredState
+ * Values are shared between frames, and between equal elements of one frame
+ * found by their text, so the rule stated on DesiredState
  * (schema/desired-state.ts) covers them: nothing mutates them.
  *
  * The answer is JSON.parse's own. The scanner (json-frame-scan.ts) only

@@ -185,6 +185,28 @@ describe('RepeatingJsonParser with the routed prefixes of every guest network', 
     expect(reused).toBe(networks.flat().filter((e) => list.includes(e as never)).length);
   });
 
+  it.each([
+    ['a second guestNetworks key, which JSON.parse keeps', '"guestNetworks":[{"routedPrefixes":[ENTRY]}],"guestNetworks":[{"routedPrefixes":[null]}]'],
+    ['an escaped routedPrefixes key after the real one, which JSON.parse keeps', '"guestNetworks":[{"routedPrefixes":[ENTRY],"routedPrefixe\\u0073":[null]}]'],
+  ])('answers as JSON.parse for %s', (_, body) => {
+    const parser = parserForRouted();
+    const text = JSON.stringify(entry(7));
+    parser.parse(Buffer.from(`{"spec":{"guestNetworks":[{"routedPrefixes":[${text}]}]}}`));
+    const second = Buffer.from(`{"spec":{${body.replace('ENTRY', text)}}}`);
+    expect(parser.parse(second).value).toEqual(JSON.parse(second.toString()));
+  });
+
+  it('parses whole, as JSON.parse, a frame of more arrays than any valid state, and remembers none of them', () => {
+    const parser = parserForRouted();
+    const networks = `[${JSON.stringify({ routedPrefixes: [entry(1)] })},${Array.from({ length: 5000 }, () => '{"routedPrefixes":[]}').join(',')}]`;
+    const text = Buffer.from(`{"spec":{"guestNetworks":${networks}}}`);
+    expect(parser.parse(text).value).toEqual(JSON.parse(text.toString()));
+    const again = parser.parse(text);
+    expect(again.value).toEqual(JSON.parse(text.toString()));
+    // Nothing was remembered: the entry of the first network has no text of the frame's.
+    expect(again.sourceOf(entriesOf(again.value)[0]![0]!)).toBeUndefined();
+  });
+
   it('keeps what it remembers across a frame without the arrays (a reconcile message)', () => {
     const parser = parserForRouted();
     const list = Array.from({ length: 50 }, (_, i) => entry(i));
