@@ -20,15 +20,20 @@ function worldOf(host: MemoryHost): string {
   return JSON.stringify({ a: host.addresses, r: host.routes, s: [...host.sysctls], t: host.listTable(), f: [...host.files], p: [...host.processes.keys()] });
 }
 
+/** A host the reconciler has converged on `state`, and the world it left. */
+async function convergedOn(state: DesiredState) {
+  const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
+  const reconciler = new Reconciler(host, config, pino({ level: 'silent' }));
+  await reconciler.load();
+  expect((await reconciler.reconcile(state)).ok).toBe(true);
+  return { host, reconciler, before: worldOf(host) };
+}
+
 describe('a reconcile behind a gate', () => {
   it('changes nothing, and lets no room write, when its gate rejects; the next run with an open gate applies', async () => {
     const state = stateWith('2001:db8:200:1::/64');
     const moved = stateWith('2001:db8:200:7::/64');
-    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-    const reconciler = new Reconciler(host, config, pino({ level: 'silent' }));
-    await reconciler.load();
-    expect((await reconciler.reconcile(state)).ok).toBe(true);
-    const before = worldOf(host);
+    const { host, reconciler, before } = await convergedOn(state);
     const closed = () => Promise.reject(new Error('ENOSPC: no space left on device'));
 
     await expect(reconciler.reconcile(moved, [], closed())).rejects.toBeInstanceOf(GateClosedError);
@@ -44,11 +49,7 @@ describe('a reconcile behind a gate', () => {
 
   it('turns down a run whose observation failed when its gate then rejects: the rooms hear nothing of it', async () => {
     const state = stateWith('2001:db8:200:1::/64');
-    const host = new MemoryHost(['eth1', 'eth2', 'eth3']);
-    const reconciler = new Reconciler(host, config, pino({ level: 'silent' }));
-    await reconciler.load();
-    expect((await reconciler.reconcile(state)).ok).toBe(true);
-    const before = worldOf(host);
+    const { host, reconciler, before } = await convergedOn(state);
     host.failOn = /^ip -6 -j -batch -$/;
     const gate = Promise.reject(new Error('ENOSPC: no space left on device'));
     await expect(reconciler.reconcile(stateWith('2001:db8:200:7::/64'), [], gate)).rejects.toBeInstanceOf(GateClosedError);

@@ -86,16 +86,22 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Small regular files are read at once, anything else off the event loop: the answer is the file's either way. */
-describe('SystemHost.readFile', () => {
+/** A directory of the test's own, made on first use and removed after each test. */
+function tempDirs(): () => string {
   let dir: string | null = null;
   afterEach(() => {
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
     dir = null;
   });
+  return () => (dir ??= mkdtempSync(join(tmpdir(), 'vr6-host-')));
+}
+
+/** Small regular files are read at once, anything else off the event loop: the answer is the file's either way. */
+describe('SystemHost.readFile', () => {
+  const tempDir = tempDirs();
 
   it('reads small, empty, large and /proc files as they are, and a missing one as null', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vr6-read-'));
+    const dir = tempDir();
     const host = new SystemHost();
     const files = { small: 'interface eth1 { };\n', empty: '', large: 'x'.repeat((1 << 20) + 17), multibyte: 'ü'.repeat(3000) };
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
@@ -106,7 +112,7 @@ describe('SystemHost.readFile', () => {
   });
 
   it('does not block the event loop on a FIFO: it waits for the writer off the loop', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vr6-read-'));
+    const dir = tempDir();
     const fifo = join(dir, 'fifo');
     spawnSync('mkfifo', [fifo]);
     const host = new SystemHost();
@@ -119,14 +125,10 @@ describe('SystemHost.readFile', () => {
 });
 
 describe('SystemHost.writeFileAtomic', () => {
-  let dir: string | null = null;
-  afterEach(() => {
-    if (dir !== null) rmSync(dir, { recursive: true, force: true });
-    dir = null;
-  });
+  const tempDir = tempDirs();
 
   it('makes a missing directory, replaces the file whole with its mode, and leaves no temporary file', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vr6-write-'));
+    const dir = tempDir();
     const host = new SystemHost();
     const path = join(dir, 'state/deeper/desired.json');
     await host.writeFileAtomic(path, 'first\n', 0o600);
@@ -137,7 +139,7 @@ describe('SystemHost.writeFileAtomic', () => {
   });
 
   it('keeps the old file when the write fails', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vr6-write-'));
+    const dir = tempDir();
     const host = new SystemHost();
     const path = join(dir, 'desired.json');
     await host.writeFileAtomic(path, 'kept\n');
