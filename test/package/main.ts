@@ -221,6 +221,14 @@ async function checkManagement(lab: Lab, container: Container, sim: SimulatorRun
     await container.exec(['nft', 'list', 'table', 'ip6', 'vr6_agent']);
     return `generation ${applied.generation} in ${applied.durationMs} ms`;
   });
+  await check("the package's helpers count inside the unit's sandbox: route changes and nf_tables commits", async () => {
+    const { MainPID: pid } = await container.unitProperties(UNIT, ['MainPID']);
+    const children = await container.read(['ps', '-o', 'args=', '--ppid', pid ?? '0']);
+    const helpers = ['/usr/lib/vr6-agent/vr6-route-genid --serve', '/usr/lib/vr6-agent/vr6-nft-genid --serve'];
+    const missing = helpers.filter((helper) => !children.split('\n').some((line) => line.trim() === helper));
+    if (missing.length > 0) throw new Error(`not running under the agent: ${missing.join(', ')}; its children: ${children.trim()}`);
+    return helpers.map((helper) => helper.split('/').pop()).join(', ');
+  });
   await check('radvd started by the agent advertises: a guest configures itself by SLAAC', async () => {
     const address = await waitForSlaacAddress(lab, NS.g1, IF.guest, TIER1, 20_000);
     // radvd logs to syslog (-m syslog): /dev/log must still reach journald inside the unit's sandbox.
