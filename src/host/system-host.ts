@@ -140,7 +140,8 @@ export class SystemHost implements Host {
    */
   async readFile(path: string): Promise<string | null> {
     try {
-      return readSmallFileAtOnce(path) ?? (await readFile(path, 'utf8'));
+      const text = readSmallFileAtOnce(path);
+      return text !== undefined ? text : await readFile(path, 'utf8');
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
@@ -210,7 +211,6 @@ export class SystemHost implements Host {
    */
   async readSysctls(keys: readonly string[]): Promise<Map<string, string | null>> {
     await new Promise((resolve) => setImmediate(resolve));
-    const buffer = Buffer.alloc(4096);
     // A key of an interface that is gone is null without a failed open (an exception each): one listing tells.
     const listings = new Map<string, ReadonlySet<string>>();
     const isListed = (path: string) => {
@@ -226,7 +226,7 @@ export class SystemHost implements Host {
     const values = new Map<string, string | null>();
     for (const key of keys) {
       const path = sysctlPath(key);
-      values.set(key, isListed(path) ? (readSmallFileSync(path, buffer)?.trim() ?? null) : null);
+      values.set(key, isListed(path) ? (readSmallFileAtOnce(path)?.trim() ?? null) : null);
     }
     return values;
   }
@@ -279,10 +279,16 @@ function listDirectorySync(path: string): string[] {
 /** Up to this many bytes a regular file is read at once. */
 const SMALL_FILE_BYTES = 1 << 20;
 
-/** A regular file of at most SMALL_FILE_BYTES, read at once; undefined for anything else. */
-function readSmallFileAtOnce(path: string): string | undefined {
-  // Non-blocking: opening a FIFO must not wait for a writer.
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+/** A regular file of at most SMALL_FILE_BYTES, read at once; null when it does not exist, undefined for anything else. */
+function readSmallFileAtOnce(path: string): string | null | undefined {
+  let fd: number;
+  try {
+    // Non-blocking: opening a FIFO must not wait for a writer.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile() || stats.size > SMALL_FILE_BYTES) return undefined;
@@ -296,23 +302,6 @@ function readSmallFileAtOnce(path: string): string | undefined {
       if (total + got > SMALL_FILE_BYTES) return undefined;
     }
     return Buffer.concat(chunks, total).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-// A file of at most buffer.length bytes, or null when it does not exist.
-function readSmallFileSync(path: string, buffer: Buffer): string | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-  try {
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    return buffer.toString('utf8', 0, length);
   } finally {
     closeSync(fd);
   }

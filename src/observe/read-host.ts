@@ -32,15 +32,15 @@ export async function readNetwork(host: Host, config: AgentConfig, prefixRoutes?
   // The memory is asked beside the rest; only a dump waits for its answer, so the answer comes from before the dump.
   const [remembered, first] = await Promise.all([prefixRoutes?.remembered() ?? null, read(IP_BATCH_COMMANDS)]);
   let results = first;
-  let dump = remembered === null ? (await read(['route show']))[0] : null;
   let names = parseLinkIndexes(results[0]);
   const known = linkNamesSeen.get(host);
   if (known !== undefined && isAnyRenamed(known, names)) {
     results = await read(IP_BATCH_COMMANDS, true);
-    if (remembered === null) dump = (await read(['route show']))[0];
     names = parseLinkIndexes(results[0]);
   }
   linkNamesSeen.set(host, names);
+  // After the rename's check, so a dump comes from an ip that names the links as they are.
+  const dump = remembered === null ? (await read(['route show']))[0] : null;
   const [links, addresses, routes, neighbours] = results;
   const network = {
     links: parseLinks(links),
